@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+  name: "mtfqi",
+  platforms: [.macOS(.v13)],
+  products: [
+    .library(name: "MTFQI", targets: ["MTFQI"]),
+    .executable(name: "mtfqi-ingest", targets: ["mtfqi-ingest"]),
+    .executable(name: "mtfqi-inspect", targets: ["mtfqi-inspect"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+  ],
+  targets: [
+    // One [system] module per C library; only the core library imports them.
+    .systemLibrary(
+      name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
+    .systemLibrary(
+      name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+    .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+    // Correctly rounded, fast decimal-to-binary parsing (fast_float, Debian libfast-float-dev)
+    // behind a plain C function, so no C++ interoperability is needed in Swift.
+    .target(
+      name: "CFastFloat",
+      cxxSettings: [.unsafeFlags(["-O3"])]),
+    .target(
+      name: "MTFQI",
+      dependencies: ["CHDF5", "CBLAS", "CZlib", "CFastFloat"],
+      swiftSettings: [.enableUpcomingFeature("InternalImportsByDefault")],
+      linkerSettings: [.linkedLibrary("lapacke")]),
+    .executableTarget(
+      name: "mtfqi-ingest",
+      dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+    .executableTarget(
+      name: "mtfqi-inspect",
+      dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+    .testTarget(
+      name: "MTFQITests",
+      dependencies: [
+        "MTFQI",
+        .product(name: "Numerics", package: "swift-numerics"),
+      ],
+      resources: []),
+  ],
+  cxxLanguageStandard: .cxx17
+)

@@ -1,0 +1,75 @@
+internal import CHDF5
+
+/// The one place that knows HDF5's C conventions: negative `hid_t`/`herr_t` means failure and
+/// the reason is on the library's error stack. Every HDF5 call in mtfqi goes through here.
+enum H5 {
+  /// Library initialisation: `H5open` and `H5Eset_auto2(H5E_DEFAULT, nil, nil)` so that the
+  /// library never prints to stderr itself; errors are read from the stack instead.
+  static let initialized: Bool = {
+    _ = mtfqi_H5open()
+    _ = H5Eset_auto2(mtfqi_H5E_DEFAULT(), nil, nil)
+    return true
+  }()
+
+  static func ensureInitialized() { _ = initialized }
+
+  /// Walks the default error stack (`H5Ewalk2`, innermost first) and clears it (`H5Eclear2`).
+  static func takeErrorStack() -> [String] {
+    final class Box { var lines: [String] = [] }
+    let box = Box()
+    let unmanaged = Unmanaged.passRetained(box)
+    defer { unmanaged.release() }
+    _ = H5Ewalk2(
+      mtfqi_H5E_DEFAULT(), H5E_WALK_UPWARD,
+      { _, desc, clientData in
+        guard let desc, let clientData else { return 0 }
+        let box = Unmanaged<Box>.fromOpaque(clientData).takeUnretainedValue()
+        let function = desc.pointee.func_name.map { String(cString: $0) } ?? "?"
+        var text = desc.pointee.desc.map { String(cString: $0) } ?? ""
+        var minor = [CChar](repeating: 0, count: 256)
+        if H5Eget_msg(desc.pointee.min_num, nil, &minor, 256) > 0 {
+          let minorText = String(cString: minor)
+          if !minorText.isEmpty && !text.contains(minorText) { text += " [\(minorText)]" }
+        }
+        box.lines.append("\(function): \(text)")
+        return 0
+      }, unmanaged.toOpaque())
+    _ = H5Eclear2(mtfqi_H5E_DEFAULT())
+    return box.lines
+  }
+
+  /// Checks an id-returning call.
+  @discardableResult
+  static func check(
+    _ id: hid_t, _ operation: @autoclosure () -> String, file: String, object: String
+  ) throws(HDF5Error) -> hid_t {
+    if id < 0 {
+      throw HDF5Error(
+        operation: operation(), file: file, objectPath: object, stack: takeErrorStack())
+    }
+    return id
+  }
+
+  /// Checks a status-returning call.
+  static func check(
+    _ status: herr_t, _ operation: @autoclosure () -> String, file: String, object: String
+  ) throws(HDF5Error) {
+    if status < 0 {
+      throw HDF5Error(
+        operation: operation(), file: file, objectPath: object, stack: takeErrorStack())
+    }
+  }
+
+  /// Checks a tri-state (htri_t) call and returns its truth value.
+  static func checkBool(
+    _ value: htri_t, _ operation: @autoclosure () -> String, file: String, object: String
+  ) throws(HDF5Error) -> Bool {
+    if value < 0 {
+      throw HDF5Error(
+        operation: operation(), file: file, objectPath: object, stack: takeErrorStack())
+    }
+    return value > 0
+  }
+
+  static var propertyDefault: hid_t { mtfqi_H5P_DEFAULT() }
+}

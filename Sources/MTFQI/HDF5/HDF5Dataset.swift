@@ -1,0 +1,242 @@
+internal import CHDF5
+
+/// An open dataset (`H5Dopen2` / `H5Dcreate2`), closed in `deinit` (`H5Dclose`).
+///
+/// Shapes are row-major: a dataset of shape (N, d) holds N rows of d elements, and row ranges
+/// always address the first axis.
+public final class HDF5Dataset: HDF5Object {
+  /// The stored element type; nil when it is not a number (strings, compounds, ...).
+  public let elementType: HDF5ElementType?
+  /// The shape of one row (all axes but the first).
+  public let rowShape: [Int]
+  /// The current number of rows (the first axis).
+  public private(set) var rows: Int
+
+  /// Elements per row.
+  public var rowElements: Int { rowShape.reduce(1, *) }
+  /// The full shape (rows, rowShape...). A scalar dataset has shape [] and `rows == 1`.
+  public var shape: [Int] { isScalar ? [] : [rows] + rowShape }
+  private var isScalar = false
+
+  init(
+    file: HDF5File, id: hid_t, path: String, elementType: HDF5ElementType?, rowShape: [Int],
+    rows: Int
+  ) {
+    self.elementType = elementType
+    self.rowShape = rowShape
+    self.rows = rows
+    super.init(file: file, id: id, path: path)
+  }
+
+  deinit { H5Dclose(id) }
+
+  static func open(in file: HDF5File, parentID: hid_t, name: String, path: String)
+    throws(HDF5Error) -> HDF5Dataset
+  {
+    let id = try H5.check(
+      H5Dopen2(parentID, name, H5.propertyDefault), "open dataset", file: file.path, object: path)
+    let type = H5Dget_type(id)
+    let elementType = type >= 0 ? HDF5ElementType.classify(type) : nil
+    if type >= 0 { H5Tclose(type) }
+    let space = H5Dget_space(id)
+    guard space >= 0 else {
+      H5Dclose(id)
+      throw HDF5Error(
+        operation: "read dataset shape", file: file.path, objectPath: path, stack: H5.takeErrorStack())
+    }
+    defer { H5Sclose(space) }
+    let rank = Int(H5Sget_simple_extent_ndims(space))
+    var dims = [hsize_t](repeating: 0, count: max(rank, 1))
+    H5Sget_simple_extent_dims(space, &dims, nil)
+    let dataset: HDF5Dataset
+    if rank == 0 {
+      dataset = HDF5Dataset(file: file, id: id, path: path, elementType: elementType, rowShape: [], rows: 1)
+      dataset.isScalar = true
+    } else {
+      dataset = HDF5Dataset(
+        file: file, id: id, path: path, elementType: elementType,
+        rowShape: dims.dropFirst().map { Int($0) }, rows: Int(dims[0]))
+    }
+    return dataset
+  }
+
+  private func requireType<T: HDF5Element>(_: T.Type, reading: Bool, _ operation: String)
+    throws(HDF5Error)
+  {
+    guard let stored = elementType else {
+      throw error(operation, reason: "the dataset does not hold numbers")
+    }
+    let allowed = reading ? stored.convertsLosslessly(to: T.hdf5Type) : T.hdf5Type == stored
+    guard allowed else {
+      throw error(
+        operation,
+        reason: reading
+          ? "stored as \(stored.name), cannot be read as \(T.hdf5Type.name) without loss"
+          : "stored as \(stored.name), given \(T.hdf5Type.name)")
+    }
+  }
+
+  private func selectRows(_ range: Range<Int>, _ operation: String) throws(HDF5Error) -> (
+    file: hid_t, memory: hid_t
+  ) {
+    let fileSpace = try H5.check(H5Dget_space(id), operation, file: file.path, object: path)
+    var start = [hsize_t(range.lowerBound)] + rowShape.map { _ in hsize_t(0) }
+    var count = [hsize_t(range.count)] + rowShape.map { hsize_t($0) }
+    let status = H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &start, nil, &count, nil)
+    if status < 0 {
+      H5Sclose(fileSpace)
+      throw HDF5Error(
+        operation: operation, file: file.path, objectPath: path, stack: H5.takeErrorStack())
+    }
+    let memorySpace = H5Screate_simple(Int32(count.count), &count, nil)
+    if memorySpace < 0 {
+      H5Sclose(fileSpace)
+      throw HDF5Error(
+        operation: operation, file: file.path, objectPath: path, stack: H5.takeErrorStack())
+    }
+    return (fileSpace, memorySpace)
+  }
+
+  /// Appends `count` rows from a row-major buffer of `count * rowElements` elements
+  /// (`H5Dset_extent` then a hyperslab `H5Dwrite`). `T` must be the stored type.
+  public func append<T: HDF5Element>(_ values: UnsafeBufferPointer<T>, rows count: Int)
+    throws(HDF5Error)
+  {
+    let operation = "append \(count) rows at row \(rows)"
+    try requireType(T.self, reading: false, operation)
+    guard values.count == count * rowElements else {
+      throw error(operation, reason: "given \(values.count) values, expected \(count * rowElements)")
+    }
+    guard count > 0 else { return }
+    var newDims = [hsize_t(rows + count)] + rowShape.map { hsize_t($0) }
+    try H5.check(H5Dset_extent(id, &newDims), operation, file: file.path, object: path)
+    let start = rows
+    rows += count
+    try writeSelected(values, rows: start..<(start + count), operation)
+  }
+
+  /// Appends rows from an array (see `append(_:rows:)`).
+  public func append<T: HDF5Element>(_ values: [T]) throws(HDF5Error) {
+    let perRow = rowElements
+    guard perRow > 0, values.count % perRow == 0 else {
+      throw error("append rows", reason: "\(values.count) values do not make whole rows of \(perRow)")
+    }
+    try values.withUnsafeBufferPointer { buffer throws(HDF5Error) in
+      try append(buffer, rows: values.count / perRow)
+    }
+  }
+
+  /// Overwrites existing rows `range` with a row-major buffer. `T` must be the stored type.
+  public func writeRows<T: HDF5Element>(_ range: Range<Int>, from values: UnsafeBufferPointer<T>)
+    throws(HDF5Error)
+  {
+    let operation = "write rows \(range.lowerBound)..<\(range.upperBound)"
+    try requireType(T.self, reading: false, operation)
+    guard range.lowerBound >= 0, range.upperBound <= rows else {
+      throw error(operation, reason: "the dataset has \(rows) rows")
+    }
+    guard values.count == range.count * rowElements else {
+      throw error(operation, reason: "given \(values.count) values, expected \(range.count * rowElements)")
+    }
+    guard !range.isEmpty else { return }
+    try writeSelected(values, rows: range, operation)
+  }
+
+  private func writeSelected<T: HDF5Element>(
+    _ values: UnsafeBufferPointer<T>, rows range: Range<Int>, _ operation: String
+  ) throws(HDF5Error) {
+    let spaces = try selectRows(range, operation)
+    defer {
+      H5Sclose(spaces.file)
+      H5Sclose(spaces.memory)
+    }
+    try H5.check(
+      H5Dwrite(id, T.hdf5Type.memoryType, spaces.memory, spaces.file, H5.propertyDefault, values.baseAddress),
+      operation, file: file.path, object: path)
+  }
+
+  /// Reads rows `range` into a row-major buffer of `range.count * rowElements` elements,
+  /// converting from the stored type when no value can change (see
+  /// `HDF5ElementType.convertsLosslessly(to:)`).
+  public func readRows<T: HDF5Element>(_ range: Range<Int>, into values: UnsafeMutableBufferPointer<T>)
+    throws(HDF5Error)
+  {
+    let operation = "read rows \(range.lowerBound)..<\(range.upperBound)"
+    try requireType(T.self, reading: true, operation)
+    guard range.lowerBound >= 0, range.upperBound <= rows else {
+      throw error(operation, reason: "the dataset has \(rows) rows")
+    }
+    guard values.count == range.count * rowElements else {
+      throw error(operation, reason: "buffer holds \(values.count) values, expected \(range.count * rowElements)")
+    }
+    guard !range.isEmpty else { return }
+    if isScalar {
+      try H5.check(
+        H5Dread(id, T.hdf5Type.memoryType, mtfqi_H5S_ALL(), mtfqi_H5S_ALL(), H5.propertyDefault, values.baseAddress),
+        operation, file: file.path, object: path)
+      return
+    }
+    let spaces = try selectRows(range, operation)
+    defer {
+      H5Sclose(spaces.file)
+      H5Sclose(spaces.memory)
+    }
+    try H5.check(
+      H5Dread(id, T.hdf5Type.memoryType, spaces.memory, spaces.file, H5.propertyDefault, values.baseAddress),
+      operation, file: file.path, object: path)
+  }
+
+  /// Reads rows `range` as a new row-major array.
+  public func readRows<T: HDF5Element>(_ range: Range<Int>, as _: T.Type = T.self) throws(HDF5Error) -> [T] {
+    let count = range.count * rowElements
+    var result = [T](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    try result.withUnsafeMutableBufferPointer { buffer throws(HDF5Error) in
+      try readRows(range, into: buffer)
+    }
+    return result
+  }
+
+  /// Reads the whole dataset as a row-major array.
+  public func read<T: HDF5Element>(as type: T.Type = T.self) throws(HDF5Error) -> [T] {
+    try readRows(0..<rows, as: type)
+  }
+
+  /// Whether the stored type is a string (fixed or variable length).
+  public func holdsStrings() -> Bool {
+    let type = H5Dget_type(id)
+    defer { if type >= 0 { H5Tclose(type) } }
+    return type >= 0 && H5Tget_class(type) == H5T_STRING
+  }
+
+  /// The chunk shape, or nil for a contiguous or compact dataset (`H5Pget_chunk`).
+  public func chunkShape() throws(HDF5Error) -> [Int]? {
+    let dcpl = try H5.check(H5Dget_create_plist(id), "read creation properties", file: file.path, object: path)
+    defer { H5Pclose(dcpl) }
+    guard H5Pget_layout(dcpl) == H5D_CHUNKED else { return nil }
+    var dims = [hsize_t](repeating: 0, count: 32)
+    let rank = H5Pget_chunk(dcpl, 32, &dims)
+    return dims.prefix(Int(max(rank, 0))).map { Int($0) }
+  }
+
+  /// The filter names on the dataset, e.g. ["shuffle", "deflate"] (`H5Pget_filter2`).
+  public func filterNames() throws(HDF5Error) -> [String] {
+    let dcpl = try H5.check(H5Dget_create_plist(id), "read creation properties", file: file.path, object: path)
+    defer { H5Pclose(dcpl) }
+    let count = H5Pget_nfilters(dcpl)
+    var names: [String] = []
+    for index in 0..<max(count, 0) {
+      var flags: UInt32 = 0
+      var elements = 8
+      var values = [UInt32](repeating: 0, count: 8)
+      var name = [CChar](repeating: 0, count: 64)
+      var config: UInt32 = 0
+      let filter = H5Pget_filter2(dcpl, UInt32(index), &flags, &elements, &values, 64, &name, &config)
+      switch filter {
+      case H5Z_FILTER_DEFLATE: names.append("deflate")
+      case H5Z_FILTER_SHUFFLE: names.append("shuffle")
+      default: names.append(String(cString: name))
+      }
+    }
+    return names
+  }
+}
