@@ -7,11 +7,13 @@ let package = Package(
   products: [
     .library(name: "MTFQI", targets: ["MTFQI"]),
     .executable(name: "mtfqi-ingest", targets: ["mtfqi-ingest"]),
+    .executable(name: "mtfqi-synth", targets: ["mtfqi-synth"]),
     .executable(name: "mtfqi-inspect", targets: ["mtfqi-inspect"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
   ],
   targets: [
     // One [system] module per C library; only the core library imports them.
@@ -27,11 +29,17 @@ let package = Package(
       cxxSettings: [.unsafeFlags(["-O3"])]),
     .target(
       name: "MTFQI",
-      dependencies: ["CHDF5", "CBLAS", "CZlib", "CFastFloat"],
+      dependencies: [
+        "CHDF5", "CBLAS", "CZlib", "CFastFloat",
+        .product(name: "Crypto", package: "swift-crypto"),
+      ],
       swiftSettings: [.enableUpcomingFeature("InternalImportsByDefault")],
       linkerSettings: [.linkedLibrary("lapacke")]),
     .executableTarget(
       name: "mtfqi-ingest",
+      dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+    .executableTarget(
+      name: "mtfqi-synth",
       dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .executableTarget(
       name: "mtfqi-inspect",

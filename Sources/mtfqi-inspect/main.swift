@@ -1,1 +1,31 @@
-print("todo")
+import ArgumentParser
+import MTFQI
+
+@main
+struct Inspect: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "mtfqi-inspect",
+    abstract: "Print a readable summary of an mtfqi file (a store: tasks, spaces, counts, provenance).",
+    discussion: """
+      Examples:
+        mtfqi-inspect build/store.h5
+        mtfqi-inspect build/store.h5 --json | python3 -m json.tool
+      """,
+    version: MTFQIVersion.string)
+
+  @Argument(help: "The file to describe.")
+  var file: String
+
+  @Flag(help: "Print JSON instead of the table.")
+  var json = false
+
+  func run() throws {
+    let inspection: FileInspection
+    do {
+      inspection = try FileInspection.inspect(file)
+    } catch {
+      Self.exit(withError: RuntimeFailure(error.description))
+    }
+    print(json ? try JSONText.encode(inspection) : inspection.text)
+  }
+}

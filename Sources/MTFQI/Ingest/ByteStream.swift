@@ -1,0 +1,202 @@
+import Foundation
+internal import CZlib
+
+/// Reads a file's bytes in blocks, inflating gzip (detected by its magic bytes, not its name)
+/// with zlib as it goes; multi-member gzip files are read whole. Hashes the bytes as stored on
+/// disk (sha256) and counts them for progress. A truncated or corrupt gzip stream is an error
+/// naming the file and the compressed byte offset.
+final class ByteStream {
+  let path: String
+  private(set) var isGzip = false
+  /// Size on disk, when known.
+  let fileSize: Int64?
+  private(set) var rawBytesRead: Int64 = 0
+  private var digest = SHA256Digest()
+  private let handle: UnsafeMutablePointer<FILE>
+  private var raw: [UInt8]
+  private var rawStart = 0
+  private var rawEnd = 0
+  private var rawEOF = false
+  private var stream = z_stream()
+  private var streamActive = false
+  private var streamEnded = false
+
+  init(path: String) throws(MTFQIError) {
+    self.path = path
+    guard let handle = fopen(path, "rb") else {
+      throw MTFQIError.io(path: path, message: "cannot open: \(String(cString: strerror(errno)))")
+    }
+    self.handle = handle
+    var info = stat()
+    fileSize = fstat(fileno(handle), &info) == 0 ? Int64(info.st_size) : nil
+    raw = [UInt8](repeating: 0, count: 1 << 20)
+    try fillRaw()
+    isGzip = rawEnd - rawStart >= 2 && raw[rawStart] == 0x1f && raw[rawStart + 1] == 0x8b
+    if isGzip {
+      let status = mtfqi_inflate_init2(&stream, 15 + 16)
+      guard status == Z_OK else {
+        fclose(handle)
+        throw MTFQIError.io(path: path, message: "cannot start gzip decompression (zlib status \(status))")
+      }
+      streamActive = true
+    }
+  }
+
+  deinit {
+    if streamActive { inflateEnd(&stream) }
+    fclose(handle)
+  }
+
+  /// The sha256 of the bytes on disk; call after the stream is read to its end.
+  func sha256() throws(MTFQIError) -> String {
+    // Hash whatever was not consumed (a reader that stopped early still reports the whole file).
+    while !rawEOF {
+      rawStart = rawEnd
+      try fillRaw()
+    }
+    return digest.hexDigest()
+  }
+
+  private func fillRaw() throws(MTFQIError) {
+    if rawStart > 0 && rawStart == rawEnd {
+      rawStart = 0
+      rawEnd = 0
+    }
+    guard !rawEOF, rawEnd < raw.count else { return }
+    let count = raw.withUnsafeMutableBytes { buffer in
+      fread(buffer.baseAddress! + rawEnd, 1, buffer.count - rawEnd, handle)
+    }
+    if count == 0 {
+      if ferror(handle) != 0 {
+        throw MTFQIError.io(path: path, message: "read error: \(String(cString: strerror(errno)))")
+      }
+      rawEOF = true
+      return
+    }
+    raw.withUnsafeBytes { buffer in
+      digest.update(UnsafeRawBufferPointer(rebasing: buffer[rawEnd..<(rawEnd + count)]))
+    }
+    rawEnd += count
+    rawBytesRead += Int64(count)
+  }
+
+  /// Reads up to `buffer.count` decompressed bytes; 0 at the end of the data.
+  func read(into buffer: UnsafeMutableRawBufferPointer) throws(MTFQIError) -> Int {
+    guard buffer.count > 0 else { return 0 }
+    if !isGzip {
+      if rawStart == rawEnd { try fillRaw() }
+      let n = min(buffer.count, rawEnd - rawStart)
+      if n == 0 { return 0 }
+      raw.withUnsafeBytes { source in
+        buffer.baseAddress!.copyMemory(from: source.baseAddress! + rawStart, byteCount: n)
+      }
+      rawStart += n
+      return n
+    }
+    while true {
+      if streamEnded {
+        // Another gzip member may follow (concatenated .gz files are valid gzip).
+        if rawStart == rawEnd { try fillRaw() }
+        if rawStart == rawEnd { return 0 }
+        inflateReset(&stream)
+        streamEnded = false
+      }
+      if rawStart == rawEnd { try fillRaw() }
+      let available = rawEnd - rawStart
+      let consumedBefore = stream.total_in
+      var produced = 0
+      var status: Int32 = Z_OK
+      raw.withUnsafeMutableBytes { source in
+        stream.next_in = source.baseAddress!.assumingMemoryBound(to: UInt8.self) + rawStart
+        stream.avail_in = UInt32(available)
+        stream.next_out = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        stream.avail_out = UInt32(buffer.count)
+        status = inflate(&stream, Z_NO_FLUSH)
+        produced = buffer.count - Int(stream.avail_out)
+      }
+      rawStart += Int(stream.total_in - consumedBefore)
+      switch status {
+      case Z_STREAM_END:
+        streamEnded = true
+        if produced > 0 { return produced }
+      case Z_OK, Z_BUF_ERROR:
+        if produced > 0 { return produced }
+        if available == 0 && rawEOF {
+          throw MTFQIError.invalidInput(
+            "\(path): the gzip stream is truncated (it ends after \(rawBytesRead) compressed bytes without its end marker)")
+        }
+      default:
+        let message = stream.msg.map { String(cString: $0) } ?? "zlib status \(status)"
+        throw MTFQIError.invalidInput(
+          "\(path): the gzip stream is corrupt near compressed byte \(stream.total_in): \(message)")
+      }
+    }
+  }
+}
+
+/// Splits a byte stream into lines (LF or CRLF), handing each line to a closure as a raw buffer
+/// valid only during the call, with its 1-based line number. Memory is one block (grown only
+/// for a line longer than the block).
+final class LineScanner {
+  private let stream: ByteStream
+  private var buffer: UnsafeMutableRawBufferPointer
+  private var start = 0
+  private var end = 0
+  private(set) var lineNumber = 0
+  /// Decompressed bytes handed out so far.
+  private(set) var bytesScanned: Int64 = 0
+
+  init(stream: ByteStream, blockSize: Int = 4 << 20) {
+    self.stream = stream
+    buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 64)
+  }
+
+  deinit { buffer.deallocate() }
+
+  /// Calls `body` for each line; stops early when it returns false.
+  func forEachLine(_ body: (UnsafeRawBufferPointer, Int) throws(MTFQIError) -> Bool) throws(MTFQIError) {
+    var eof = false
+    while true {
+      // Hand out every complete line in the buffer.
+      while start < end {
+        let base = buffer.baseAddress! + start
+        guard let newline = memchr(base, 0x0A, end - start) else { break }
+        let length = newline - base
+        var lineLength = length
+        if lineLength > 0 && base.load(fromByteOffset: lineLength - 1, as: UInt8.self) == 0x0D { lineLength -= 1 }
+        lineNumber += 1
+        start += length + 1
+        bytesScanned += Int64(length + 1)
+        if try !body(UnsafeRawBufferPointer(start: base, count: lineLength), lineNumber) { return }
+      }
+      if eof {
+        if start < end {
+          // Last line without a newline.
+          var lineLength = end - start
+          let base = buffer.baseAddress! + start
+          if base.load(fromByteOffset: lineLength - 1, as: UInt8.self) == 0x0D { lineLength -= 1 }
+          lineNumber += 1
+          bytesScanned += Int64(end - start)
+          start = end
+          _ = try body(UnsafeRawBufferPointer(start: base, count: lineLength), lineNumber)
+        }
+        return
+      }
+      // Move the partial line to the front, grow for very long lines, and refill.
+      if start > 0 {
+        let remaining = end - start
+        if remaining > 0 { memmove(buffer.baseAddress!, buffer.baseAddress! + start, remaining) }
+        start = 0
+        end = remaining
+      }
+      if end == buffer.count {
+        let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.count * 2, alignment: 64)
+        bigger.baseAddress!.copyMemory(from: buffer.baseAddress!, byteCount: end)
+        buffer.deallocate()
+        buffer = bigger
+      }
+      let n = try stream.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]))
+      if n == 0 { eof = true } else { end += n }
+    }
+  }
+}

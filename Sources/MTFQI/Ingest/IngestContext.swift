@@ -1,0 +1,107 @@
+import Foundation
+
+/// One rejected row (with `--skip-invalid`), as written to the rejection report.
+public struct Rejection: Codable, Sendable {
+  public var file: String
+  /// "line 17" or "row 42 of /observations".
+  public var location: String
+  public var message: String
+}
+
+/// What readers see of the run: options, the task writers of the store being written, and the
+/// rejection report. Readers call `writer(for:format:source:)` for each task they meet, append
+/// batches of at most `batchRows` rows, and call `finishSources()` when their file is done.
+public final class IngestContext {
+  public let options: IngestOptions
+  let store: StoreWriter
+  /// Rows per batch handed to a task writer.
+  public let batchRows = 1 << 16
+  private var openSources: [TaskWriter] = []
+  public private(set) var rejections: [Rejection] = []
+  public private(set) var rejectionCount = 0
+  /// Tasks that existed in the store before this run and were kept.
+  let preexistingTasks: Set<String>
+  let progress: Progress?
+
+  init(options: IngestOptions, store: StoreWriter, preexistingTasks: Set<String>, progress: Progress?) {
+    self.options = options
+    self.store = store
+    self.preexistingTasks = preexistingTasks
+    self.progress = progress
+  }
+
+  /// The task a record belongs to: the record's own task, `--task`, or an error naming the
+  /// place. A `--task` that disagrees with the record is an error.
+  public func resolveTask(recordTask: String?, file: String, location: String) throws(MTFQIError) -> String {
+    switch (recordTask, options.task) {
+    case (let record?, let flag?) where record != flag:
+      throw MTFQIError.invalidInput(
+        "\(file):\(location): field 'task': --task \(flag) was given but the record says '\(record)'")
+    case (let record?, _): return record
+    case (nil, let flag?): return flag
+    case (nil, nil):
+      throw MTFQIError.invalidInput(
+        "\(file):\(location): no task: the records have no 'task' field and no --task NAME was given")
+    }
+  }
+
+  /// The writer of `task`, started with `format` on first use, with `source` begun on it.
+  /// A task that exists in the store already is an error unless `--replace`; a task met again
+  /// in another file must have the same format.
+  public func writer(for task: String, format: TaskFormat, source: SourceRecord, file: String)
+    throws(MTFQIError) -> TaskWriter
+  {
+    if preexistingTasks.contains(task) {
+      throw MTFQIError.conflict(
+        "\(file): task '\(task)' already exists in \(options.output); pass --replace to replace it")
+    }
+    let writer: TaskWriter
+    if let existing = store.existingWriter(task) {
+      guard existing.format == format else {
+        throw MTFQIError.invalidInput(
+          "\(file): task '\(task)': \(describe(format)) differs from the task's earlier sources (\(describe(existing.format)))")
+      }
+      writer = existing
+    } else {
+      writer = try store.startTask(task, format: format)
+      writer.declaredObservationSpace = options.observationSpace
+      writer.declaredActionSpace = options.actionSpace
+    }
+    if !openSources.contains(where: { $0 === writer }) {
+      writer.beginSource(source)
+      openSources.append(writer)
+    }
+    return writer
+  }
+
+  private func describe(_ format: TaskFormat) -> String {
+    func column(_ c: ColumnFormat) -> String {
+      c.rowShape.isEmpty ? "scalar \(c.type.name)" : "\(c.type.name) of shape (\(c.rowShape.map(String.init).joined(separator: ",")))"
+    }
+    return "observations \(column(format.observation)), actions \(column(format.action))"
+      + (format.hasBehaviorProbabilities ? ", with behavior_prob" : ", without behavior_prob")
+  }
+
+  /// Ends every source begun by the current file (renumbering colliding episode ids).
+  public func finishSources() throws(MTFQIError) {
+    do {
+      for writer in openSources { try writer.endSource() }
+    } catch {
+      throw MTFQIError.hdf5(error)
+    }
+    openSources.removeAll()
+  }
+
+  /// Records a rejected row (skip-invalid mode); the reader counts it in its source record.
+  public func reject(file: String, location: String, message: String) {
+    rejectionCount += 1
+    if rejections.count < 1_000_000 {
+      rejections.append(Rejection(file: file, location: location, message: message))
+    }
+  }
+
+  /// Reports bytes or rows done for the progress line.
+  public func reportProgress(file: String, done: Int64, total: Int64?) {
+    progress?.update(label: file, done: done, total: total)
+  }
+}

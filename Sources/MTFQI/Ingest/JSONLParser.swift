@@ -1,0 +1,485 @@
+/// JSON Lines: one object per line with the fields of schemas/transition.schema.json:
+/// task (string, optional), episode and step (integers), obs and next_obs (an integer for a
+/// Discrete observation, or an array of numbers; next_obs may be null on a terminated row),
+/// action (integer or array of numbers), reward (number), terminated and truncated (booleans,
+/// or 0/1), behavior_prob (number, optional). Blank lines are skipped; unknown fields are errors.
+struct JSONLParser {
+  let path: String
+  let formatName: String
+  let context: IngestContext
+  let stream: ByteStream
+
+  /// The shape of obs/action, fixed by the file's first record.
+  enum Value {
+    case number
+    case array(Int)
+  }
+
+  func run(_ scanner: LineScanner) throws(MTFQIError) {
+    var router: TextRowRouter?
+    var row = TextRow()
+    var dataRows = 0
+    var hasTaskField: Bool?
+    try scanner.forEachLine { (line, lineNumber) throws(MTFQIError) -> Bool in
+      var cursor = JSONCursor(line)
+      cursor.skipWhitespace()
+      if cursor.atEnd { return true }
+      dataRows += 1
+      if dataRows & 0xFFFF == 0 {
+        context.reportProgress(file: path, done: stream.rawBytesRead, total: stream.fileSize)
+      }
+      if router == nil {
+        // The first record fixes the shapes of obs and action for the file.
+        var probe = JSONCursor(line)
+        let shapes: (observation: TextColumnShape, action: TextColumnShape, behavior: Bool)
+        do throws(RowError) {
+          shapes = try Self.probeShapes(&probe)
+        } catch {
+          throw MTFQIError.invalidInput(
+            "\(path):\(lineNumber): field '\(error.field)': expected \(error.expected), found \(error.found)")
+        }
+        let made = try TextRowRouter(
+          path: path, formatName: formatName, context: context, observation: shapes.observation,
+          action: shapes.action, hasBehaviorProbabilities: shapes.behavior,
+          sha256: { [stream] () throws(MTFQIError) -> String in try stream.sha256() })
+        router = made
+        row.observation = Array(repeating: 0, count: shapes.observation.width)
+        row.nextObservation = row.observation
+        row.action = Array(repeating: 0, count: shapes.action.width)
+      }
+      guard let router else { return false }
+      do throws(RowError) {
+        try parseRecord(&cursor, router: router, into: &row)
+        try TextReader.validate(&row, router: router)
+      } catch {
+        try TextReader.badRow(error, path: path, line: lineNumber, task: row.task, context: context, router: router)
+        return true
+      }
+      if let hasTaskField, hasTaskField != (row.task != nil) {
+        try TextReader.badRow(
+          RowError(field: "task", expected: hasTaskField ? "a task field as in the earlier records" : "no task field, as in the earlier records", found: hasTaskField ? "none" : "'\(row.task ?? "")'"),
+          path: path, line: lineNumber, task: nil, context: context, router: router)
+        return true
+      }
+      hasTaskField = row.task != nil
+      let task = try context.resolveTask(recordTask: row.task, file: path, location: "\(lineNumber)")
+      try router.append(row, task: task, line: lineNumber)
+      return true
+    }
+    guard let router, dataRows > 0 else {
+      throw MTFQIError.invalidInput("\(path): the file holds no records (expected one JSON object per line)")
+    }
+    try router.finish()
+  }
+
+  static func probeShapes(_ cursor: inout JSONCursor) throws(RowError) -> (observation: TextColumnShape, action: TextColumnShape, behavior: Bool) {
+    var observation: TextColumnShape?
+    var action: TextColumnShape?
+    var behavior = false
+    try cursor.expect(UInt8(ascii: "{"), field: "(record)", what: "a JSON object")
+    cursor.skipWhitespace()
+    if cursor.peek == UInt8(ascii: "}") {
+      throw RowError(field: "(record)", expected: "the transition fields", found: "an empty object")
+    }
+    while true {
+      cursor.skipWhitespace()
+      let key = try cursor.string(field: "(key)")
+      cursor.skipWhitespace()
+      try cursor.expect(UInt8(ascii: ":"), field: key, what: "':'")
+      cursor.skipWhitespace()
+      switch key {
+      case "obs", "action":
+        let shape: TextColumnShape
+        if cursor.peek == UInt8(ascii: "[") {
+          var values: [Double] = []
+          try cursor.numberArray(into: &values, field: key)
+          shape = .box(width: values.count)
+        } else {
+          _ = try cursor.number(field: key)
+          shape = .discrete
+        }
+        if key == "obs" { observation = shape } else { action = shape }
+      case "behavior_prob":
+        behavior = true
+        try cursor.skipValue(field: key)
+      default:
+        try cursor.skipValue(field: key)
+      }
+      cursor.skipWhitespace()
+      if cursor.peek == UInt8(ascii: ",") {
+        cursor.advance()
+        continue
+      }
+      try cursor.expect(UInt8(ascii: "}"), field: key, what: "',' or '}'")
+      break
+    }
+    guard let observation else { throw RowError(field: "obs", expected: "a value", found: "no such field") }
+    guard let action else { throw RowError(field: "action", expected: "a value", found: "no such field") }
+    return (observation, action, behavior)
+  }
+
+  private func parseRecord(_ cursor: inout JSONCursor, router: TextRowRouter, into row: inout TextRow) throws(RowError) {
+    row.task = nil
+    row.nextObservationMissing = false
+    var seen: UInt16 = 0
+    let required: UInt16 = 0b1_1111_1110  // every bit but task and behavior_prob
+    try cursor.expect(UInt8(ascii: "{"), field: "(record)", what: "a JSON object")
+    cursor.skipWhitespace()
+    if cursor.peek != UInt8(ascii: "}") {
+      while true {
+        cursor.skipWhitespace()
+        let key = try cursor.key()
+        cursor.skipWhitespace()
+        try cursor.expect(UInt8(ascii: ":"), field: key.name, what: "':'")
+        cursor.skipWhitespace()
+        let bit: UInt16
+        switch key {
+        case .task:
+          bit = 1 << 0
+          row.task = try cursor.string(field: "task")
+        case .episode:
+          bit = 1 << 1
+          row.episode = try cursor.integer(field: "episode")
+        case .step:
+          bit = 1 << 2
+          row.step = try cursor.integer(field: "step")
+        case .obs:
+          bit = 1 << 3
+          if router.observationIsDiscrete {
+            row.observationIndex = try cursor.integer(field: "obs")
+          } else {
+            try cursor.vector(into: &row.observation, field: "obs", scalarAllowed: router.observationShape == .discrete)
+          }
+        case .action:
+          bit = 1 << 4
+          if router.actionIsDiscrete {
+            row.actionIndex = try cursor.integer(field: "action")
+          } else {
+            try cursor.vector(into: &row.action, field: "action", scalarAllowed: router.actionShape == .discrete)
+          }
+        case .reward:
+          bit = 1 << 5
+          row.reward = try cursor.finiteNumber(field: "reward")
+        case .nextObs:
+          bit = 1 << 6
+          if cursor.peekLiteral("null") {
+            row.nextObservationMissing = true
+            if router.observationIsDiscrete {
+              throw RowError(field: "next_obs", expected: "an integer (a Discrete next observation cannot be missing)", found: "null")
+            }
+            for k in row.nextObservation.indices { row.nextObservation[k] = .nan }
+          } else if router.observationIsDiscrete {
+            row.nextObservationIndex = try cursor.integer(field: "next_obs")
+          } else {
+            try cursor.vector(into: &row.nextObservation, field: "next_obs", scalarAllowed: router.observationShape == .discrete)
+          }
+        case .terminated:
+          bit = 1 << 7
+          row.terminated = try cursor.flag(field: "terminated")
+        case .truncated:
+          bit = 1 << 8
+          row.truncated = try cursor.flag(field: "truncated")
+        case .behaviorProb:
+          bit = 1 << 9
+          row.behaviorProbability = try cursor.finiteNumber(field: "behavior_prob")
+        case .unknown(let name):
+          throw RowError(
+            field: name, expected: "only the fields task, episode, step, obs, action, reward, next_obs, terminated, truncated, behavior_prob",
+            found: "an unknown field")
+        }
+        if seen & bit != 0 { throw RowError(field: key.name, expected: "one value", found: "the field twice") }
+        seen |= bit
+        cursor.skipWhitespace()
+        if cursor.peek == UInt8(ascii: ",") {
+          cursor.advance()
+          continue
+        }
+        try cursor.expect(UInt8(ascii: "}"), field: key.name, what: "',' or '}'")
+        break
+      }
+    } else {
+      cursor.advance()
+    }
+    cursor.skipWhitespace()
+    if !cursor.atEnd {
+      throw RowError(field: "(record)", expected: "the end of the line after the object", found: "more text")
+    }
+    if seen & required != required {
+      let names = ["task", "episode", "step", "obs", "action", "reward", "next_obs", "terminated", "truncated"]
+      let missing = (1..<9).first { (index: Int) -> Bool in seen & (UInt16(1) << UInt16(index)) == 0 } ?? 1
+      throw RowError(field: names[missing], expected: "a value", found: "no such field")
+    }
+    if router.hasBehaviorProbabilities && seen & (1 << 9) == 0 {
+      throw RowError(field: "behavior_prob", expected: "a value (the file's first record has one)", found: "no such field")
+    }
+    if !router.hasBehaviorProbabilities && seen & (1 << 9) != 0 {
+      throw RowError(field: "behavior_prob", expected: "no value (the file's first record has none)", found: "a value")
+    }
+  }
+}
+
+/// A cursor over one line of JSON, with just what the transition records need. Strings may
+/// contain escapes; numbers are parsed with correct rounding.
+struct JSONCursor {
+  enum Key {
+    case task, episode, step, obs, action, reward, nextObs, terminated, truncated, behaviorProb
+    case unknown(String)
+    var name: String {
+      switch self {
+      case .task: "task"
+      case .episode: "episode"
+      case .step: "step"
+      case .obs: "obs"
+      case .action: "action"
+      case .reward: "reward"
+      case .nextObs: "next_obs"
+      case .terminated: "terminated"
+      case .truncated: "truncated"
+      case .behaviorProb: "behavior_prob"
+      case .unknown(let name): name
+      }
+    }
+  }
+
+  let bytes: UnsafeRawBufferPointer
+  var index = 0
+
+  init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+  var atEnd: Bool { index >= bytes.count }
+  var peek: UInt8 { index < bytes.count ? bytes[index] : 0 }
+  mutating func advance() { index += 1 }
+
+  @inline(__always)
+  mutating func skipWhitespace() {
+    while index < bytes.count {
+      let byte = bytes[index]
+      guard byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A else { return }
+      index += 1
+    }
+  }
+
+  func foundHere() -> String {
+    if atEnd { return "the end of the line" }
+    return TextParsing.show(UnsafeRawBufferPointer(rebasing: bytes[index..<min(bytes.count, index + 20)]))
+  }
+
+  mutating func expect(_ byte: UInt8, field: String, what: String) throws(RowError) {
+    guard peek == byte, !atEnd else { throw RowError(field: field, expected: what, found: foundHere()) }
+    index += 1
+  }
+
+  /// Reads an object key, recognising the schema's names without building a String.
+  mutating func key() throws(RowError) -> Key {
+    guard peek == UInt8(ascii: "\"") else { throw RowError(field: "(key)", expected: "a quoted field name", found: foundHere()) }
+    let start = index + 1
+    var end = start
+    while end < bytes.count && bytes[end] != UInt8(ascii: "\"") && bytes[end] != UInt8(ascii: "\\") { end += 1 }
+    if end < bytes.count && bytes[end] == UInt8(ascii: "\"") {
+      let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+      index = end + 1
+      switch raw.count {
+      case 3 where raw.elementsEqual("obs".utf8): return .obs
+      case 4 where raw.elementsEqual("task".utf8): return .task
+      case 4 where raw.elementsEqual("step".utf8): return .step
+      case 6 where raw.elementsEqual("action".utf8): return .action
+      case 6 where raw.elementsEqual("reward".utf8): return .reward
+      case 7 where raw.elementsEqual("episode".utf8): return .episode
+      case 8 where raw.elementsEqual("next_obs".utf8): return .nextObs
+      case 9 where raw.elementsEqual("truncated".utf8): return .truncated
+      case 10 where raw.elementsEqual("terminated".utf8): return .terminated
+      case 13 where raw.elementsEqual("behavior_prob".utf8): return .behaviorProb
+      default: return .unknown(String(decoding: raw, as: UTF8.self))
+      }
+    }
+    return .unknown(try string(field: "(key)"))
+  }
+
+  /// A JSON string with escapes decoded.
+  mutating func string(field: String) throws(RowError) -> String {
+    guard peek == UInt8(ascii: "\"") else { throw RowError(field: field, expected: "a string", found: foundHere()) }
+    index += 1
+    var out: [UInt8] = []
+    while index < bytes.count {
+      let byte = bytes[index]
+      if byte == UInt8(ascii: "\"") {
+        index += 1
+        return String(decoding: out, as: UTF8.self)
+      }
+      if byte == UInt8(ascii: "\\") {
+        index += 1
+        guard index < bytes.count else { break }
+        let escape = bytes[index]
+        index += 1
+        switch escape {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escape)
+        case UInt8(ascii: "n"): out.append(0x0A)
+        case UInt8(ascii: "t"): out.append(0x09)
+        case UInt8(ascii: "r"): out.append(0x0D)
+        case UInt8(ascii: "b"): out.append(0x08)
+        case UInt8(ascii: "f"): out.append(0x0C)
+        case UInt8(ascii: "u"):
+          guard index + 4 <= bytes.count,
+            let code = UInt32(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + 4)]), as: UTF8.self), radix: 16),
+            let scalar = Unicode.Scalar(code)
+          else { throw RowError(field: field, expected: "a valid \\u escape", found: foundHere()) }
+          out.append(contentsOf: Array(String(Character(scalar)).utf8))
+          index += 4
+        default: throw RowError(field: field, expected: "a valid escape", found: "\\\(Character(Unicode.Scalar(escape)))")
+        }
+        continue
+      }
+      out.append(byte)
+      index += 1
+    }
+    throw RowError(field: field, expected: "a closing quote", found: "the end of the line")
+  }
+
+  /// The extent of a JSON number token.
+  @inline(__always)
+  mutating func numberToken() -> UnsafeRawBufferPointer {
+    let start = index
+    while index < bytes.count {
+      let byte = bytes[index]
+      let isNumberByte =
+        (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "+")
+        || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E")
+      guard isNumberByte else { break }
+      index += 1
+    }
+    return UnsafeRawBufferPointer(rebasing: bytes[start..<index])
+  }
+
+  mutating func number(field: String) throws(RowError) -> Double {
+    let token = numberToken()
+    guard let value = TextParsing.double(token) else {
+      throw RowError(field: field, expected: "a number", found: token.isEmpty ? foundHere() : TextParsing.show(token))
+    }
+    return value
+  }
+
+  @inline(__always)
+  mutating func finiteNumber(field: @autoclosure () -> String) throws(RowError) -> Double {
+    let token = numberToken()
+    guard let value = TextParsing.double(token), value.isFinite else {
+      let name = field()
+      throw RowError(field: name, expected: "a finite number", found: token.isEmpty ? foundHere() : TextParsing.show(token))
+    }
+    return value
+  }
+
+  @inline(__always)
+  mutating func integer(field: @autoclosure () -> String) throws(RowError) -> Int64 {
+    let token = numberToken()
+    guard let value = TextParsing.integer(token) else {
+      throw RowError(field: field(), expected: "an integer", found: token.isEmpty ? foundHere() : TextParsing.show(token))
+    }
+    return value
+  }
+
+  func peekLiteral(_ literal: StaticString) -> Bool {
+    let count = literal.utf8CodeUnitCount
+    guard index + count <= bytes.count else { return false }
+    return literal.withUTF8Buffer { UnsafeRawBufferPointer($0).elementsEqual(bytes[index..<(index + count)]) }
+  }
+
+  mutating func flag(field: String) throws(RowError) -> UInt8 {
+    if peekLiteral("true") { index += 4; return 1 }
+    if peekLiteral("false") { index += 5; return 0 }
+    if peek == UInt8(ascii: "0") || peek == UInt8(ascii: "1") {
+      let token = numberToken()
+      if token.count == 1 { return token[0] == UInt8(ascii: "1") ? 1 : 0 }
+      index -= token.count
+    }
+    throw RowError(field: field, expected: "true or false", found: foundHere())
+  }
+
+  /// A number array of exactly `values.count` finite numbers (a bare number when `scalarAllowed`
+  /// and the width is 1).
+  @inline(__always)
+  mutating func vector(into values: inout [Double], field: String, scalarAllowed: Bool) throws(RowError) {
+    if peek != UInt8(ascii: "[") {
+      if scalarAllowed && values.count == 1 {
+        values[0] = try finiteNumber(field: field)
+        return
+      }
+      throw RowError(field: field, expected: "an array of \(values.count) numbers", found: foundHere())
+    }
+    index += 1
+    var count = 0
+    skipWhitespace()
+    if peek == UInt8(ascii: "]") {
+      index += 1
+    } else {
+      while true {
+        skipWhitespace()
+        let value = try finiteNumber(field: "\(field)[\(count)]")
+        if count < values.count { values[count] = value }
+        count += 1
+        skipWhitespace()
+        if peek == UInt8(ascii: ",") {
+          index += 1
+          continue
+        }
+        try expect(UInt8(ascii: "]"), field: field, what: "',' or ']'")
+        break
+      }
+    }
+    guard count == values.count else {
+      throw RowError(field: field, expected: "an array of \(values.count) numbers (as in the file's first record)", found: "\(count)")
+    }
+  }
+
+  /// Any number array (for probing the first record's shapes).
+  mutating func numberArray(into values: inout [Double], field: String) throws(RowError) {
+    try expect(UInt8(ascii: "["), field: field, what: "an array")
+    skipWhitespace()
+    if peek == UInt8(ascii: "]") {
+      index += 1
+      throw RowError(field: field, expected: "a non-empty array", found: "[]")
+    }
+    while true {
+      skipWhitespace()
+      values.append(try number(field: field))
+      skipWhitespace()
+      if peek == UInt8(ascii: ",") {
+        index += 1
+        continue
+      }
+      try expect(UInt8(ascii: "]"), field: field, what: "',' or ']'")
+      return
+    }
+  }
+
+  /// Skips any JSON value.
+  mutating func skipValue(field: String) throws(RowError) {
+    skipWhitespace()
+    switch peek {
+    case UInt8(ascii: "\""): _ = try string(field: field)
+    case UInt8(ascii: "["), UInt8(ascii: "{"):
+      var depth = 0
+      while index < bytes.count {
+        let byte = bytes[index]
+        if byte == UInt8(ascii: "\"") {
+          _ = try string(field: field)
+          continue
+        }
+        if byte == UInt8(ascii: "[") || byte == UInt8(ascii: "{") { depth += 1 }
+        if byte == UInt8(ascii: "]") || byte == UInt8(ascii: "}") {
+          depth -= 1
+          if depth == 0 {
+            index += 1
+            return
+          }
+        }
+        index += 1
+      }
+      throw RowError(field: field, expected: "a closed array or object", found: "the end of the line")
+    default:
+      if peekLiteral("true") { index += 4; return }
+      if peekLiteral("false") { index += 5; return }
+      if peekLiteral("null") { index += 4; return }
+      _ = try number(field: field)
+    }
+  }
+}

@@ -1,0 +1,111 @@
+import Foundation
+
+/// What `mtfqi-inspect` reports about a file: its kind and, for a store, every task.
+public struct FileInspection: Codable, Sendable {
+  public struct Task: Codable, Sendable {
+    public var name: String
+    public var transitions: Int
+    public var episodes: Int
+    public var observationSpace: String
+    public var observationSpaceOrigin: String
+    public var actionSpace: String
+    public var actionSpaceOrigin: String
+    public var observationDtype: String
+    public var actionDtype: String
+    public var rewardSourceDtype: String
+    public var hasBehaviorProbabilities: Bool
+    public var sources: [SourceRecord]
+
+    enum CodingKeys: String, CodingKey {
+      case name, transitions, episodes, sources
+      case observationSpace = "observation_space"
+      case observationSpaceOrigin = "observation_space_origin"
+      case actionSpace = "action_space"
+      case actionSpaceOrigin = "action_space_origin"
+      case observationDtype = "observation_dtype"
+      case actionDtype = "action_dtype"
+      case rewardSourceDtype = "reward_source_dtype"
+      case hasBehaviorProbabilities = "has_behavior_probs"
+    }
+  }
+
+  public var path: String
+  /// "mtfqi.store", or the root `format` attribute of another mtfqi file.
+  public var format: String
+  public var formatVersion: Int64
+  public var tasks: [Task]
+
+  enum CodingKeys: String, CodingKey {
+    case path, format, tasks
+    case formatVersion = "format_version"
+  }
+
+  /// Reads a file's description. Files that are not mtfqi files are refused with the reason.
+  public static func inspect(_ path: String) throws(MTFQIError) -> FileInspection {
+    let format: String
+    do {
+      let file = try HDF5File.open(path)
+      let root = try file.root()
+      guard try root.hasAttribute("format"), try root.attributeIsString("format") else {
+        throw MTFQIError.invalidInput("\(path): not an mtfqi file (no root attribute 'format')")
+      }
+      format = try root.stringAttribute("format")
+    } catch let error as HDF5Error {
+      throw MTFQIError.hdf5(error)
+    } catch let error as MTFQIError {
+      throw error
+    } catch {
+      throw MTFQIError.invalidInput("\(path): \(error)")
+    }
+    guard format == StoreLayout.format else {
+      throw MTFQIError.invalidInput("\(path): mtfqi-inspect does not know files of format '\(format)' yet")
+    }
+    let store = try StoreReader(path: path)
+    var tasks: [Task] = []
+    for name in store.taskNames {
+      let info = try store.info(name)
+      tasks.append(
+        Task(
+          name: name, transitions: info.transitions, episodes: info.episodes,
+          observationSpace: info.observationSpace.json, observationSpaceOrigin: info.observationSpaceDeclared ? "declared" : "inferred",
+          actionSpace: info.actionSpace.json, actionSpaceOrigin: info.actionSpaceDeclared ? "declared" : "inferred",
+          observationDtype: info.observationType.name, actionDtype: info.actionType.name,
+          rewardSourceDtype: info.rewardSourceDtype, hasBehaviorProbabilities: info.hasBehaviorProbabilities,
+          sources: info.sources))
+    }
+    return FileInspection(path: path, format: format, formatVersion: StoreLayout.formatVersion, tasks: tasks)
+  }
+
+  /// The readable summary.
+  public var text: String {
+    var lines = ["\(path): mtfqi store (format version \(formatVersion)), \(tasks.count) task(s), \(tasks.reduce(0) { $0 + $1.transitions }) transitions"]
+    var rows = [["task", "transitions", "episodes", "observations", "actions", "behavior_probs"]]
+    for task in tasks {
+      let observation = (try? Space.parse(task.observationSpace, context: "")).map { "\($0)" } ?? task.observationSpace
+      let action = (try? Space.parse(task.actionSpace, context: "")).map { "\($0)" } ?? task.actionSpace
+      rows.append([
+        task.name, "\(task.transitions)", "\(task.episodes)",
+        observation + (task.observationSpaceOrigin == "inferred" ? " (inferred)" : "") + " \(task.observationDtype)",
+        action + (task.actionSpaceOrigin == "inferred" ? " (inferred)" : "") + " \(task.actionDtype)",
+        task.hasBehaviorProbabilities ? "yes" : "no",
+      ])
+    }
+    lines.append(contentsOf: TextTable.render(rows))
+    lines.append("")
+    lines.append("Sources:")
+    for task in tasks {
+      for source in task.sources {
+        var line = "  \(task.name) <- \(source.path) [\(source.format)] \(source.rowsStored) stored of \(source.rowsRead) read"
+        if source.rowsRejected > 0 { line += ", \(source.rowsRejected) rejected" }
+        if source.episodeIdOffset != 0 { line += ", episode ids +\(source.episodeIdOffset)" }
+        if source.timeoutRowsDropped > 0 { line += ", \(source.timeoutRowsDropped) timed-out last rows dropped" }
+        if source.terminalRowsWithoutNextObservation > 0 {
+          line += ", \(source.terminalRowsWithoutNextObservation) terminal rows without next obs"
+        }
+        line += ", sha256 \(source.sha256.prefix(12))…"
+        lines.append(line)
+      }
+    }
+    return lines.joined(separator: "\n")
+  }
+}

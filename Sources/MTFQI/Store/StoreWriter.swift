@@ -1,0 +1,97 @@
+import Foundation
+
+/// Writes a store (schemas/store.md) to a temporary file beside the destination and renames it
+/// into place on `commit()`; an existing store is never modified in place. With `--append` the
+/// existing tasks are copied object by object (`H5Ocopy`) into the new file first.
+public final class StoreWriter {
+  public let destination: String
+  public let compression: HDF5Compression
+  private let output: AtomicOutput
+  private var file: HDF5File?
+  private var tasksGroup: HDF5Group?
+  private var writers: [String: TaskWriter] = [:]
+  private var writerOrder: [String] = []
+  /// Tasks copied from the existing store.
+  public private(set) var copiedTasks: [String] = []
+
+  public init(destination: String, compression: HDF5Compression = .none) throws(MTFQIError) {
+    self.destination = destination
+    self.compression = compression
+    output = try AtomicOutput(destination: destination)
+    do {
+      let file = try HDF5File.create(output.temporaryPath)
+      let root = try file.root()
+      try root.setAttribute("format", StoreLayout.format)
+      try root.setAttribute("format_version", StoreLayout.formatVersion)
+      tasksGroup = try root.createGroup(StoreLayout.tasksGroup)
+      self.file = file
+    } catch {
+      throw MTFQIError.hdf5(error)
+    }
+  }
+
+  /// Copies every task of an existing store except `excluding` (tasks being replaced).
+  public func copyTasks(from existing: StoreReader, excluding: Set<String>) throws(MTFQIError) {
+    guard let tasksGroup else { return }
+    do {
+      let source = try existing.file.group("/" + StoreLayout.tasksGroup)
+      for task in existing.taskNames where !excluding.contains(task) {
+        try source.copy(task, to: tasksGroup)
+        copiedTasks.append(task)
+      }
+    } catch {
+      throw MTFQIError.hdf5(error)
+    }
+  }
+
+  /// Tasks written by this run, in the order they were started.
+  public var writtenTaskNames: [String] { writerOrder }
+
+  /// Whether a task is already in the new store (copied or being written).
+  public func hasTask(_ name: String) -> Bool { writers[name] != nil || copiedTasks.contains(name) }
+
+  /// The writer of a task being ingested in this run, if it was started.
+  public func existingWriter(_ name: String) -> TaskWriter? { writers[name] }
+
+  /// Starts a task. The format is fixed by its first source; a later source of the same task
+  /// must match it (checked by the caller, which can name the file).
+  public func startTask(_ name: String, format: TaskFormat) throws(MTFQIError) -> TaskWriter {
+    guard let tasksGroup else { throw MTFQIError.conflict("the store writer is closed") }
+    guard StoreLayout.isValidTaskName(name) else {
+      throw MTFQIError.invalidInput(
+        "task name '\(name)' is not valid: use letters, digits, '_', '-' and '.', not starting with '.'")
+    }
+    do {
+      let writer = try TaskWriter(name: name, format: format, parent: tasksGroup, compression: compression)
+      writers[name] = writer
+      writerOrder.append(name)
+      return writer
+    } catch {
+      throw MTFQIError.hdf5(error)
+    }
+  }
+
+  /// Writes every task's attributes, closes the file and renames it over the destination.
+  public func commit() throws(MTFQIError) {
+    for name in writerOrder {
+      if let writer = writers[name] { try writer.finish() }
+    }
+    writers.removeAll()
+    tasksGroup = nil
+    do {
+      try file?.close()
+    } catch {
+      throw MTFQIError.hdf5(error)
+    }
+    file = nil
+    try output.commit()
+  }
+
+  /// Drops the temporary file; the destination is untouched.
+  public func abort() {
+    writers.removeAll()
+    tasksGroup = nil
+    file = nil
+    output.abort()
+  }
+}

@@ -1,0 +1,255 @@
+import Foundation
+
+/// Streams one task's transitions into its group of the store (`/tasks/<name>`): chunked,
+/// extendible datasets appended batch by batch, so memory does not grow with the input.
+/// Sources are bracketed by `beginSource` / `endSource`; at `endSource` episode ids that collide
+/// with the task's earlier sources are renumbered (the offset goes into the provenance).
+public final class TaskWriter {
+  public let name: String
+  public let format: TaskFormat
+  let group: HDF5Group
+  private let observations: HDF5Dataset
+  private let nextObservations: HDF5Dataset
+  private let actions: HDF5Dataset
+  private let rewards: HDF5Dataset
+  private let terminations: HDF5Dataset
+  private let truncations: HDF5Dataset
+  private let episodes: HDF5Dataset
+  private let steps: HDF5Dataset
+  private let behaviorProbabilities: HDF5Dataset?
+
+  /// The spaces given by the source (Minari) or on the command line; nil = infer from the data.
+  public var declaredObservationSpace: Space?
+  public var declaredActionSpace: Space?
+  /// The sources written so far, with their statistics.
+  public private(set) var sources: [SourceRecord] = []
+  public private(set) var rowCount = 0
+  private var episodeIDs = EpisodeIDSet()
+  private var sourceEpisodeIDs = EpisodeIDSet()
+  private var sourceStartRow = 0
+  private var current: SourceRecord?
+  // Observed ranges, for inferred spaces.
+  private var observationMin: [Double] = []
+  private var observationMax: [Double] = []
+  private var actionMin: [Double] = []
+  private var actionMax: [Double] = []
+  // The last row written, to compare its next_obs with the following row's obs.
+  private var lastEpisode: Int64?
+  private var lastStep: Int64 = 0
+  private var lastNextObservation: ColumnValues
+  /// The source dtype of rewards (recorded as an attribute).
+  public var rewardSourceDtypes: Set<String> = []
+
+  init(name: String, format: TaskFormat, parent: HDF5Group, compression: HDF5Compression) throws(HDF5Error) {
+    self.name = name
+    self.format = format
+    group = try parent.createGroup(name)
+    let obs = format.observation
+    observations = try group.createExtendibleDataset(
+      StoreLayout.observations, type: obs.type, rowShape: obs.rowShape, compression: compression)
+    nextObservations = try group.createExtendibleDataset(
+      StoreLayout.nextObservations, type: obs.type, rowShape: obs.rowShape, compression: compression)
+    actions = try group.createExtendibleDataset(
+      StoreLayout.actions, type: format.action.type, rowShape: format.action.rowShape,
+      compression: compression)
+    rewards = try group.createExtendibleDataset(StoreLayout.rewards, type: .float64, compression: compression)
+    terminations = try group.createExtendibleDataset(StoreLayout.terminations, type: .uint8, compression: compression)
+    truncations = try group.createExtendibleDataset(StoreLayout.truncations, type: .uint8, compression: compression)
+    episodes = try group.createExtendibleDataset(StoreLayout.episode, type: .int64, compression: compression)
+    steps = try group.createExtendibleDataset(StoreLayout.step, type: .int64, compression: compression)
+    behaviorProbabilities =
+      format.hasBehaviorProbabilities
+      ? try group.createExtendibleDataset(StoreLayout.behaviorProbabilities, type: .float64, compression: compression)
+      : nil
+    lastNextObservation = ColumnValues(type: obs.type)
+    observationMin = Array(repeating: .infinity, count: obs.width)
+    observationMax = Array(repeating: -.infinity, count: obs.width)
+    actionMin = Array(repeating: .infinity, count: format.action.width)
+    actionMax = Array(repeating: -.infinity, count: format.action.width)
+  }
+
+  /// Distinct episode ids so far (after renumbering).
+  public var episodeCount: Int { episodeIDs.count }
+
+  /// Starts a source; its rows follow through `append`.
+  public func beginSource(_ record: SourceRecord) {
+    current = record
+    sourceStartRow = rowCount
+    sourceEpisodeIDs = EpisodeIDSet()
+    lastEpisode = nil
+  }
+
+  /// Updates the current source's counters (rows read / rejected / dropped ...).
+  public func updateSource(_ body: (inout SourceRecord) -> Void) {
+    if current != nil { body(&current!) }
+  }
+
+  private func appendColumn(_ dataset: HDF5Dataset, _ values: ColumnValues) throws(HDF5Error) {
+    let rows = values.count / max(1, dataset.rowElements)
+    switch values.type {
+    case .float64: try values.float64.withUnsafeBufferPointer { b throws(HDF5Error) in try dataset.append(b, rows: rows) }
+    case .float32: try values.float32.withUnsafeBufferPointer { b throws(HDF5Error) in try dataset.append(b, rows: rows) }
+    default: try values.int64.withUnsafeBufferPointer { b throws(HDF5Error) in try dataset.append(b, rows: rows) }
+    }
+  }
+
+  private static func track(_ values: ColumnValues, width: Int, min: inout [Double], max: inout [Double]) {
+    let rows = values.count / Swift.max(1, width)
+    for row in 0..<rows {
+      for k in 0..<width {
+        let value: Double
+        switch values.type {
+        case .float64: value = values.float64[row * width + k]
+        case .float32: value = Double(values.float32[row * width + k])
+        default: value = Double(values.int64[row * width + k])
+        }
+        if value < min[k] { min[k] = value }
+        if value > max[k] { max[k] = value }
+      }
+    }
+  }
+
+  /// Appends a batch (any size; readers flush every ~64k rows).
+  public func append(_ batch: TransitionBatch) throws(HDF5Error) {
+    precondition(batch.format == format, "batch format differs from the task format")
+    let n = batch.count
+    guard n > 0 else { return }
+    try appendColumn(observations, batch.observations)
+    try appendColumn(nextObservations, batch.nextObservations)
+    try appendColumn(actions, batch.actions)
+    try batch.rewards.withUnsafeBufferPointer { b throws(HDF5Error) in try rewards.append(b, rows: n) }
+    try batch.terminations.withUnsafeBufferPointer { b throws(HDF5Error) in try terminations.append(b, rows: n) }
+    try batch.truncations.withUnsafeBufferPointer { b throws(HDF5Error) in try truncations.append(b, rows: n) }
+    try batch.episodes.withUnsafeBufferPointer { b throws(HDF5Error) in try episodes.append(b, rows: n) }
+    try batch.steps.withUnsafeBufferPointer { b throws(HDF5Error) in try steps.append(b, rows: n) }
+    if let behaviorProbabilities {
+      try batch.behaviorProbabilities.withUnsafeBufferPointer { b throws(HDF5Error) in
+        try behaviorProbabilities.append(b, rows: n)
+      }
+    }
+    let width = format.observation.width
+    Self.track(batch.observations, width: width, min: &observationMin, max: &observationMax)
+    Self.track(batch.actions, width: format.action.width, min: &actionMin, max: &actionMax)
+    // Episode ids, and next_obs against the following row's obs within an episode.
+    var mismatches = 0
+    for i in 0..<n {
+      let episode = batch.episodes[i]
+      sourceEpisodeIDs.insert(episode)
+      if i == 0 {
+        if let lastEpisode, lastEpisode == episode, batch.steps[0] == lastStep + 1,
+          !lastNextObservation.equalRows(0, batch.observations, 0, width: width)
+        {
+          mismatches += 1
+        }
+      } else if batch.episodes[i - 1] == episode && batch.steps[i] == batch.steps[i - 1] + 1
+        && batch.terminations[i - 1] == 0
+        && !batch.nextObservations.equalRows(i - 1, batch.observations, i, width: width)
+      {
+        mismatches += 1
+      }
+    }
+    lastEpisode = batch.episodes[n - 1]
+    lastStep = batch.steps[n - 1]
+    lastNextObservation.removeAll()
+    switch batch.nextObservations.type {
+    case .float64: lastNextObservation.float64.append(contentsOf: batch.nextObservations.float64[((n - 1) * width)...])
+    case .float32: lastNextObservation.float32.append(contentsOf: batch.nextObservations.float32[((n - 1) * width)...])
+    default: lastNextObservation.int64.append(contentsOf: batch.nextObservations.int64[((n - 1) * width)...])
+    }
+    if batch.terminations[n - 1] != 0 { lastEpisode = nil }
+    rowCount += n
+    current?.rowsStored += n
+    current?.nextObservationMismatches += mismatches
+  }
+
+  /// Ends the current source: renumbers its episode ids when they collide with earlier sources
+  /// of this task (offset = previous max id + 1 - this source's min id), and records it.
+  @discardableResult
+  public func endSource() throws(HDF5Error) -> SourceRecord? {
+    guard var record = current else { return nil }
+    current = nil
+    var offset: Int64 = 0
+    if !episodeIDs.isEmpty, sourceEpisodeIDs.intersects(episodeIDs),
+      let previousMax = episodeIDs.max, let sourceMin = sourceEpisodeIDs.min
+    {
+      offset = previousMax + 1 - sourceMin
+      let block = 1 << 16
+      var start = sourceStartRow
+      while start < rowCount {
+        let end = min(rowCount, start + block)
+        var ids = try episodes.readRows(start..<end, as: Int64.self)
+        for i in ids.indices { ids[i] += offset }
+        try ids.withUnsafeBufferPointer { b throws(HDF5Error) in try episodes.writeRows(start..<end, from: b) }
+        start = end
+      }
+    }
+    episodeIDs.formUnion(sourceEpisodeIDs, offset: offset)
+    record.episodeIdOffset = offset
+    sources.append(record)
+    return record
+  }
+
+  /// The observation space: declared, or inferred from the data (Discrete: start = min(0, lowest
+  /// value), n = highest - start + 1; Box: the observed range as bounds).
+  public func observationSpace() -> (space: Space, declared: Bool) {
+    if let declaredObservationSpace { return (declaredObservationSpace, true) }
+    return (Self.infer(format.observation, min: observationMin, max: observationMax, rows: rowCount), false)
+  }
+
+  public func actionSpace() -> (space: Space, declared: Bool) {
+    if let declaredActionSpace { return (declaredActionSpace, true) }
+    return (Self.infer(format.action, min: actionMin, max: actionMax, rows: rowCount), false)
+  }
+
+  private static func infer(_ column: ColumnFormat, min: [Double], max: [Double], rows: Int) -> Space {
+    if column.type == .int64 && column.rowShape.isEmpty {
+      let low = rows > 0 ? Int64(min[0]) : 0
+      let high = rows > 0 ? Int64(max[0]) : 0
+      let start = Swift.min(0, low)
+      return .discrete(n: high - start + 1, start: start)
+    }
+    return .box(
+      shape: column.rowShape.isEmpty ? [1] : column.rowShape, dtype: column.type == .float32 ? .float32 : .float64,
+      low: rows > 0 ? min : nil, high: rows > 0 ? max : nil)
+  }
+
+  /// Writes the task's attributes (spaces, counts, provenance).
+  func finish() throws(MTFQIError) {
+    do {
+      try finishAttributes()
+    } catch let error as MTFQIError {
+      throw error
+    } catch {
+      throw MTFQIError.invalidInput("\(error)")
+    }
+  }
+
+  private func finishAttributes() throws {
+    do {
+      let observation = observationSpace()
+      let action = actionSpace()
+      try group.setAttribute("observation_space", observation.space.json)
+      try group.setAttribute("observation_space_origin", observation.declared ? "declared" : "inferred")
+      try group.setAttribute("action_space", action.space.json)
+      try group.setAttribute("action_space_origin", action.declared ? "declared" : "inferred")
+      try group.setAttribute("n_transitions", Int64(rowCount))
+      try group.setAttribute("n_episodes", Int64(episodeIDs.count))
+      try group.setAttribute("reward_source_dtype", rewardSourceDtypes.sorted().joined(separator: ","))
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys]
+      let json: String
+      do {
+        json = String(decoding: try encoder.encode(sources), as: UTF8.self)
+      } catch {
+        throw MTFQIError.invalidInput("task \(name): cannot encode the provenance: \(error)")
+      }
+      try group.setAttribute("sources", json)
+    } catch let error as HDF5Error {
+      throw MTFQIError.hdf5(error)
+    } catch let error as MTFQIError {
+      throw error
+    } catch {
+      throw MTFQIError.invalidInput("\(error)")
+    }
+  }
+}

@@ -1,0 +1,46 @@
+import Foundation
+
+/// Writes an output file so that a failed or killed run never leaves a partial file and never
+/// damages an existing one: the content goes to a temporary file beside the target
+/// (`.NAME.tmp-PID`, same directory so `rename(2)` is atomic) which is renamed over the target
+/// only by `commit()`. `abort()` (or `deinit` without commit) removes the temporary.
+public final class AtomicOutput {
+  /// The final path.
+  public let destination: String
+  /// Where the content is written until `commit()`.
+  public let temporaryPath: String
+  private var finished = false
+
+  public init(destination: String) throws(MTFQIError) {
+    self.destination = destination
+    let url = URL(fileURLWithPath: destination)
+    let directory = url.deletingLastPathComponent().path
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue
+    else {
+      throw MTFQIError.io(path: destination, message: "the directory \(directory) does not exist")
+    }
+    temporaryPath = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())"
+    unlink(temporaryPath)
+  }
+
+  deinit { abort() }
+
+  /// Renames the temporary file over the destination (atomic on one file system).
+  public func commit() throws(MTFQIError) {
+    guard !finished else { return }
+    if rename(temporaryPath, destination) != 0 {
+      let reason = String(cString: strerror(errno))
+      abort()
+      throw MTFQIError.io(path: destination, message: "cannot move the finished output into place: \(reason)")
+    }
+    finished = true
+  }
+
+  /// Removes the temporary file; the destination is untouched.
+  public func abort() {
+    guard !finished else { return }
+    finished = true
+    unlink(temporaryPath)
+  }
+}

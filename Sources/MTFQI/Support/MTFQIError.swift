@@ -1,0 +1,30 @@
+/// Errors of mtfqi's own making (bad input, I/O). Each message names the file and, where there
+/// is one, the line or HDF5 path and row, the field, what was expected and what was found.
+public enum MTFQIError: Error, CustomStringConvertible, Sendable {
+  /// Input that does not follow its format: `file:line: field 'x': expected ..., found ...`.
+  case invalidInput(String)
+  /// A file-system failure.
+  case io(path: String, message: String)
+  /// A request that cannot be carried out with the given data (e.g. an existing task).
+  case conflict(String)
+  /// An HDF5 failure.
+  case hdf5(HDF5Error)
+
+  public var description: String {
+    switch self {
+    case .invalidInput(let message): message
+    case .io(let path, let message): "\(path): \(message)"
+    case .conflict(let message): message
+    case .hdf5(let error): error.description
+    }
+  }
+}
+
+extension MTFQIError {
+  /// Builds the standard bad-input message.
+  static func badValue(
+    file: String, location: String, field: String, expected: String, found: String
+  ) -> MTFQIError {
+    .invalidInput("\(file):\(location): field '\(field)': expected \(expected), found \(found)")
+  }
+}
