@@ -146,7 +146,7 @@ final class LineScanner {
   /// Decompressed bytes handed out so far.
   private(set) var bytesScanned: Int64 = 0
 
-  init(stream: ByteStream, blockSize: Int = 4 << 20) {
+  init(stream: ByteStream, blockSize: Int = 8 << 20) {
     self.stream = stream
     buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 64)
   }
@@ -197,6 +197,54 @@ final class LineScanner {
       }
       let n = try stream.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]))
       if n == 0 { eof = true } else { end += n }
+    }
+  }
+
+  /// Hands out the rest of the stream as blocks of whole lines (the last may lack its newline),
+  /// each with the number of lines before it, for parsers that work on many lines at once.
+  func forEachBlock(_ body: (UnsafeRawBufferPointer, Int) throws(MTFQIError) -> Void) throws(MTFQIError) {
+    var eof = false
+    while true {
+      // Fill the buffer as far as it goes.
+      if start > 0 {
+        let remaining = end - start
+        if remaining > 0 { memmove(buffer.baseAddress!, buffer.baseAddress! + start, remaining) }
+        start = 0
+        end = remaining
+      }
+      while !eof && end < buffer.count {
+        let n = try stream.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]))
+        if n == 0 { eof = true } else { end += n }
+      }
+      if start == end && eof { return }
+      var blockEnd = end
+      if !eof {
+        // Cut after the last newline; a line longer than the buffer grows it.
+        var last = end - 1
+        while last >= start && buffer[last] != 0x0A { last -= 1 }
+        if last < start {
+          let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.count * 2, alignment: 64)
+          bigger.baseAddress!.copyMemory(from: buffer.baseAddress!, byteCount: end)
+          buffer.deallocate()
+          buffer = bigger
+          continue
+        }
+        blockEnd = last + 1
+      }
+      let block = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[start..<blockEnd])
+      var newlines = 0
+      var cursor = block.baseAddress!
+      let stop = block.baseAddress! + block.count
+      while cursor < stop, let found = memchr(cursor, 0x0A, stop - cursor) {
+        newlines += 1
+        cursor = UnsafeRawPointer(found) + 1
+      }
+      let linesBefore = lineNumber
+      try body(block, linesBefore)
+      lineNumber += newlines + (cursor < stop ? 1 : 0)
+      bytesScanned += Int64(block.count)
+      start = blockEnd
+      if eof && start == end { return }
     }
   }
 }

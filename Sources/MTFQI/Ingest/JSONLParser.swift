@@ -1,3 +1,5 @@
+import Foundation
+
 /// JSON Lines: one object per line with the fields of schemas/transition.schema.json:
 /// task (string, optional), episode and step (integers), obs and next_obs (an integer for a
 /// Discrete observation, or an array of numbers; next_obs may be null on a terminated row),
@@ -16,58 +18,41 @@ struct JSONLParser {
   }
 
   func run(_ scanner: LineScanner) throws(MTFQIError) {
+    // The first record fixes the shapes of obs and action for the file.
     var router: TextRowRouter?
-    var row = TextRow()
-    var dataRows = 0
-    var hasTaskField: Bool?
+    var firstLine: [UInt8] = []
+    var firstLineNumber = 0
     try scanner.forEachLine { (line, lineNumber) throws(MTFQIError) -> Bool in
-      var cursor = JSONCursor(line)
-      cursor.skipWhitespace()
-      if cursor.atEnd { return true }
-      dataRows += 1
-      if dataRows & 0xFFFF == 0 {
-        context.reportProgress(file: path, done: stream.rawBytesRead, total: stream.fileSize)
-      }
-      if router == nil {
-        // The first record fixes the shapes of obs and action for the file.
-        var probe = JSONCursor(line)
-        let shapes: (observation: TextColumnShape, action: TextColumnShape, behavior: Bool)
-        do throws(RowError) {
-          shapes = try Self.probeShapes(&probe)
-        } catch {
-          throw MTFQIError.invalidInput(
-            "\(path):\(lineNumber): field '\(error.field)': expected \(error.expected), found \(error.found)")
-        }
-        let made = try TextRowRouter(
-          path: path, formatName: formatName, context: context, observation: shapes.observation,
-          action: shapes.action, hasBehaviorProbabilities: shapes.behavior,
-          sha256: { [stream] () throws(MTFQIError) -> String in try stream.sha256() })
-        router = made
-        row.observation = Array(repeating: 0, count: shapes.observation.width)
-        row.nextObservation = row.observation
-        row.action = Array(repeating: 0, count: shapes.action.width)
-      }
-      guard let router else { return false }
+      if ParallelLines.isBlank(line) { return true }
+      var probe = JSONCursor(line)
+      let shapes: (observation: TextColumnShape, action: TextColumnShape, behavior: Bool)
       do throws(RowError) {
-        try parseRecord(&cursor, router: router, into: &row)
-        try TextReader.validate(&row, router: router)
+        shapes = try Self.probeShapes(&probe)
       } catch {
-        try TextReader.badRow(error, path: path, line: lineNumber, task: row.task, context: context, router: router)
-        return true
+        throw MTFQIError.invalidInput(
+          "\(path):\(lineNumber): field '\(error.field)': expected \(error.expected), found \(error.found)")
       }
-      if let hasTaskField, hasTaskField != (row.task != nil) {
-        try TextReader.badRow(
-          RowError(field: "task", expected: hasTaskField ? "a task field as in the earlier records" : "no task field, as in the earlier records", found: hasTaskField ? "none" : "'\(row.task ?? "")'"),
-          path: path, line: lineNumber, task: nil, context: context, router: router)
-        return true
-      }
-      hasTaskField = row.task != nil
-      let task = try context.resolveTask(recordTask: row.task, file: path, location: "\(lineNumber)")
-      try router.append(row, task: task, line: lineNumber)
-      return true
+      router = try TextRowRouter(
+        path: path, formatName: formatName, context: context, observation: shapes.observation,
+        action: shapes.action, hasBehaviorProbabilities: shapes.behavior,
+        sha256: { [stream] () throws(MTFQIError) -> String in try stream.sha256() })
+      firstLine = Array(line)
+      firstLineNumber = lineNumber
+      return false
     }
-    guard let router, dataRows > 0 else {
+    guard let router else {
       throw MTFQIError.invalidInput("\(path): the file holds no records (expected one JSON object per line)")
+    }
+    let parser = JSONLLineParser()
+    let firstParsed = firstLine.withUnsafeBytes { bytes in
+      ParallelLines.parse(bytes, firstLine: firstLineNumber - 1, parser: parser, schema: router.schema)
+    }
+    for part in firstParsed { try router.absorb(part) }
+    try scanner.forEachBlock { (block, blockFirstLine) throws(MTFQIError) in
+      for part in ParallelLines.parse(block, firstLine: blockFirstLine, parser: parser, schema: router.schema) {
+        try router.absorb(part)
+      }
+      context.reportProgress(file: path, done: stream.rawBytesRead, total: stream.fileSize)
     }
     try router.finish()
   }
@@ -118,7 +103,13 @@ struct JSONLParser {
     return (observation, action, behavior)
   }
 
-  private func parseRecord(_ cursor: inout JSONCursor, router: TextRowRouter, into row: inout TextRow) throws(RowError) {
+}
+
+/// Parses one JSON Lines record.
+struct JSONLLineParser: TextLineParser {
+  func parse(_ line: UnsafeRawBufferPointer, schema router: TextSchema, into row: inout TextRow) throws(RowError) {
+    var cursor = JSONCursor(line)
+    cursor.skipWhitespace()
     row.task = nil
     row.nextObservationMissing = false
     var seen: UInt16 = 0
@@ -264,9 +255,15 @@ struct JSONCursor {
     return TextParsing.show(UnsafeRawBufferPointer(rebasing: bytes[index..<min(bytes.count, index + 20)]))
   }
 
-  mutating func expect(_ byte: UInt8, field: String, what: String) throws(RowError) {
-    guard peek == byte, !atEnd else { throw RowError(field: field, expected: what, found: foundHere()) }
+  @inline(__always)
+  mutating func expect(_ byte: UInt8, field: @autoclosure () -> String, what: @autoclosure () -> String) throws(RowError) {
+    guard index < bytes.count, bytes[index] == byte else { throw RowError(field: field(), expected: what(), found: foundHere()) }
     index += 1
+  }
+
+  @inline(__always)
+  static func equals(_ raw: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
+    literal.utf8CodeUnitCount == raw.count && memcmp(raw.baseAddress!, literal.utf8Start, raw.count) == 0
   }
 
   /// Reads an object key, recognising the schema's names without building a String.
@@ -279,16 +276,16 @@ struct JSONCursor {
       let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
       index = end + 1
       switch raw.count {
-      case 3 where raw.elementsEqual("obs".utf8): return .obs
-      case 4 where raw.elementsEqual("task".utf8): return .task
-      case 4 where raw.elementsEqual("step".utf8): return .step
-      case 6 where raw.elementsEqual("action".utf8): return .action
-      case 6 where raw.elementsEqual("reward".utf8): return .reward
-      case 7 where raw.elementsEqual("episode".utf8): return .episode
-      case 8 where raw.elementsEqual("next_obs".utf8): return .nextObs
-      case 9 where raw.elementsEqual("truncated".utf8): return .truncated
-      case 10 where raw.elementsEqual("terminated".utf8): return .terminated
-      case 13 where raw.elementsEqual("behavior_prob".utf8): return .behaviorProb
+      case 3 where Self.equals(raw, "obs"): return .obs
+      case 4 where Self.equals(raw, "task"): return .task
+      case 4 where Self.equals(raw, "step"): return .step
+      case 6 where Self.equals(raw, "action"): return .action
+      case 6 where Self.equals(raw, "reward"): return .reward
+      case 7 where Self.equals(raw, "episode"): return .episode
+      case 8 where Self.equals(raw, "next_obs"): return .nextObs
+      case 9 where Self.equals(raw, "truncated"): return .truncated
+      case 10 where Self.equals(raw, "terminated"): return .terminated
+      case 13 where Self.equals(raw, "behavior_prob"): return .behaviorProb
       default: return .unknown(String(decoding: raw, as: UTF8.self))
       }
     }
@@ -380,7 +377,7 @@ struct JSONCursor {
   func peekLiteral(_ literal: StaticString) -> Bool {
     let count = literal.utf8CodeUnitCount
     guard index + count <= bytes.count else { return false }
-    return literal.withUTF8Buffer { UnsafeRawBufferPointer($0).elementsEqual(bytes[index..<(index + count)]) }
+    return memcmp(bytes.baseAddress! + index, literal.utf8Start, count) == 0
   }
 
   mutating func flag(field: String) throws(RowError) -> UInt8 {

@@ -25,35 +25,6 @@ enum TextReader {
     }
   }
 
-  /// Handles a bad row: rejected and counted with `--skip-invalid`, otherwise the run's error.
-  static func badRow(
-    _ error: RowError, path: String, line: Int, task: String?, context: IngestContext, router: TextRowRouter?
-  ) throws(MTFQIError) {
-    let message = "field '\(error.field)': expected \(error.expected), found \(error.found)"
-    guard context.options.skipInvalid, let router else {
-      throw MTFQIError.invalidInput("\(path):\(line): \(message)")
-    }
-    context.reject(file: path, location: "line \(line)", message: message)
-    router.countRejected(task: task)
-  }
-
-  /// Checks the parts of a row that do not depend on the text format.
-  static func validate(_ row: inout TextRow, router: TextRowRouter) throws(RowError) {
-    if row.nextObservationMissing && row.terminated == 0 {
-      throw RowError(
-        field: "next_obs", expected: "a next observation (it may be missing only on a terminated row)",
-        found: "none")
-    }
-    if router.hasBehaviorProbabilities && !(row.behaviorProbability >= 0 && row.behaviorProbability <= 1) {
-      throw RowError(field: "behavior_prob", expected: "a probability in [0, 1]", found: "\(row.behaviorProbability)")
-    }
-    if row.terminated > 1 || row.truncated > 1 {
-      throw RowError(field: "terminated", expected: "0 or 1", found: "\(row.terminated)")
-    }
-    if let problem = router.checkSpaces(row) {
-      throw RowError(field: problem.field, expected: problem.expected, found: problem.found)
-    }
-  }
 }
 
 // MARK: - CSV
@@ -76,53 +47,24 @@ struct CSVParser {
     "episode, step, obs or obs_0..obs_{d-1}, action or act_0..act_{m-1}, reward, next_obs or next_obs_0.., terminated, truncated; optional task, behavior_prob"
 
   func run(_ scanner: LineScanner) throws(MTFQIError) {
-    var roles: [Role] = []
-    var router: TextRowRouter?
-    var row = TextRow()
-    var fields: [UnsafeRawBufferPointer] = []
-    var dataRows = 0
-    var unquoted: [[UInt8]] = []
-    let skip = context.options.skipInvalid
+    var header: (roles: [Role], router: TextRowRouter)?
     try scanner.forEachLine { (line, lineNumber) throws(MTFQIError) -> Bool in
-      if line.isEmpty { return true }
-      if router == nil {
-        let header = try parseHeader(line, lineNumber: lineNumber)
-        roles = header.roles
-        router = header.router
-        row.observation = Array(repeating: 0, count: header.router.observationShape.width)
-        row.nextObservation = row.observation
-        row.action = Array(repeating: 0, count: header.router.actionShape.width)
-        return true
-      }
-      guard let router else { return false }
-      dataRows += 1
-      if dataRows & 0xFFFF == 0 {
-        context.reportProgress(file: path, done: stream.rawBytesRead, total: stream.fileSize)
-      }
-      fields.removeAll(keepingCapacity: true)
-      unquoted.removeAll(keepingCapacity: true)
-      Self.split(line, into: &fields, unquoted: &unquoted)
-      guard fields.count == roles.count else {
-        let error = RowError(
-          field: "(row)", expected: "\(roles.count) fields as in the header", found: "\(fields.count)")
-        try TextReader.badRow(error, path: path, line: lineNumber, task: nil, context: context, router: skip ? router : nil)
-        return true
-      }
-      do throws(RowError) {
-        try parseRow(fields, roles: roles, router: router, into: &row)
-        try TextReader.validate(&row, router: router)
-      } catch {
-        try TextReader.badRow(error, path: path, line: lineNumber, task: row.task, context: context, router: router)
-        return true
-      }
-      let task = try context.resolveTask(recordTask: row.task, file: path, location: "\(lineNumber)")
-      try router.append(row, task: task, line: lineNumber)
-      return true
+      if ParallelLines.isBlank(line) { return true }
+      header = try parseHeader(line, lineNumber: lineNumber)
+      return false
     }
-    guard let router else {
+    guard let header else {
       throw MTFQIError.invalidInput("\(path): the file is empty (expected a header line: \(Self.expectedColumns))")
     }
-    guard dataRows > 0 else {
+    let router = header.router
+    let parser = CSVLineParser(roles: header.roles)
+    try scanner.forEachBlock { (block, firstLine) throws(MTFQIError) in
+      for part in ParallelLines.parse(block, firstLine: firstLine, parser: parser, schema: router.schema) {
+        try router.absorb(part)
+      }
+      context.reportProgress(file: path, done: stream.rawBytesRead, total: stream.fileSize)
+    }
+    guard router.dataRows > 0 else {
       throw MTFQIError.invalidInput("\(path): the file has a header but no data rows")
     }
     try router.finish()
@@ -255,6 +197,12 @@ struct CSVParser {
     return (roles, router)
   }
 
+}
+
+/// Parses one CSV data line by the header's roles, field by field, without building a field list.
+struct CSVLineParser: TextLineParser {
+  let roles: [CSVParser.Role]
+
   @inline(__always)
   private func number(_ field: UnsafeRawBufferPointer, _ name: @autoclosure () -> String) throws(RowError) -> Double {
     guard let value = TextParsing.double(field), value.isFinite else {
@@ -271,17 +219,23 @@ struct CSVParser {
     return value
   }
 
-  private func parseRow(
-    _ fields: [UnsafeRawBufferPointer], roles: [Role], router: TextRowRouter, into row: inout TextRow
-  ) throws(RowError) {
+  func parse(_ line: UnsafeRawBufferPointer, schema: TextSchema, into row: inout TextRow) throws(RowError) {
     row.task = nil
     row.nextObservationMissing = false
-    let discreteObservation = router.observationIsDiscrete
-    let discreteAction = router.actionIsDiscrete
+    let discreteObservation = schema.observationIsDiscrete
+    let discreteAction = schema.actionIsDiscrete
+    let scalarObservation = schema.observationShape == .discrete
+    let scalarAction = schema.actionShape == .discrete
     var nextMissingFields = 0
-    for index in 0..<fields.count {
-      let field = fields[index]
-      switch roles[index] {
+    guard let base = line.baseAddress else {
+      throw RowError(field: "(row)", expected: "\(roles.count) fields as in the header", found: "an empty line")
+    }
+    var position = 0
+    var fieldCount = 0
+    var quoted: [UInt8] = []
+    let count = line.count
+    func handle(_ field: UnsafeRawBufferPointer, role: CSVParser.Role) throws(RowError) {
+      switch role {
       case .task:
         guard !field.isEmpty else { throw RowError(field: "task", expected: "a task name", found: "an empty field") }
         row.task = String(decoding: field, as: UTF8.self)
@@ -303,32 +257,94 @@ struct CSVParser {
         if discreteObservation {
           row.observationIndex = try integer(field, "obs")
         } else {
-          row.observation[k] = try number(field, router.observationShape == .discrete ? "obs" : "obs_\(k)")
+          row.observation[k] = try number(field, scalarObservation ? "obs" : "obs_\(k)")
         }
       case .action(let k):
         if discreteAction {
           row.actionIndex = try integer(field, "action")
         } else {
-          row.action[k] = try number(field, router.actionShape == .discrete ? "action" : "act_\(k)")
+          row.action[k] = try number(field, scalarAction ? "action" : "act_\(k)")
         }
       case .nextObservation(let k):
-        let name = router.observationShape == .discrete ? "next_obs" : "next_obs_\(k)"
-        if field.isEmpty || (TextParsing.double(field)?.isNaN ?? false) {
+        if field.isEmpty || (field.count == 3 && (TextParsing.double(field)?.isNaN ?? false)) {
           nextMissingFields += 1
           if discreteObservation {
-            throw RowError(field: name, expected: "an integer (a Discrete next observation cannot be missing)", found: TextParsing.show(field))
+            throw RowError(
+              field: "next_obs", expected: "an integer (a Discrete next observation cannot be missing)",
+              found: TextParsing.show(field))
           }
           row.nextObservation[k] = .nan
         } else if discreteObservation {
-          row.nextObservationIndex = try integer(field, name)
+          row.nextObservationIndex = try integer(field, "next_obs")
         } else {
-          row.nextObservation[k] = try number(field, name)
+          row.nextObservation[k] = try number(field, scalarObservation ? "next_obs" : "next_obs_\(k)")
         }
       }
     }
+    while true {
+      // Find the next field: [position, end), quoted fields copied into `quoted`.
+      var field: UnsafeRawBufferPointer
+      var next: Int
+      if position < count && line[position] == UInt8(ascii: "\"") {
+        quoted.removeAll(keepingCapacity: true)
+        var index = position + 1
+        while index < count {
+          if line[index] == UInt8(ascii: "\"") {
+            if index + 1 < count && line[index + 1] == UInt8(ascii: "\"") {
+              quoted.append(UInt8(ascii: "\""))
+              index += 2
+              continue
+            }
+            break
+          }
+          quoted.append(line[index])
+          index += 1
+        }
+        index += 1
+        while index < count && line[index] != UInt8(ascii: ",") { index += 1 }
+        next = index
+        field = UnsafeRawBufferPointer(start: nil, count: 0)
+      } else {
+        var index = position
+        while index < count && line[index] != UInt8(ascii: ",") { index += 1 }
+        next = index
+        field = UnsafeRawBufferPointer(start: base + position, count: index - position)
+      }
+      guard fieldCount < roles.count else {
+        throw RowError(field: "(row)", expected: "\(roles.count) fields as in the header", found: "more")
+      }
+      let role = roles[fieldCount]
+      fieldCount += 1
+      if field.baseAddress == nil && position < count && line[position] == UInt8(ascii: "\"") {
+        var failure: RowError?
+        quoted.withUnsafeBytes { quotedBytes in
+          do throws(RowError) {
+            try handle(quotedBytes, role: role)
+          } catch {
+            failure = error
+          }
+        }
+        if let failure { throw failure }
+      } else {
+        try handle(field, role: role)
+      }
+      if next >= count { break }
+      position = next + 1
+      if position == count {
+        // A trailing comma: one more, empty field.
+        guard fieldCount < roles.count else {
+          throw RowError(field: "(row)", expected: "\(roles.count) fields as in the header", found: "\(fieldCount + 1)")
+        }
+      }
+    }
+    guard fieldCount == roles.count else {
+      throw RowError(field: "(row)", expected: "\(roles.count) fields as in the header", found: "\(fieldCount)")
+    }
     if nextMissingFields > 0 {
-      guard nextMissingFields == router.observationShape.width else {
-        throw RowError(field: "next_obs", expected: "all next_obs fields present, or all empty on a terminated row", found: "\(nextMissingFields) of \(router.observationShape.width) empty")
+      guard nextMissingFields == schema.observationShape.width else {
+        throw RowError(
+          field: "next_obs", expected: "all next_obs fields present, or all empty on a terminated row",
+          found: "\(nextMissingFields) of \(schema.observationShape.width) empty")
       }
       row.nextObservationMissing = true
     }

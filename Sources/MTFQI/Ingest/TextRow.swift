@@ -31,56 +31,22 @@ enum TextColumnShape: Equatable {
   }
 }
 
-/// Routes parsed rows of one text file into per-task batches and task writers, checking them
-/// against declared spaces, and flushing every `context.batchRows` rows.
+/// Hands the rows parsed from one text file to the task writers (creating each task on first
+/// use), records rejections, and fills in the file's provenance.
 final class TextRowRouter {
   let path: String
   let formatName: String
   let context: IngestContext
-  let observationShape: TextColumnShape
-  let actionShape: TextColumnShape
-  let hasBehaviorProbabilities: Bool
-  let format: TaskFormat
+  let schema: TextSchema
   private let sha256: () throws(MTFQIError) -> String
+  private var writers: [String: TaskWriter] = [:]
+  private var unassignedRejections = 0
+  private(set) var dataRows = 0
 
-  final class TaskState {
-    let writer: TaskWriter
-    var batch: TransitionBatch
-    init(writer: TaskWriter, batch: TransitionBatch) {
-      self.writer = writer
-      self.batch = batch
-    }
-
-    func append(_ row: TextRow, format: TaskFormat) {
-      if format.observation.type == .int64 {
-        batch.observations.int64.append(row.observationIndex)
-        batch.nextObservations.int64.append(row.nextObservationIndex)
-      } else if format.observation.type == .float64 {
-        batch.observations.float64.append(contentsOf: row.observation)
-        batch.nextObservations.float64.append(contentsOf: row.nextObservation)
-      } else {
-        for value in row.observation { batch.observations.float32.append(Float(value)) }
-        for value in row.nextObservation { batch.nextObservations.float32.append(Float(value)) }
-      }
-      if format.action.type == .int64 {
-        batch.actions.int64.append(row.actionIndex)
-      } else if format.action.type == .float64 {
-        batch.actions.float64.append(contentsOf: row.action)
-      } else {
-        for value in row.action { batch.actions.float32.append(Float(value)) }
-      }
-      batch.rewards.append(row.reward)
-      batch.terminations.append(row.terminated)
-      batch.truncations.append(row.truncated)
-      batch.episodes.append(row.episode)
-      batch.steps.append(row.step)
-      if format.hasBehaviorProbabilities { batch.behaviorProbabilities.append(row.behaviorProbability) }
-    }
-  }
-  private var states: [String: TaskState] = [:]
-  private var lastTask: String?
-  private var lastState: TaskState?
-  private var pendingRead: [String: Int] = [:]
+  var format: TaskFormat { schema.format }
+  var observationShape: TextColumnShape { schema.observationShape }
+  var actionShape: TextColumnShape { schema.actionShape }
+  var hasBehaviorProbabilities: Bool { schema.hasBehaviorProbabilities }
 
   init(
     path: String, formatName: String, context: IngestContext, observation: TextColumnShape,
@@ -89,123 +55,104 @@ final class TextRowRouter {
     self.path = path
     self.formatName = formatName
     self.context = context
-    self.observationShape = observation
-    self.actionShape = action
-    self.hasBehaviorProbabilities = hasBehaviorProbabilities
     self.sha256 = sha256
     let floatType: HDF5ElementType = context.options.float32 ? .float32 : .float64
     func column(_ shape: TextColumnShape, declared: Space?, name: String) throws(MTFQIError) -> ColumnFormat {
       switch (shape, declared) {
       case (.discrete, .box(let dims, _, _, _)?) where dims.reduce(1, *) == 1:
         return ColumnFormat(type: floatType, rowShape: [1])
-      case (.discrete, .box?):
+      case (.discrete, .box(let dims, _, _, _)?):
         throw MTFQIError.invalidInput(
-          "\(path): the \(name) is one number per row but the declared \(name) space is \(declared!) ")
+          "\(path): the \(name) is one number per row but the declared \(name) space has \(dims.reduce(1, *)) values")
       case (.discrete, _):
         return ColumnFormat(type: .int64, rowShape: [])
       case (.box(let width), .discrete?) where width == 1:
         return ColumnFormat(type: .int64, rowShape: [])
       case (.box(let width), .discrete?):
         throw MTFQIError.invalidInput(
-          "\(path): the \(name) has \(width) values per row but the declared \(name) space is \(declared!)")
+          "\(path): the \(name) has \(width) values per row but the declared \(name) space is Discrete")
       case (.box(let width), .box(let dims, _, _, _)?):
         guard dims.reduce(1, *) == width else {
           throw MTFQIError.invalidInput(
-            "\(path): the \(name) has \(width) values per row but the declared \(name) space \(declared!) has \(dims.reduce(1, *))")
+            "\(path): the \(name) has \(width) values per row but the declared \(name) space has \(dims.reduce(1, *))")
         }
         return ColumnFormat(type: floatType, rowShape: [width])
       case (.box(let width), nil):
         return ColumnFormat(type: floatType, rowShape: [width])
       }
     }
-    let observationFormat = try column(observation, declared: context.options.observationSpace, name: "observation")
-    let actionFormat = try column(action, declared: context.options.actionSpace, name: "action")
-    format = TaskFormat(
-      observation: observationFormat, action: actionFormat, hasBehaviorProbabilities: hasBehaviorProbabilities)
+    let options = context.options
+    let observationFormat = try column(observation, declared: options.observationSpace, name: "observation")
+    let actionFormat = try column(action, declared: options.actionSpace, name: "action")
+    schema = TextSchema(
+      format: TaskFormat(
+        observation: observationFormat, action: actionFormat, hasBehaviorProbabilities: hasBehaviorProbabilities),
+      observationShape: observation, actionShape: action, hasBehaviorProbabilities: hasBehaviorProbabilities,
+      declaredObservation: options.observationSpace, declaredAction: options.actionSpace,
+      taskFlag: options.task, skipInvalid: options.skipInvalid)
   }
 
   /// Whether observations/actions are stored as integers (Discrete).
-  var observationIsDiscrete: Bool { format.observation.type == .int64 }
-  var actionIsDiscrete: Bool { format.action.type == .int64 }
+  var observationIsDiscrete: Bool { schema.observationIsDiscrete }
+  var actionIsDiscrete: Bool { schema.actionIsDiscrete }
 
-  private func state(for task: String, line: Int) throws(MTFQIError) -> TaskState {
-    if let lastTask, lastTask == task, let lastState { return lastState }
-    if let existing = states[task] {
-      lastTask = task
-      lastState = existing
-      return existing
-    }
+  private func writer(for task: String) throws(MTFQIError) -> TaskWriter {
+    if let existing = writers[task] { return existing }
     var record = SourceRecord(path: path, format: formatName, sha256: "")
     record.rewardSourceDtype = "text"
     let writer = try context.writer(for: task, format: format, source: record, file: path)
     writer.rewardSourceDtypes.insert("text")
-    let state = TaskState(writer: writer, batch: TransitionBatch(format: format, capacity: context.batchRows))
-    states[task] = state
-    lastTask = task
-    lastState = state
-    return state
+    writers[task] = writer
+    return writer
   }
 
-  /// Checks a row against the declared spaces. Returns an error message, or nil.
-  func checkSpaces(_ row: TextRow) -> (field: String, expected: String, found: String)? {
-    if let space = context.options.observationSpace, case .discrete(let n, let start) = space {
-      if row.observationIndex < start || row.observationIndex >= start + n {
-        return ("obs", "an integer in [\(start), \(start + n - 1)] (declared \(space))", "\(row.observationIndex)")
+  /// Writes one parsed block: rejections first (skip-invalid), then each task's rows; a bad row
+  /// (not skipping) becomes the run's error after the rows before it.
+  func absorb(_ block: ParsedBlock) throws(MTFQIError) {
+    dataRows += block.dataRows
+    for task in block.order {
+      guard let batch = block.batches[task], batch.count > 0 else { continue }
+      let writer = try writer(for: task)
+      do {
+        try writer.append(batch)
+      } catch {
+        throw MTFQIError.hdf5(error)
       }
-      if !row.nextObservationMissing && (row.nextObservationIndex < start || row.nextObservationIndex >= start + n) {
-        return ("next_obs", "an integer in [\(start), \(start + n - 1)] (declared \(space))", "\(row.nextObservationIndex)")
+      let missing = block.terminalRowsWithoutNext[task] ?? 0
+      writer.updateSource {
+        $0.rowsRead += batch.count
+        $0.terminalRowsWithoutNextObservation += missing
       }
     }
-    if let space = context.options.actionSpace, case .discrete(let n, let start) = space {
-      if row.actionIndex < start || row.actionIndex >= start + n {
-        return ("action", "an integer in [\(start), \(start + n - 1)] (declared \(space))", "\(row.actionIndex)")
+    for rejection in block.rejections {
+      context.reject(file: path, location: "line \(rejection.line)", message: rejection.message)
+      if let task = rejection.task, let writer = writers[task] {
+        writer.updateSource { $0.rowsRejected += 1; $0.rowsRead += 1 }
+      } else {
+        unassignedRejections += 1
       }
     }
-    return nil
-  }
-
-  /// Appends a complete, validated row.
-  func append(_ row: TextRow, task: String, line: Int) throws(MTFQIError) {
-    let state = try state(for: task, line: line)
-    state.append(row, format: format)
-    if row.nextObservationMissing { state.writer.updateSource { $0.terminalRowsWithoutNextObservation += 1 } }
-    if state.batch.count >= context.batchRows {
-      try flush(state: state)
+    if let failure = block.failure {
+      throw MTFQIError.invalidInput("\(path):\(failure.line): \(failure.message)")
     }
   }
 
-  private func flush(state: TaskState) throws(MTFQIError) {
-    let rows = state.batch.count
-    do {
-      try state.writer.append(state.batch)
-    } catch {
-      throw MTFQIError.hdf5(error)
-    }
-    state.writer.updateSource { $0.rowsRead += rows }
-    state.batch.removeAll()
+  /// Records a rejected row found outside the block parser (e.g. a wrong field count).
+  func rejectOutside(line: Int, message: String) {
+    dataRows += 1
+    context.reject(file: path, location: "line \(line)", message: message)
+    unassignedRejections += 1
   }
 
-  /// Counts a rejected row against its task (or the file's first task when unknown).
-  func countRejected(task: String?) {
-    if let task, let state = states[task] {
-      state.writer.updateSource { $0.rowsRejected += 1; $0.rowsRead += 1 }
-    } else {
-      pendingRead["", default: 0] += 1
-    }
-  }
-
-  /// Flushes every task's last batch and fills in the file's sha256.
+  /// Fills in the file's sha256 (and rejections whose task is unknown, on the file's first task).
   func finish() throws(MTFQIError) {
     let digest = try sha256()
-    for task in states.keys.sorted() {
-      guard let state = states[task] else { continue }
-      try flush(state: state)
-      state.writer.updateSource { $0.sha256 = digest }
+    for writer in writers.values {
+      writer.updateSource { $0.sha256 = digest }
     }
-    if let unassigned = pendingRead[""], unassigned > 0, let first = states.keys.sorted().first, let state = states[first] {
-      state.writer.updateSource { $0.rowsRejected += unassigned; $0.rowsRead += unassigned }
+    if unassignedRejections > 0, let first = writers.keys.sorted().first, let writer = writers[first] {
+      let count = unassignedRejections
+      writer.updateSource { $0.rowsRejected += count; $0.rowsRead += count }
     }
   }
-
-  var taskCount: Int { states.count }
 }
