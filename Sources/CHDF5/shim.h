@@ -49,6 +49,17 @@ static inline hsize_t mtfqi_H5S_UNLIMITED(void) { return H5S_UNLIMITED; }
 // --- Errors: the default stack id (H5E_DEFAULT is 0) ---
 static inline hid_t mtfqi_H5E_DEFAULT(void) { return H5E_DEFAULT; }
 
+/// Switches off libhdf5's own error printing for the calling thread. In a thread-safe build
+/// (Debian's) the automatic error handler is per thread, so every thread that calls HDF5 needs
+/// this once; a thread-local flag makes repeated calls free.
+static inline void mtfqi_H5_quiet_thread(void) {
+  static __thread int done = 0;
+  if (!done) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    done = 1;
+  }
+}
+
 /// Initialises the library (H5open); safe to call many times.
 static inline herr_t mtfqi_H5open(void) { return H5open(); }
 #endif

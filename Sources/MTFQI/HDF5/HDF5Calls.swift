@@ -11,7 +11,25 @@ enum H5 {
     return true
   }()
 
-  static func ensureInitialized() { _ = initialized }
+  /// Call before HDF5 work on any thread: the library is initialised once, and its error printing
+  /// is switched off for the calling thread (it is a per-thread setting in thread-safe builds).
+  static func ensureInitialized() {
+    _ = initialized
+    mtfqi_H5_quiet_thread()
+  }
+
+  /// A file access property list with HDF5's file locking off. HDF5 1.10 opens files without
+  /// close-on-exec and locks them, so a child process started while a file is open would keep
+  /// the lock; mtfqi never shares a file being written (it writes to a private temporary file),
+  /// so the lock protects nothing here.
+  static func fileAccessList(file: String) throws(HDF5Error) -> hid_t {
+    let fapl = try check(H5Pcreate(mtfqi_H5P_FILE_ACCESS()), "create file access list", file: file, object: "/")
+    if H5Pset_file_locking(fapl, false, true) < 0 {
+      H5Pclose(fapl)
+      throw HDF5Error(operation: "switch off file locking", file: file, objectPath: "/", stack: takeErrorStack())
+    }
+    return fapl
+  }
 
   /// Walks the default error stack (`H5Ewalk2`, innermost first) and clears it (`H5Eclear2`).
   static func takeErrorStack() -> [String] {

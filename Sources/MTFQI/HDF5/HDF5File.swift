@@ -26,8 +26,10 @@ public final class HDF5File {
     defer { H5Pclose(fcpl) }
     try H5.check(
       H5Pset_obj_track_times(fcpl, false), "switch off object timestamps", file: path, object: "/")
+    let fapl = try H5.fileAccessList(file: path)
+    defer { H5Pclose(fapl) }
     let id = try H5.check(
-      H5Fcreate(path, mtfqi_H5F_ACC_TRUNC(), fcpl, H5.propertyDefault), "create file",
+      H5Fcreate(path, mtfqi_H5F_ACC_TRUNC(), fcpl, fapl), "create file",
       file: path, object: "/")
     return HDF5File(path: path, id: id)
   }
@@ -43,8 +45,9 @@ public final class HDF5File {
         reason: isHDF5 == 0 ? "not an HDF5 file" : "the file does not exist or cannot be read")
     }
     let flags = writable ? mtfqi_H5F_ACC_RDWR() : mtfqi_H5F_ACC_RDONLY()
-    let id = try H5.check(
-      H5Fopen(path, flags, H5.propertyDefault), "open file", file: path, object: "/")
+    let fapl = try H5.fileAccessList(file: path)
+    defer { H5Pclose(fapl) }
+    let id = try H5.check(H5Fopen(path, flags, fapl), "open file", file: path, object: "/")
     return HDF5File(path: path, id: id)
   }
 

@@ -10,6 +10,7 @@ public class HDF5Object {
   let id: hid_t
 
   init(file: HDF5File, id: hid_t, path: String) {
+    H5.ensureInitialized()
     self.file = file
     self.id = id
     self.path = path

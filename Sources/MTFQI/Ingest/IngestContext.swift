@@ -15,7 +15,7 @@ public final class IngestContext {
   public let options: IngestOptions
   let store: StoreWriter
   /// Rows per batch handed to a task writer.
-  public let batchRows = 1 << 16
+  public var batchRows: Int { options.batchRows }
   private var openSources: [TaskWriter] = []
   public private(set) var rejections: [Rejection] = []
   public private(set) var rejectionCount = 0

@@ -25,6 +25,9 @@ public struct IngestOptions: Sendable {
   public var compression: HDF5Compression = .none
   /// Progress on stderr (the caller decides: only when stderr is a terminal and not --quiet).
   public var showProgress = false
+  /// Rows per batch handed to a task writer by the HDF5 readers (small values let tests cross
+  /// batch boundaries with small files).
+  public var batchRows = 1 << 16
 
   public init() {}
 }
