@@ -100,7 +100,10 @@ enum ParallelLines {
     let bounds = cuts
     let results = UnsafeMutableBufferPointer<ParsedBlock>.allocate(capacity: parts)
     results.initialize(repeating: ParsedBlock())
-    defer { results.deallocate() }
+    defer {
+      _ = results.deinitialize()
+      results.deallocate()
+    }
     let shared = Shared(block: block, results: results)
     let run: @Sendable (Int) -> Void = { part in
       let slice = UnsafeRawBufferPointer(rebasing: shared.block[bounds[part]..<bounds[part + 1]])
@@ -112,6 +115,7 @@ enum ParallelLines {
     var offset = firstLine
     for part in 0..<parts {
       var result = results[part]
+      results[part] = ParsedBlock()
       if let failure = result.failure { result.failure = (failure.line + offset, failure.message) }
       result.rejections = result.rejections.map { ($0.line + offset, $0.task, $0.message) }
       offset += result.lines
