@@ -248,3 +248,80 @@ final class LineScanner {
     }
   }
 }
+
+/// Reads blocks of whole lines on a background thread, one or two blocks ahead of the consumer,
+/// so that reading, gzip inflation and hashing overlap with parsing. Each block is a private copy
+/// (the consumer may hold it while the next one is read). At most `depth` blocks wait in memory.
+final class PrefetchingBlockReader: @unchecked Sendable {
+  private let scanner: LineScanner
+  private let condition = NSCondition()
+  private var queue: [(bytes: [UInt8], linesBefore: Int)] = []
+  private var finished = false
+  private var failure: MTFQIError?
+  private var cancelled = false
+  private let depth: Int
+
+  init(scanner: LineScanner, depth: Int = 2) {
+    self.scanner = scanner
+    self.depth = depth
+  }
+
+  /// Calls `body` for each block in order. A failure of the reader (a corrupt gzip stream, say)
+  /// is thrown after the blocks before it were handed out; a failure of `body` stops the reader.
+  func forEachBlock(_ body: (UnsafeRawBufferPointer, Int) throws(MTFQIError) -> Void) throws(MTFQIError) {
+    let thread = Thread { [self] in
+      do throws(MTFQIError) {
+        try scanner.forEachBlock { (block, linesBefore) throws(MTFQIError) in
+          let copy = [UInt8](block)
+          condition.lock()
+          while queue.count >= depth && !cancelled { condition.wait() }
+          let stop = cancelled
+          if !stop { queue.append((copy, linesBefore)) }
+          condition.broadcast()
+          condition.unlock()
+          if stop { throw MTFQIError.invalidInput("cancelled") }
+        }
+      } catch {
+        condition.lock()
+        if !cancelled { failure = error }
+        condition.unlock()
+      }
+      condition.lock()
+      finished = true
+      condition.broadcast()
+      condition.unlock()
+    }
+    thread.stackSize = 1 << 20
+    thread.start()
+    defer {
+      // Stop the reader and wait for it, so nothing touches the stream after we return.
+      condition.lock()
+      cancelled = true
+      condition.broadcast()
+      while !finished { condition.wait() }
+      condition.unlock()
+    }
+    while true {
+      condition.lock()
+      while queue.isEmpty && !finished { condition.wait() }
+      if queue.isEmpty {
+        let error = failure
+        condition.unlock()
+        if let error { throw error }
+        return
+      }
+      let next = queue.removeFirst()
+      condition.broadcast()
+      condition.unlock()
+      var bodyFailure: MTFQIError?
+      next.bytes.withUnsafeBytes { bytes in
+        do throws(MTFQIError) {
+          try body(bytes, next.linesBefore)
+        } catch {
+          bodyFailure = error
+        }
+      }
+      if let bodyFailure { throw bodyFailure }
+    }
+  }
+}

@@ -1,4 +1,5 @@
 import Foundation
+internal import CFastFloat
 
 /// JSON Lines: one object per line with the fields of schemas/transition.schema.json:
 /// task (string, optional), episode and step (integers), obs and next_obs (an integer for a
@@ -48,7 +49,7 @@ struct JSONLParser {
       ParallelLines.parse(bytes, firstLine: firstLineNumber - 1, parser: parser, schema: router.schema)
     }
     for part in firstParsed { try router.absorb(part) }
-    try scanner.forEachBlock { (block, blockFirstLine) throws(MTFQIError) in
+    try PrefetchingBlockReader(scanner: scanner).forEachBlock { (block, blockFirstLine) throws(MTFQIError) in
       for part in ParallelLines.parse(block, firstLine: blockFirstLine, parser: parser, schema: router.schema) {
         try router.absorb(part)
       }
@@ -154,6 +155,7 @@ struct JSONLLineParser: TextLineParser {
         case .nextObs:
           bit = 1 << 6
           if cursor.peekLiteral("null") {
+            cursor.index += 4  // past the literal, so the ',' or '}' after it is read next
             row.nextObservationMissing = true
             if router.observationIsDiscrete {
               throw RowError(field: "next_obs", expected: "an integer (a Discrete next observation cannot be missing)", found: "null")
@@ -173,10 +175,6 @@ struct JSONLLineParser: TextLineParser {
         case .behaviorProb:
           bit = 1 << 9
           row.behaviorProbability = try cursor.finiteNumber(field: "behavior_prob")
-        case .unknown(let name):
-          throw RowError(
-            field: name, expected: "only the fields task, episode, step, obs, action, reward, next_obs, terminated, truncated, behavior_prob",
-            found: "an unknown field")
         }
         if seen & bit != 0 { throw RowError(field: key.name, expected: "one value", found: "the field twice") }
         seen |= bit
@@ -214,7 +212,6 @@ struct JSONLLineParser: TextLineParser {
 struct JSONCursor {
   enum Key {
     case task, episode, step, obs, action, reward, nextObs, terminated, truncated, behaviorProb
-    case unknown(String)
     var name: String {
       switch self {
       case .task: "task"
@@ -227,7 +224,6 @@ struct JSONCursor {
       case .terminated: "terminated"
       case .truncated: "truncated"
       case .behaviorProb: "behavior_prob"
-      case .unknown(let name): name
       }
     }
   }
@@ -286,10 +282,17 @@ struct JSONCursor {
       case 9 where Self.equals(raw, "truncated"): return .truncated
       case 10 where Self.equals(raw, "terminated"): return .terminated
       case 13 where Self.equals(raw, "behavior_prob"): return .behaviorProb
-      default: return .unknown(String(decoding: raw, as: UTF8.self))
+      default: throw Self.unknownField(String(decoding: raw, as: UTF8.self))
       }
     }
-    return .unknown(try string(field: "(key)"))
+    throw Self.unknownField(try string(field: "(key)"))
+  }
+
+  static func unknownField(_ name: String) -> RowError {
+    RowError(
+      field: name,
+      expected: "only the fields task, episode, step, obs, action, reward, next_obs, terminated, truncated, behavior_prob",
+      found: "an unknown field")
   }
 
   /// A JSON string with escapes decoded.
@@ -355,23 +358,60 @@ struct JSONCursor {
     return value
   }
 
+  /// Whether the byte may follow a value inside a record.
   @inline(__always)
-  mutating func finiteNumber(field: @autoclosure () -> String) throws(RowError) -> Double {
-    let token = numberToken()
-    guard let value = TextParsing.double(token), value.isFinite else {
-      let name = field()
-      throw RowError(field: name, expected: "a finite number", found: token.isEmpty ? foundHere() : TextParsing.show(token))
-    }
-    return value
+  static func endsValue(_ byte: UInt8) -> Bool {
+    byte == UInt8(ascii: ",") || byte == UInt8(ascii: "]") || byte == UInt8(ascii: "}") || byte == 0x20 || byte == 0x09
   }
 
+  /// A finite number parsed in place (fast_float stops at the first byte that is not part of
+  /// the number; that byte must end the value).
+  @inline(__always)
+  mutating func finiteNumber(field: @autoclosure () -> String) throws(RowError) -> Double {
+    var value = 0.0
+    let first = (bytes.baseAddress! + index).assumingMemoryBound(to: CChar.self)
+    let consumed = index < bytes.count ? mtfqi_parse_double(first, first + (bytes.count - index), &value) : 0
+    if consumed > 0 && value.isFinite && (index + consumed == bytes.count || Self.endsValue(bytes[index + consumed])) {
+      index += consumed
+      return value
+    }
+    let start = index
+    let token = numberToken()
+    let shown = token.isEmpty ? foundHere() : TextParsing.show(token)
+    index = start
+    throw RowError(field: field(), expected: "a finite number", found: shown)
+  }
+
+  /// An integer parsed in place: optional '-', digits, no overflow, then the end of the value.
   @inline(__always)
   mutating func integer(field: @autoclosure () -> String) throws(RowError) -> Int64 {
-    let token = numberToken()
-    guard let value = TextParsing.integer(token) else {
-      throw RowError(field: field(), expected: "an integer", found: token.isEmpty ? foundHere() : TextParsing.show(token))
+    let start = index
+    var negative = false
+    if index < bytes.count && bytes[index] == UInt8(ascii: "-") {
+      negative = true
+      index += 1
     }
-    return value
+    var value: Int64 = 0
+    var digits = 0
+    var overflow = false
+    while index < bytes.count {
+      let digit = Int64(bytes[index]) &- 48
+      guard digit >= 0 && digit <= 9 else { break }
+      let (times, o1) = value.multipliedReportingOverflow(by: 10)
+      let (sum, o2) = times.addingReportingOverflow(digit)
+      overflow = overflow || o1 || o2
+      value = sum
+      digits += 1
+      index += 1
+    }
+    if digits > 0 && !overflow && (index == bytes.count || Self.endsValue(bytes[index])) {
+      return negative ? -value : value
+    }
+    index = start
+    let token = numberToken()
+    let shown = token.isEmpty ? foundHere() : TextParsing.show(token)
+    index = start
+    throw RowError(field: field(), expected: "an integer", found: shown)
   }
 
   func peekLiteral(_ literal: StaticString) -> Bool {

@@ -58,7 +58,7 @@ struct CSVParser {
     }
     let router = header.router
     let parser = CSVLineParser(roles: header.roles)
-    try scanner.forEachBlock { (block, firstLine) throws(MTFQIError) in
+    try PrefetchingBlockReader(scanner: scanner).forEachBlock { (block, firstLine) throws(MTFQIError) in
       for part in ParallelLines.parse(block, firstLine: firstLine, parser: parser, schema: router.schema) {
         try router.absorb(part)
       }
