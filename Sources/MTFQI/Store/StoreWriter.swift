@@ -76,6 +76,10 @@ public final class StoreWriter {
     for name in writerOrder {
       if let writer = writers[name] { try writer.finish() }
     }
+    // Close the tasks one by one in the order they were started: closing a dataset flushes its
+    // cached chunks, which fixes where they land in the file. Emptying the dictionary would close
+    // them in hash order, which Swift seeds per process, so the same input gave different bytes.
+    for name in writerOrder { writers[name] = nil }
     writers.removeAll()
     tasksGroup = nil
     do {

@@ -129,6 +129,9 @@ public final class TaskWriter {
     }
     let width = format.observation.width
     Self.track(batch.observations, width: width, min: &observationMin, max: &observationMax)
+    // Next observations belong to the observation space too (a terminal next state may be seen
+    // nowhere else); NaN (a missing next observation) never compares, so it is skipped.
+    Self.track(batch.nextObservations, width: width, min: &observationMin, max: &observationMax)
     Self.track(batch.actions, width: format.action.width, min: &actionMin, max: &actionMax)
     // Episode ids, and next_obs against the following row's obs within an episode.
     var mismatches = 0
