@@ -58,8 +58,22 @@ public final class IngestContext {
     let writer: TaskWriter
     if let existing = store.existingWriter(task) {
       guard existing.format == format else {
+        let earlier = existing.sources.first.map { " (as in \($0.path))" } ?? ""
+        func column(_ c: ColumnFormat) -> String {
+          c.rowShape.isEmpty ? "one \(c.type.name) value per row" : "\(c.width) \(c.type.name) values per row"
+        }
+        let (field, expected, found): (String, String, String)
+        if existing.format.observation != format.observation {
+          (field, expected, found) = ("obs", column(existing.format.observation), column(format.observation))
+        } else if existing.format.action != format.action {
+          (field, expected, found) = ("action", column(existing.format.action), column(format.action))
+        } else {
+          (field, expected, found) = (
+            "behavior_prob", existing.format.hasBehaviorProbabilities ? "a value" : "no value",
+            format.hasBehaviorProbabilities ? "a value" : "none")
+        }
         throw MTFQIError.invalidInput(
-          "\(file): task '\(task)': \(describe(format)) differs from the task's earlier sources (\(describe(existing.format)))")
+          "\(file): task '\(task)': field '\(field)': expected \(expected)\(earlier), found \(found)")
       }
       writer = existing
     } else {

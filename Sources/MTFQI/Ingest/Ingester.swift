@@ -111,20 +111,21 @@ public enum Ingester {
           sources: writer.sources))
     }
     let rowsStored = tasks.reduce(0) { $0 + $1.transitions }
+    var reportPath: String?
+    if options.skipInvalid {
+      // Written even when the run fails for want of good rows: it says why.
+      let path = options.rejectReport ?? options.output + ".rejects.jsonl"
+      try writeRejections(context.rejections, to: path)
+      reportPath = path
+    }
     guard rowsStored > 0 else {
       throw MTFQIError.invalidInput(
-        "\(options.inputs.joined(separator: ", ")): no transitions to store (every input is empty\(context.rejectionCount > 0 ? " or every row was rejected" : ""))")
+        "\(options.inputs.joined(separator: ", ")): no transitions to store (every input is empty\(context.rejectionCount > 0 ? " or every row was rejected; see \(reportPath ?? "the rejection report")" : ""))")
     }
     // Tasks of the existing store that this run did not write are carried over unchanged.
     if let existing {
       let written = Set(store.writtenTaskNames)
       try store.copyTasks(from: existing, excluding: written)
-    }
-    var reportPath: String?
-    if options.skipInvalid {
-      let path = options.rejectReport ?? options.output + ".rejects.jsonl"
-      try writeRejections(context.rejections, to: path)
-      reportPath = path
     }
     try store.commit()
     succeeded = true

@@ -35,7 +35,7 @@ struct JSONLParser {
       }
       router = try TextRowRouter(
         path: path, formatName: formatName, context: context, observation: shapes.observation,
-        action: shapes.action, hasBehaviorProbabilities: shapes.behavior,
+        action: shapes.action, hasBehaviorProbabilities: shapes.behavior, shapeLine: lineNumber,
         sha256: { [stream] () throws(MTFQIError) -> String in try stream.sha256() })
       firstLine = Array(line)
       firstLineNumber = lineNumber

@@ -193,7 +193,7 @@ struct CSVParser {
     let action = try shape(scalarAction, actionIndices, "action")
     let router = try TextRowRouter(
       path: path, formatName: formatName, context: context, observation: observation, action: action,
-      hasBehaviorProbabilities: seen.contains("behavior_prob"), sha256: { [stream] () throws(MTFQIError) -> String in try stream.sha256() })
+      hasBehaviorProbabilities: seen.contains("behavior_prob"), shapeLine: lineNumber, sha256: { [stream] () throws(MTFQIError) -> String in try stream.sha256() })
     return (roles, router)
   }
 

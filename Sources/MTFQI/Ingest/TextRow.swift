@@ -40,6 +40,8 @@ final class TextRowRouter {
   let schema: TextSchema
   private let sha256: () throws(MTFQIError) -> String
   private var writers: [String: TaskWriter] = [:]
+  /// The line that fixed the file's shapes (the CSV header, the first JSON record).
+  let shapeLine: Int
   private var unassignedRejections = 0
   private(set) var dataRows = 0
 
@@ -50,9 +52,11 @@ final class TextRowRouter {
 
   init(
     path: String, formatName: String, context: IngestContext, observation: TextColumnShape,
-    action: TextColumnShape, hasBehaviorProbabilities: Bool, sha256: @escaping () throws(MTFQIError) -> String
+    action: TextColumnShape, hasBehaviorProbabilities: Bool, shapeLine: Int,
+    sha256: @escaping () throws(MTFQIError) -> String
   ) throws(MTFQIError) {
     self.path = path
+    self.shapeLine = shapeLine
     self.formatName = formatName
     self.context = context
     self.sha256 = sha256
@@ -100,7 +104,7 @@ final class TextRowRouter {
     if let existing = writers[task] { return existing }
     var record = SourceRecord(path: path, format: formatName, sha256: "")
     record.rewardSourceDtype = "text"
-    let writer = try context.writer(for: task, format: format, source: record, file: path)
+    let writer = try context.writer(for: task, format: format, source: record, file: "\(path):\(shapeLine)")
     writer.rewardSourceDtypes.insert("text")
     writers[task] = writer
     return writer

@@ -8,15 +8,22 @@ public final class TaskWriter {
   public let name: String
   public let format: TaskFormat
   let group: HDF5Group
-  private let observations: HDF5Dataset
-  private let nextObservations: HDF5Dataset
-  private let actions: HDF5Dataset
-  private let rewards: HDF5Dataset
-  private let terminations: HDF5Dataset
-  private let truncations: HDF5Dataset
-  private let episodes: HDF5Dataset
-  private let steps: HDF5Dataset
-  private let behaviorProbabilities: HDF5Dataset?
+  private let compression: HDF5Compression
+
+  /// The task's datasets, created with the first batch: their chunk length follows the first
+  /// batch's size (a small log gets small chunks, a large one chunks of up to 512 KiB).
+  private struct Columns {
+    let observations: HDF5Dataset
+    let nextObservations: HDF5Dataset
+    let actions: HDF5Dataset
+    let rewards: HDF5Dataset
+    let terminations: HDF5Dataset
+    let truncations: HDF5Dataset
+    let episodes: HDF5Dataset
+    let steps: HDF5Dataset
+    let behaviorProbabilities: HDF5Dataset?
+  }
+  private var columns: Columns?
 
   /// The spaces given by the source (Minari) or on the command line; nil = infer from the data.
   public var declaredObservationSpace: Space?
@@ -43,29 +50,48 @@ public final class TaskWriter {
   init(name: String, format: TaskFormat, parent: HDF5Group, compression: HDF5Compression) throws(HDF5Error) {
     self.name = name
     self.format = format
+    self.compression = compression
     group = try parent.createGroup(name)
     let obs = format.observation
-    observations = try group.createExtendibleDataset(
-      StoreLayout.observations, type: obs.type, rowShape: obs.rowShape, compression: compression)
-    nextObservations = try group.createExtendibleDataset(
-      StoreLayout.nextObservations, type: obs.type, rowShape: obs.rowShape, compression: compression)
-    actions = try group.createExtendibleDataset(
-      StoreLayout.actions, type: format.action.type, rowShape: format.action.rowShape,
-      compression: compression)
-    rewards = try group.createExtendibleDataset(StoreLayout.rewards, type: .float64, compression: compression)
-    terminations = try group.createExtendibleDataset(StoreLayout.terminations, type: .uint8, compression: compression)
-    truncations = try group.createExtendibleDataset(StoreLayout.truncations, type: .uint8, compression: compression)
-    episodes = try group.createExtendibleDataset(StoreLayout.episode, type: .int64, compression: compression)
-    steps = try group.createExtendibleDataset(StoreLayout.step, type: .int64, compression: compression)
-    behaviorProbabilities =
-      format.hasBehaviorProbabilities
-      ? try group.createExtendibleDataset(StoreLayout.behaviorProbabilities, type: .float64, compression: compression)
-      : nil
     lastNextObservation = ColumnValues(type: obs.type)
     observationMin = Array(repeating: .infinity, count: obs.width)
     observationMax = Array(repeating: -.infinity, count: obs.width)
     actionMin = Array(repeating: .infinity, count: format.action.width)
     actionMax = Array(repeating: -.infinity, count: format.action.width)
+  }
+
+  /// Rows per chunk for a task whose first batch has `rows` rows: the next power of two, at
+  /// least 1,024; the datasets' own 512 KiB cap applies on top (see createExtendibleDataset).
+  static func chunkRows(firstBatch rows: Int) -> Int {
+    var chunk = 1024
+    while chunk < rows && chunk < 65_536 { chunk *= 2 }
+    return chunk
+  }
+
+  private func makeColumns(firstBatch rows: Int) throws(HDF5Error) -> Columns {
+    if let columns { return columns }
+    let obs = format.observation
+    func rowsFor(_ rowShape: [Int], _ type: HDF5ElementType) -> Int {
+      let rowBytes = max(1, rowShape.reduce(1, *)) * type.size
+      return max(1, min(Self.chunkRows(firstBatch: rows), (512 * 1024) / rowBytes))
+    }
+    func make(_ name: String, _ type: HDF5ElementType, _ rowShape: [Int] = []) throws(HDF5Error) -> HDF5Dataset {
+      try group.createExtendibleDataset(
+        name, type: type, rowShape: rowShape, chunkRows: rowsFor(rowShape, type), compression: compression)
+    }
+    let made = Columns(
+      observations: try make(StoreLayout.observations, obs.type, obs.rowShape),
+      nextObservations: try make(StoreLayout.nextObservations, obs.type, obs.rowShape),
+      actions: try make(StoreLayout.actions, format.action.type, format.action.rowShape),
+      rewards: try make(StoreLayout.rewards, .float64),
+      terminations: try make(StoreLayout.terminations, .uint8),
+      truncations: try make(StoreLayout.truncations, .uint8),
+      episodes: try make(StoreLayout.episode, .int64),
+      steps: try make(StoreLayout.step, .int64),
+      behaviorProbabilities: format.hasBehaviorProbabilities
+        ? try make(StoreLayout.behaviorProbabilities, .float64) : nil)
+    columns = made
+    return made
   }
 
   /// Distinct episode ids so far (after renumbering).
@@ -114,15 +140,16 @@ public final class TaskWriter {
     precondition(batch.format == format, "batch format differs from the task format")
     let n = batch.count
     guard n > 0 else { return }
-    try appendColumn(observations, batch.observations)
-    try appendColumn(nextObservations, batch.nextObservations)
-    try appendColumn(actions, batch.actions)
-    try batch.rewards.withUnsafeBufferPointer { b throws(HDF5Error) in try rewards.append(b, rows: n) }
-    try batch.terminations.withUnsafeBufferPointer { b throws(HDF5Error) in try terminations.append(b, rows: n) }
-    try batch.truncations.withUnsafeBufferPointer { b throws(HDF5Error) in try truncations.append(b, rows: n) }
-    try batch.episodes.withUnsafeBufferPointer { b throws(HDF5Error) in try episodes.append(b, rows: n) }
-    try batch.steps.withUnsafeBufferPointer { b throws(HDF5Error) in try steps.append(b, rows: n) }
-    if let behaviorProbabilities {
+    let c = try makeColumns(firstBatch: n)
+    try appendColumn(c.observations, batch.observations)
+    try appendColumn(c.nextObservations, batch.nextObservations)
+    try appendColumn(c.actions, batch.actions)
+    try batch.rewards.withUnsafeBufferPointer { b throws(HDF5Error) in try c.rewards.append(b, rows: n) }
+    try batch.terminations.withUnsafeBufferPointer { b throws(HDF5Error) in try c.terminations.append(b, rows: n) }
+    try batch.truncations.withUnsafeBufferPointer { b throws(HDF5Error) in try c.truncations.append(b, rows: n) }
+    try batch.episodes.withUnsafeBufferPointer { b throws(HDF5Error) in try c.episodes.append(b, rows: n) }
+    try batch.steps.withUnsafeBufferPointer { b throws(HDF5Error) in try c.steps.append(b, rows: n) }
+    if let behaviorProbabilities = c.behaviorProbabilities {
       try batch.behaviorProbabilities.withUnsafeBufferPointer { b throws(HDF5Error) in
         try behaviorProbabilities.append(b, rows: n)
       }
@@ -178,6 +205,7 @@ public final class TaskWriter {
       offset = previousMax + 1 - sourceMin
       let block = 1 << 16
       var start = sourceStartRow
+      let episodes = try makeColumns(firstBatch: 0).episodes
       while start < rowCount {
         let end = min(rowCount, start + block)
         var ids = try episodes.readRows(start..<end, as: Int64.self)
@@ -228,6 +256,7 @@ public final class TaskWriter {
   }
 
   private func finishAttributes() throws {
+    _ = try makeColumns(firstBatch: 0)  // a task whose sources were all empty still has its datasets
     do {
       let observation = observationSpace()
       let action = actionSpace()

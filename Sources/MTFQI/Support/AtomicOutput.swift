@@ -22,6 +22,17 @@ public final class AtomicOutput {
     }
     temporaryPath = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())"
     unlink(temporaryPath)
+    Self.removeStaleTemporaries(directory: directory, name: url.lastPathComponent)
+  }
+
+  /// Removes `.NAME.tmp-PID` files left by runs that were killed (their process is gone).
+  static func removeStaleTemporaries(directory: String, name: String) {
+    let prefix = "." + name + ".tmp-"
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+    for entry in entries where entry.hasPrefix(prefix) {
+      guard let pid = Int32(entry.dropFirst(prefix.count)), pid != getpid() else { continue }
+      if kill(pid, 0) != 0 && errno == ESRCH { unlink(directory + "/" + entry) }
+    }
   }
 
   deinit { abort() }

@@ -196,7 +196,7 @@ struct IngestEndToEndTests {
         + ["walk,0,0,1,2,3,0,0,1,2,3,0,1"])
     try Self.expectFailure(
       workspace, inputs: [narrow, wide],
-      fragments: ["wide.csv", "task 'walk'", "observations float64 of shape (3)", "(observations float64 of shape (2)"])
+      fragments: ["wide.csv:1:", "task 'walk'", "field 'obs'", "expected 2 float64 values per row", "found 3 float64 values per row"])
     var records = TextLogs.jsonl(TextLogs.boxRows(task: "walk")).split(separator: "\n").map(String.init)
     records[4] = records[4].replacingOccurrences(of: #""obs": ["#, with: #""obs": [0.5, "#)
     let ragged = try workspace.write("ragged.jsonl", lines: records)
@@ -300,7 +300,7 @@ struct IngestEndToEndTests {
     let keep = try workspace.write("keep2.csv", lines: Self.goodLines(task: "keep"))
     let result = try Executables.run("mtfqi-ingest", [keep, "-o", workspace.store, "--append", "--quiet"])
     #expect(result.status == 1, "\(result)")
-    #expect(result.stderr.contains("keep2.csv: task 'keep' already exists in \(workspace.store); pass --replace"))
+    #expect(result.stderr.contains("keep2.csv:1: task 'keep' already exists in \(workspace.store); pass --replace"))
     #expect(try TextLogs.bytes(workspace.store) == workspace.storeBytes)
     #expect(try workspace.temporaries() == [])
   }

@@ -620,7 +620,7 @@ struct TextIngestTests {
     // The same task again without replace: an error, and the store is left as it was.
     let bytesBefore = try TextLogs.bytes(store)
     let conflict = Fixtures.failure(options)
-    #expect(conflict == "\(jump): task 'jump' already exists in \(store); pass --replace to replace it")
+    #expect(conflict == "\(jump):1: task 'jump' already exists in \(store); pass --replace to replace it")
     #expect(try TextLogs.bytes(store) == bytesBefore)
 
     // Replace "walk" with new rows; "run" and "jump" are kept as they were.
@@ -906,10 +906,9 @@ struct TextIngestTests {
     }
     try TextLogs.write(TextLogs.csv(wideRows), to: wide)
     let message = Fixtures.failure(Fixtures.options([narrow, wide], output: directory.file("x.h5")))
-    #expect(message.hasPrefix("\(wide):"), "\(message)")
+    #expect(message.hasPrefix("\(wide):1:"), "\(message)")
     #expect(message.contains("task 'walk'"))
-    #expect(message.contains("observations float64 of shape (3)"))
-    #expect(message.contains("observations float64 of shape (2)"))
+    #expect(message.contains("field 'obs': expected 2 float64 values per row (as in \(narrow)), found 3 float64 values per row"))
 
     let jsonl = directory.file("ragged.jsonl")
     var lines = TextLogs.jsonl(TextLogs.boxRows(task: "walk")).split(separator: "\n").map(String.init)
