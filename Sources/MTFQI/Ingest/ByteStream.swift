@@ -256,6 +256,7 @@ final class PrefetchingBlockReader: @unchecked Sendable {
   private let scanner: LineScanner
   private let condition = NSCondition()
   private var queue: [(bytes: [UInt8], linesBefore: Int)] = []
+  private var spare: [[UInt8]] = []
   private var finished = false
   private var failure: MTFQIError?
   private var cancelled = false
@@ -272,7 +273,12 @@ final class PrefetchingBlockReader: @unchecked Sendable {
     let thread = Thread { [self] in
       do throws(MTFQIError) {
         try scanner.forEachBlock { (block, linesBefore) throws(MTFQIError) in
-          let copy = [UInt8](block)
+          // Reuse a buffer the consumer has finished with (fresh 8 MiB arrays cost page faults).
+          condition.lock()
+          var copy = spare.popLast() ?? []
+          condition.unlock()
+          copy.removeAll(keepingCapacity: true)
+          copy.append(contentsOf: block)
           condition.lock()
           while queue.count >= depth && !cancelled { condition.wait() }
           let stop = cancelled
@@ -322,6 +328,9 @@ final class PrefetchingBlockReader: @unchecked Sendable {
         }
       }
       if let bodyFailure { throw bodyFailure }
+      condition.lock()
+      spare.append(next.bytes)
+      condition.unlock()
     }
   }
 }

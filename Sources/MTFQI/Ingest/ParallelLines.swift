@@ -137,7 +137,14 @@ enum ParallelLines {
     guard let base = slice.baseAddress else { return result }
     var start = 0
     var currentTask: String?
-    var current = TransitionBatch(format: schema.format)
+    // Reserve for the slice's rows, estimated from its first line, so the columns do not grow
+    // by repeated doubling (copies and page faults).
+    var estimatedRows = 1024
+    if let firstNewline = memchr(base, 0x0A, slice.count) {
+      let firstLength = max(16, UnsafeRawPointer(firstNewline) - base + 1)
+      estimatedRows = min(slice.count / firstLength + slice.count / (8 * firstLength) + 16, 1 << 22)
+    }
+    var current = TransitionBatch(format: schema.format, capacity: estimatedRows)
     func stash() {
       if let currentTask { result.batches[currentTask] = current }
     }
