@@ -7,8 +7,10 @@ let package = Package(
   products: [
     .library(name: "MTFQI", targets: ["MTFQI"]),
     .executable(name: "mtfqi-ingest", targets: ["mtfqi-ingest"]),
+    .executable(name: "mtfqi-coverage", targets: ["mtfqi-coverage"]),
     .executable(name: "mtfqi-synth", targets: ["mtfqi-synth"]),
     .executable(name: "mtfqi-inspect", targets: ["mtfqi-inspect"]),
+    .executable(name: "mtfqi-train", targets: ["mtfqi-train"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -39,10 +41,16 @@ let package = Package(
       name: "mtfqi-ingest",
       dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .executableTarget(
+      name: "mtfqi-coverage",
+      dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+    .executableTarget(
       name: "mtfqi-synth",
       dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .executableTarget(
       name: "mtfqi-inspect",
+      dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+    .executableTarget(
+      name: "mtfqi-train",
       dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .testTarget(
       name: "MTFQITests",

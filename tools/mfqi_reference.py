@@ -17,8 +17,8 @@ B-step: (sum_t (w_t w_t^T) kron G_t + ridge I) vec(B) = vec(sum_t c_t w_t^T) (co
 separable over the diagonal blocks that every G_t shares.
 A sweep is a W-step then a B-step; sweeps stop (from the second on) when the fitted values moved
 little: sum_t ||theta_t - theta'_t||_{G_t}^2 <= tol^2 sum_t ||theta_t||_{G_t}^2 (theta_t = B w_t,
-theta' the previous sweep's), or after als_max_sweeps. Spectral initialisation: top-k left singular vectors of the per-task
-ridge solutions (G_t + ridge I)^-1 c_t.
+theta' the previous sweep's), or after als_max_sweeps. Spectral initialisation (balanced): B0 = U_k diag(sqrt(s_k)) from the SVD of
+the per-task ridge solutions (G_t + ridge I)^-1 c_t.
 
 Output (HDF5): /q/<task> the fitted Q at every logged (s, a) of the task, store row order,
 shape (n,) or (H, n); /q_table/<task> (S, A) or (H, S, A) for Discrete observations; root
@@ -308,8 +308,30 @@ class Solver:
 
 
 def spectral_from(thetas, k):
-    u, _, _ = np.linalg.svd(thetas, full_matrices=False)
-    return u[:, :k]
+    """Balanced spectral start U_k diag(sqrt(s_k)); when Theta has rank r < k (fewer tasks than
+    k), completed by the unit vectors e_0, e_1, ... orthogonalised (twice) against the basis,
+    kept when their residual norm exceeds 0.5 (then 1e-8), each scaled by 1e-2 times the
+    previous column's scale, as schemas/model.md states."""
+    u, s, _ = np.linalg.svd(thetas, full_matrices=False)
+    cutoff = max(thetas.shape) * np.finfo(float).eps * (s[0] if len(s) else 0.0)
+    r = min(k, int(np.sum(s > cutoff)) if len(s) and s[0] > 0 else 0)
+    basis = [u[:, c] for c in range(r)]
+    scales = [np.sqrt(s[c]) for c in range(r)]  # balanced: B0 = U_k diag(sqrt(s))
+    d = thetas.shape[0]
+    for threshold in (0.5, 1e-8):
+        for j in range(d):
+            if len(basis) >= k:
+                break
+            v = np.zeros(d)
+            v[j] = 1.0
+            for _ in range(2):
+                for b in basis:
+                    v -= (b @ v) * b
+            norm = np.linalg.norm(v)
+            if norm > threshold:
+                basis.append(v / norm)
+                scales.append((scales[-1] if scales else 1.0) * 1e-2)
+    return np.stack(basis, axis=1) * np.array(scales)[None, :]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,416 @@
+import Foundation
+
+/// One `mtfqi-train` run: the store to read, the model to write, the resolved config.
+public struct TrainRequest: Sendable {
+  public var store: String
+  public var output: String
+  public var config: TrainConfig
+  /// `--q-tables DIR`.
+  public var qTablesDirectory: String?
+
+  public init(store: String, output: String, config: TrainConfig, qTablesDirectory: String? = nil) {
+    self.store = store
+    self.output = output
+    self.config = config
+    self.qTablesDirectory = qTablesDirectory
+  }
+}
+
+/// What a run did, for the end-of-run summary (`report`) and `--json`.
+public struct TrainSummary: Sendable, Codable {
+  public var output: String
+  public var store: String
+  public var storeSHA256: String
+  public var tasks: [String]
+  public var transitions: [Int]
+  public var features: String
+  public var featureDimension: Int
+  public var rank: Int
+  public var mode: String
+  public var gamma: Double
+  public var iterations: Int
+  public var horizon: Int?
+  public var ridge: Double
+  public var headRidge: Double
+  /// The multitask log's last row: per-task RMS Bellman residuals.
+  public var bellmanResiduals: [Double]
+  public var alsSweeps: Int
+  public var singleTaskBellmanResiduals: [Double]?
+  public var evaluation: TruthEvaluation?
+  public var qTables: [String]
+  public var warnings: [String]
+  public var seconds: Double
+
+  enum CodingKeys: String, CodingKey {
+    case output, store, tasks, transitions, features, rank, mode, gamma, iterations, horizon, ridge
+    case evaluation, seconds, warnings
+    case storeSHA256 = "store_sha256"
+    case featureDimension = "feature_dim"
+    case headRidge = "head_ridge"
+    case bellmanResiduals = "bellman_residuals"
+    case alsSweeps = "als_sweeps"
+    case singleTaskBellmanResiduals = "single_task_bellman_residuals"
+    case qTables = "q_tables"
+  }
+
+  /// The one-screen summary printed at the end of a run (warnings are not part of it: the
+  /// command prints them on stderr).
+  public var report: String {
+    func mean(_ values: [Double]) -> String { short(TruthEvaluation.mean(values)) }
+    let total = transitions.reduce(0, +)
+    var lines = [
+      "mtfqi-train: \(tasks.count) task(s), \(total) transitions from \(store) -> \(output)",
+      "  features: \(features), D = \(featureDimension); rank k = \(rank); ridge \(short(ridge)) on B, \(short(headRidge)) on heads (mean convention)",
+    ]
+    if let horizon {
+      lines.append(
+        "  finite horizon H = \(horizon), gamma = \(short(gamma)); \(iterations) round(s) at most")
+    } else {
+      lines.append("  discounted, gamma = \(short(gamma)), \(iterations) iterations")
+    }
+    lines.append(
+      "  multitask: final Bellman residual (RMS, mean over tasks) \(mean(bellmanResiduals)); \(alsSweeps) ALS sweeps in all"
+    )
+    if let single = singleTaskBellmanResiduals {
+      lines.append("  single-task: final Bellman residual \(mean(single))")
+    }
+    if let evaluation {
+      lines.append(
+        "  against \(evaluation.truthPath) (\(evaluation.tasks.count) task(s)), RMS over all (s, a) of Q - Q*:"
+      )
+      let scale = TruthEvaluation.mean(evaluation.qStarRMS)
+      func row(_ name: String, _ errors: [Double]?) {
+        guard let errors else { return }
+        let value = TruthEvaluation.mean(errors)
+        let padded = name.padding(toLength: 12, withPad: " ", startingAt: 0)
+        lines.append(
+          "    \(padded) \(short(value))  (\(String(format: "%.2f", 100 * value / scale))% of RMS Q*)"
+        )
+      }
+      row("multitask", evaluation.multitask)
+      row("single-task", evaluation.singleTask)
+      row("oracle", evaluation.oracle)
+      var sin = "    sin(theta) to B*:"
+      if let values = evaluation.sinTheta {
+        sin += " \(values.map(short).joined(separator: ", ")) (parameter space);"
+      }
+      sin +=
+        " \(evaluation.sinThetaFunctions.map(short).joined(separator: ", ")) (span of psi^T B over all (s, a))"
+      lines.append(sin)
+    }
+    if !qTables.isEmpty {
+      lines.append(
+        "  Q tables: \(qTables.count) file(s) in \((qTables[0] as NSString).deletingLastPathComponent)"
+      )
+    }
+    lines.append("  time: \(String(format: "%.2f", seconds)) s")
+    return lines.joined(separator: "\n")
+  }
+}
+
+/// The library entry point of `mtfqi-train`.
+public enum Trainer {
+  /// Trains, evaluates against the truth file when one is given, writes model.h5 (atomically)
+  /// and the Q tables. `progress` receives one line per iteration of each method.
+  ///
+  /// OpenBLAS runs on one thread for the duration (the previous count is restored); row
+  /// passes run on parallel threads, one task each.
+  public static func run(
+    _ request: TrainRequest, progress: (@Sendable (String) -> Void)? = nil
+  ) throws(FQIError) -> TrainSummary {
+    let started = Date()
+    let config = request.config
+    try config.validate()
+    // Parallelism is over tasks; the many small BLAS/LAPACK calls run fastest (and
+    // reproducibly) on one OpenBLAS thread.
+    let blasThreads = LinearAlgebra.blasThreadCount
+    LinearAlgebra.setBLASThreadCount(1)
+    defer { LinearAlgebra.setBLASThreadCount(blasThreads) }
+    let parameters = config.parameters
+
+    let tasks = try TaskTransitions.load(store: request.store, tasks: config.tasks)
+    let names = tasks.map(\.name)
+    var warnings: [String] = []
+    if tasks.count < config.rank {
+      let reason =
+        "\(tasks.count) task(s) but rank k = \(config.rank): with fewer tasks than the rank the shared representation is not identifiable (the heads span at most \(tasks.count) dimensions)"
+      guard config.allowUnidentifiable else {
+        throw .guardrail(
+          "\(request.store): \(reason); use --rank \(tasks.count) or less, or train on more tasks (--allow-unidentifiable trains anyway)"
+        )
+      }
+      warnings.append(
+        "\(reason); training anyway (--allow-unidentifiable): the spectral start is completed with unit vectors"
+      )
+    }
+    let featureMap: FeatureMap
+    do {
+      featureMap = try FeatureMap.build(
+        spec: config.features, observationSpace: tasks[0].observationSpace,
+        actionSpace: tasks[0].actionSpace, trainingObservations: tasks.map(\.observations),
+        seed: config.seed)
+    } catch {
+      switch error {
+      case .invalidSpec(let message): throw .invalidSetting(message)
+      case .mismatch(let message): throw .guardrail("\(request.store): \(message)")
+      case .io(let message): throw .input(message)
+      }
+    }
+    if featureMap.dimension < config.rank {
+      throw .guardrail(
+        "rank k = \(config.rank) exceeds the feature dimension D = \(featureMap.dimension); use --rank \(featureMap.dimension) or less"
+      )
+    }
+    let problems = try makeProblems(tasks, featureMap: featureMap, config: config)
+    try checkSampleSizes(problems, config: config)
+
+    let truth = try config.truth.map { path throws(FQIError) in
+      let truth = try SyntheticTruth.read(path)
+      try truth.checkCompatible(with: config, featureMap: featureMap)
+      return truth
+    }
+
+    func reporter(_ method: String) -> (@Sendable (String, IterationRecord) -> Void)? {
+      guard let progress else { return nil }
+      let total: Int
+      switch parameters.objective {
+      case .discounted(_, let iterations): total = iterations
+      case .finiteHorizon(let horizon, _):
+        total = parameters.sharedRepresentation ? parameters.outerMaxRounds : horizon
+      }
+      return { name, record in progress(progressLine(name, record, total: total)) }
+    }
+
+    var singleTask: PerTaskFit?
+    if config.singleTask {
+      var runner = FittedQIteration(parameters: parameters, taskNames: names)
+      runner.method = "single-task"
+      runner.progress = reporter("single-task")
+      singleTask = try runner.singleTask(problems)
+    }
+    var runner = FittedQIteration(parameters: parameters, taskNames: names)
+    runner.progress = reporter("multitask")
+    let fit = try runner.multitask(problems, singleTask: singleTask)
+
+    var oracle: PerTaskFit?
+    var oracleFeatures: Matrix?
+    if let truth {
+      let features = truth.phiStarMatrix
+      var oracleSpec = FeatureMapSpec(kind: .table, table: truth.path)
+      oracleSpec.normalize = false
+      let oracleMap = FeatureMap(
+        spec: oracleSpec, observationSpace: featureMap.observationSpace,
+        actionSpace: featureMap.actionSpace, dimension: truth.rank,
+        structure: .pairs(states: truth.states, actions: truth.actions), table: truth.phiStar)
+      let oracleProblems = try makeProblems(tasks, featureMap: oracleMap, config: config)
+      var oracleRunner = FittedQIteration(parameters: parameters, taskNames: names)
+      oracleRunner.method = "oracle"
+      oracleRunner.progress = reporter("oracle")
+      oracle = try oracleRunner.singleTask(oracleProblems, ridge: parameters.headRidge)
+      oracleFeatures = features
+    }
+
+    let storeDigest: String
+    do {
+      storeDigest = try SHA256Digest.ofFile(request.store)
+    } catch {
+      throw .input(error.description)
+    }
+    var model = TrainedModel(
+      featureMap: featureMap, parameters: parameters, stepData: config.stepData, taskNames: names,
+      representations: fit.representations, heads: fit.heads, log: fit.log,
+      singleTask: singleTask, oracle: oracle, oracleFeatures: oracleFeatures, evaluation: nil,
+      seed: config.seed, storePath: request.store, storeSHA256: storeDigest,
+      configJSON: config.resolvedJSON(), seconds: 0)
+    if let truth {
+      model.evaluation = try evaluate(model, truth: truth)
+    }
+    model.seconds = Date().timeIntervalSince(started)
+    try model.write(to: request.output)
+    var qTables: [String] = []
+    if let directory = request.qTablesDirectory {
+      qTables = try QTableWriter.write(model, to: directory)
+    }
+    let last = fit.log.last
+    return TrainSummary(
+      output: request.output, store: request.store, storeSHA256: storeDigest, tasks: names,
+      transitions: tasks.map(\.count),
+      features: config.features.kind.rawValue
+        + (config.features.kind == .table ? " from \(config.features.table ?? "")" : ""),
+      featureDimension: featureMap.dimension, rank: config.rank, mode: config.mode.rawValue,
+      gamma: config.resolvedGamma, iterations: config.iterations, horizon: config.horizon,
+      ridge: parameters.ridge, headRidge: parameters.headRidge,
+      bellmanResiduals: last?.bellmanResiduals ?? [],
+      alsSweeps: fit.log.reduce(0) { $0 + $1.sweeps },
+      singleTaskBellmanResiduals: singleTask?.log.last?.bellmanResiduals,
+      evaluation: model.evaluation, qTables: qTables, warnings: warnings,
+      seconds: Date().timeIntervalSince(started))
+  }
+
+  /// "multitask 12/100: residual 0.1234, dQ 0.0012, 3 sweeps, 0.01 s"
+  static func progressLine(_ method: String, _ record: IterationRecord, total: Int) -> String {
+    let residual = TruthEvaluation.mean(record.bellmanResiduals)
+    let change = TruthEvaluation.mean(record.qChanges)
+    var line = "\(method) \(record.iteration)/\(total)"
+    if record.step >= 0 { line += " (step \(record.step))" }
+    line += ": Bellman residual \(short(residual)), change in Q \(short(change))"
+    if record.sweeps > 0 { line += ", \(record.sweeps) ALS sweeps" }
+    return line + String(format: ", %.3f s", record.seconds)
+  }
+
+  /// problems[h][t]: discounted mode has one step; pooled finite-horizon data repeat the same
+  /// problems at every step; per-step data select the rows whose step column is h.
+  static func makeProblems(
+    _ tasks: [TaskTransitions], featureMap: FeatureMap, config: TrainConfig
+  ) throws(FQIError) -> [[RegressionData]] {
+    let discount = config.resolvedGamma
+    func build(_ selections: [(task: TaskTransitions, rows: [Int]?)]) throws(FQIError)
+      -> [RegressionData]
+    {
+      do {
+        return try RegressionData.build(selections, featureMap: featureMap, discount: discount)
+      } catch {
+        throw .linearAlgebra(context: "Gram matrices", error: error)
+      }
+    }
+    switch config.mode {
+    case .discounted:
+      return [try build(tasks.map { ($0, nil) })]
+    case .finiteHorizon:
+      let horizon = config.horizon ?? 1
+      if config.stepData == .pooled {
+        let pooled = try build(tasks.map { ($0, nil) })
+        return Array(repeating: pooled, count: horizon)
+      }
+      var rowsByStep = [[[Int]]](
+        repeating: [[Int]](repeating: [], count: tasks.count), count: horizon)
+      for (t, task) in tasks.enumerated() {
+        for (row, step) in task.steps.enumerated() {
+          guard step >= 0 && step < Int64(horizon) else {
+            throw .guardrail(
+              "task \(task.name): /tasks/\(task.name)/step row \(row) is \(step), outside 0..<\(horizon): per-step fitting needs every step index below the horizon"
+            )
+          }
+          rowsByStep[Int(step)][t].append(row)
+        }
+      }
+      var result: [[RegressionData]] = []
+      for h in 0..<horizon {
+        for (t, rows) in rowsByStep[h].enumerated() where rows.isEmpty {
+          throw .guardrail(
+            "task \(tasks[t].name) has no transitions at step \(h): per-step fitting (step_data = \"per_step\") needs data at every step; use pooled step data"
+          )
+        }
+        result.append(try build(tasks.indices.map { (tasks[$0], rowsByStep[h][$0]) }))
+      }
+      return result
+    }
+  }
+
+  /// Guardrail: a problem with fewer than 2D rows needs a ridge of at least 1e-3 times its
+  /// mean Gram diagonal (the per-task ridge solutions of the spectral initialisation and the
+  /// single-task baseline are otherwise underdetermined or wildly unstable).
+  static func checkSampleSizes(_ problems: [[RegressionData]], config: TrainConfig)
+    throws(FQIError)
+  {
+    var seen = Set<ObjectIdentifier>()
+    for (h, step) in problems.enumerated() {
+      for problem in step where seen.insert(ObjectIdentifier(problem)).inserted {
+        let d = problem.dimension
+        guard problem.count < 2 * d else { continue }
+        let floor = 1e-3 * problem.gram.meanDiagonal
+        if config.ridge < floor {
+          let location =
+            config.stepData == .perStep && config.mode == .finiteHorizon ? " at step \(h)" : ""
+          throw .guardrail(
+            "task \(problem.task) has \(problem.count) transitions\(location) for D = \(d) features (fewer than 2D = \(2 * d)): its least-squares fits are underdetermined without enough regularisation; use a ridge of at least \(short(floor)) (--ridge \(short(floor))), fewer features, or more data"
+          )
+        }
+      }
+    }
+  }
+
+  /// Errors against Q* for every method, and the subspace distances to B*.
+  static func evaluate(_ model: TrainedModel, truth: SyntheticTruth) throws(FQIError)
+    -> TruthEvaluation
+  {
+    let map = model.featureMap
+    let pairs = truth.states * truth.actions
+    var matched: [String] = []
+    var multitask: [Double] = []
+    var single: [Double] = []
+    var oracle: [Double] = []
+    var scales: [Double] = []
+    do {
+      for (t, name) in model.taskNames.enumerated() {
+        guard let qStar = truth.qStar[name], qStar.count == pairs * model.steps else { continue }
+        matched.append(name)
+        var errors = (0.0, 0.0, 0.0)
+        var scale = 0.0
+        for h in 0..<model.steps {
+          let star = Array(qStar[(h * pairs)..<((h + 1) * pairs)])
+          for value in star { scale += value * value }
+          if let q = try map.qTable(try model.theta(task: t, step: h)) {
+            errors.0 += squaredDistance(q, star)
+          }
+          if let fit = model.singleTask, let q = try map.qTable(fit.thetas[h].column(t)) {
+            errors.1 += squaredDistance(q, star)
+          }
+          if let fit = model.oracle, let features = model.oracleFeatures {
+            errors.2 += squaredDistance(
+              try LinearAlgebra.gemv(features, fit.thetas[h].column(t)), star)
+          }
+        }
+        let count = Double(pairs * model.steps)
+        multitask.append((errors.0 / count).squareRoot())
+        single.append((errors.1 / count).squareRoot())
+        oracle.append((errors.2 / count).squareRoot())
+        scales.append((scale / count).squareRoot())
+      }
+      var sinTheta: [Double]?
+      if let table = map.table, table == truth.x {
+        sinTheta = try model.representations.map { b throws(LinearAlgebraError) in
+          try LinearAlgebra.subspaceDistance(b, truth.bStar)
+        }
+      }
+      var functions: [Double] = []
+      let phiStar = truth.phiStarMatrix
+      for b in model.representations {
+        let learned: Matrix
+        if case .pairs = map.structure, map.table == nil {
+          learned = b
+        } else if let features = map.allPairFeatures() {
+          learned = try LinearAlgebra.gemm(features, b)
+        } else {
+          continue
+        }
+        functions.append(try LinearAlgebra.subspaceDistance(learned, phiStar))
+      }
+      guard !matched.isEmpty else {
+        throw FQIError.guardrail(
+          "\(truth.path): none of the trained tasks (\(model.taskNames.joined(separator: ", "))) is in the truth file"
+        )
+      }
+      return TruthEvaluation(
+        truthPath: truth.path, truthSHA256: truth.sha256, tasks: matched, multitask: multitask,
+        singleTask: model.singleTask == nil ? nil : single,
+        oracle: model.oracle == nil ? nil : oracle, qStarRMS: scales, sinTheta: sinTheta,
+        sinThetaFunctions: functions)
+    } catch let error as FQIError {
+      throw error
+    } catch let error as LinearAlgebraError {
+      throw FQIError.linearAlgebra(context: "evaluation against the truth", error: error)
+    } catch {
+      throw FQIError.input("evaluation against the truth: \(error)")
+    }
+  }
+
+  static func squaredDistance(_ a: [Double], _ b: [Double]) -> Double {
+    var sum = 0.0
+    for i in 0..<min(a.count, b.count) {
+      let d = a[i] - b[i]
+      sum += d * d
+    }
+    return sum
+  }
+}
