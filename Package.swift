@@ -11,6 +11,9 @@ let package = Package(
     .executable(name: "mtfqi-synth", targets: ["mtfqi-synth"]),
     .executable(name: "mtfqi-inspect", targets: ["mtfqi-inspect"]),
     .executable(name: "mtfqi-train", targets: ["mtfqi-train"]),
+    .executable(name: "mtfqi-export", targets: ["mtfqi-export"]),
+    .executable(name: "mtfqi-fit", targets: ["mtfqi-fit"]),
+    .executable(name: "mtfqi-evaluate", targets: ["mtfqi-evaluate"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -51,6 +54,15 @@ let package = Package(
       dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .executableTarget(
       name: "mtfqi-train",
+      dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+    .executableTarget(
+      name: "mtfqi-export",
+      dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+    .executableTarget(
+      name: "mtfqi-fit",
+      dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+    .executableTarget(
+      name: "mtfqi-evaluate",
       dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .testTarget(
       name: "MTFQITests",

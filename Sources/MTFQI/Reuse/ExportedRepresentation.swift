@@ -1,0 +1,363 @@
+import Foundation
+
+/// The frozen representation phi-hat(s, a) = B-hat^T psi(s, a) of a trained model, as an artifact
+/// of its own (representation.h5, schemas/representation.md): the base feature map psi with
+/// every parameter needed to compute it, B-hat (one, or one per step), the action and
+/// observation spaces, the rank, the FQI settings a downstream fit starts from, and the
+/// provenance of the model. Nothing refers back to the training store.
+///
+/// `bases[r]` is D x k, column-major; r = 0 for a shared representation, r = h (step) for one B
+/// per step in finite-horizon mode.
+public struct ExportedRepresentation: Sendable {
+  public static let format = "mtfqi.representation"
+  public static let formatVersion: Int64 = 1
+
+  public var featureMap: FeatureMap
+  public var bases: [Matrix]
+  /// The step whose B is used when one feature map is wanted for every step (materialised
+  /// features, `mtfqi-fit --step`): 0, the first step, fitted last in the backward pass.
+  /// Always 0 for a shared representation.
+  public var defaultStep: Int
+  /// The model's FQI settings: the defaults of `mtfqi-fit`.
+  public var parameters: FQIParameters
+  public var stepData: TrainConfig.StepData
+  /// Provenance.
+  public var modelPath: String
+  public var modelSHA256: String
+  public var modelStorePath: String
+  public var modelStoreSHA256: String
+  public var taskNames: [String]
+  public var configJSON: String
+  public var seed: UInt64
+
+  public var rank: Int { parameters.rank }
+  public var isPerStep: Bool { bases.count > 1 }
+
+  /// B for step h (the shared B when there is one).
+  public func basis(step h: Int) -> Matrix { bases.count == 1 ? bases[0] : bases[h] }
+
+  /// The representation of a trained model (reads nothing else).
+  public init(model: TrainedModel, modelPath: String, modelSHA256: String) {
+    featureMap = model.featureMap
+    bases = model.representations
+    defaultStep = 0
+    parameters = model.parameters
+    stepData = model.stepData
+    self.modelPath = modelPath
+    self.modelSHA256 = modelSHA256
+    modelStorePath = model.storePath
+    modelStoreSHA256 = model.storeSHA256
+    taskNames = model.taskNames
+    configJSON = model.configJSON
+    seed = model.seed
+  }
+
+  init(
+    featureMap: FeatureMap, bases: [Matrix], defaultStep: Int, parameters: FQIParameters,
+    stepData: TrainConfig.StepData, modelPath: String, modelSHA256: String,
+    modelStorePath: String, modelStoreSHA256: String, taskNames: [String], configJSON: String,
+    seed: UInt64
+  ) {
+    self.featureMap = featureMap
+    self.bases = bases
+    self.defaultStep = defaultStep
+    self.parameters = parameters
+    self.stepData = stepData
+    self.modelPath = modelPath
+    self.modelSHA256 = modelSHA256
+    self.modelStorePath = modelStorePath
+    self.modelStoreSHA256 = modelStoreSHA256
+    self.taskNames = taskNames
+    self.configJSON = configJSON
+    self.seed = seed
+  }
+
+  /// phi-hat at every (state, action) pair of a Discrete observation space: an (S * A) x k
+  /// column-major matrix, row s * A + a (nil for a non-Discrete observation space).
+  public func allPairFeatures(step h: Int) throws(LinearAlgebraError) -> Matrix? {
+    try Self.allPairFeatures(featureMap, basis(step: h))
+  }
+
+  static func allPairFeatures(_ map: FeatureMap, _ b: Matrix) throws(LinearAlgebraError) -> Matrix?
+  {
+    if case .pairs = map.structure, map.table == nil, map.observationSpace.isDiscrete {
+      return b  // one-hot: Psi = I
+    }
+    guard let psi = map.allPairFeatures() else { return nil }
+    return try LinearAlgebra.gemm(psi, b)
+  }
+
+  // MARK: Writing
+
+  /// Writes the root attributes, `/features` and `/representation/B` into `file`.
+  func writeContents(_ file: HDF5File) throws(HDF5Error) {
+    let root = try file.root()
+    try root.setAttribute("format", Self.format)
+    try root.setAttribute("format_version", Self.formatVersion)
+    try root.setAttribute("generator", "mtfqi-export")
+    try root.setAttribute("version", MTFQIVersion.string)
+    try Self.writeSettings(root, parameters: parameters, stepData: stepData)
+    try root.setAttribute("representation", isPerStep ? "per_step" : "shared")
+    try root.setAttribute("default_step", Int64(defaultStep))
+    try root.setAttribute("rank", Int64(rank))
+    try root.setAttribute("feature_dim", Int64(featureMap.dimension))
+    try root.setAttribute("observation_space", featureMap.observationSpace.json)
+    try root.setAttribute("action_space", featureMap.actionSpace.json)
+    try root.setAttribute("model_path", modelPath)
+    try root.setAttribute("model_sha256", modelSHA256)
+    try root.setAttribute("model_store_path", modelStorePath)
+    try root.setAttribute("model_store_sha256", modelStoreSHA256)
+    try root.setAttribute("task_names", ReuseJSON.array(taskNames))
+    try root.setAttribute("config", configJSON)
+    try root.setAttribute("seed", seed)
+    try featureMap.write(to: try root.createGroup("features"))
+    try Self.writeBases(try root.createGroup("representation"), bases)
+  }
+
+  /// The FQI settings as root attributes (the same names as model.h5).
+  static func writeSettings(
+    _ group: HDF5Group, parameters: FQIParameters, stepData: TrainConfig.StepData
+  )
+    throws(HDF5Error)
+  {
+    switch parameters.objective {
+    case .discounted(let gamma, let iterations):
+      try group.setAttribute("mode", "discounted")
+      try group.setAttribute("gamma", gamma)
+      try group.setAttribute("iterations", Int64(iterations))
+    case .finiteHorizon(let horizon, let gamma):
+      try group.setAttribute("mode", "finite_horizon")
+      try group.setAttribute("gamma", gamma)
+      try group.setAttribute("horizon", Int64(horizon))
+    }
+    try group.setAttribute("step_data", stepData.rawValue)
+    try group.setAttribute("ridge", parameters.ridge)
+    try group.setAttribute("head_ridge", parameters.headRidge)
+    try group.setAttribute("ridge_convention", "mean")
+    try group.setAttribute("divergence_factor", parameters.divergenceFactor)
+  }
+
+  /// `B` as (D, k), or (R, D, k) for one B per step, row-major.
+  static func writeBases(_ group: HDF5Group, _ bases: [Matrix]) throws(HDF5Error) {
+    guard let first = bases.first else { return }
+    if bases.count == 1 {
+      try group.writeDataset("B", first.rowMajorValues(), shape: [first.rows, first.columns])
+    } else {
+      try group.writeDataset(
+        "B", bases.flatMap { $0.rowMajorValues() }, shape: [bases.count, first.rows, first.columns])
+    }
+  }
+
+  /// Reads `B` written by `writeBases`, checking it against D.
+  static func readBases(_ group: HDF5Group, dimension d: Int, context: String) throws -> [Matrix] {
+    let dataset = try group.dataset("B")
+    let values = try dataset.read(as: Double.self)
+    let shape = dataset.shape
+    switch shape.count {
+    case 2 where shape[0] == d && shape[1] >= 1:
+      return [Matrix(rows: d, columns: shape[1], rowMajor: values)]
+    case 3 where shape[1] == d && shape[0] >= 1 && shape[2] >= 1:
+      let size = d * shape[2]
+      return (0..<shape[0]).map {
+        Matrix(rows: d, columns: shape[2], rowMajor: Array(values[($0 * size)..<(($0 + 1) * size)]))
+      }
+    default:
+      throw FQIError.input(
+        "\(context)/B has shape \(shape), expected (D, k) or (H, D, k) with D = \(d)")
+    }
+  }
+
+  /// Reads the settings written by `writeSettings`.
+  static func readSettings(_ group: HDF5Group, rank: Int, perStep: Bool, context: String) throws
+    -> (FQIParameters, TrainConfig.StepData)
+  {
+    let mode = try group.stringAttribute("mode")
+    let gamma = try group.scalarAttribute("gamma", as: Double.self)
+    let objective: FQIParameters.Objective
+    switch mode {
+    case "discounted":
+      objective = .discounted(
+        gamma: gamma, iterations: Int(try group.scalarAttribute("iterations", as: Int64.self)))
+    case "finite_horizon":
+      objective = .finiteHorizon(
+        horizon: Int(try group.scalarAttribute("horizon", as: Int64.self)), gamma: gamma)
+    default:
+      throw FQIError.input("\(context): unknown mode '\(mode)'")
+    }
+    let stepText = try group.stringAttribute("step_data")
+    guard let stepData = TrainConfig.StepData(rawValue: stepText) else {
+      throw FQIError.input("\(context): unknown step_data '\(stepText)'")
+    }
+    let parameters = FQIParameters(
+      objective: objective, rank: rank, ridge: try group.scalarAttribute("ridge", as: Double.self),
+      headRidge: try group.scalarAttribute("head_ridge", as: Double.self),
+      sharedRepresentation: !perStep,
+      divergenceFactor: try group.scalarAttribute("divergence_factor", as: Double.self))
+    return (parameters, stepData)
+  }
+
+  /// Writes representation.h5 atomically (no materialised features; see `Exporter`).
+  public func write(to path: String) throws(FQIError) {
+    try ReuseFiles.writeAtomically(path) { file throws(HDF5Error) in try writeContents(file) }
+  }
+
+  // MARK: Reading
+
+  /// Reads representation.h5 (a file written by `mtfqi-export`). Throws `.input` naming the
+  /// file and object when it is not a representation or is inconsistent.
+  public static func read(_ path: String) throws(FQIError) -> ExportedRepresentation {
+    do {
+      let file = try HDF5File.open(path)
+      let root = try file.root()
+      try ReuseFiles.checkFormat(
+        root, path: path, format: format, version: formatVersion, what: "representation")
+      return try read(root: root, file: file, path: path)
+    } catch let error as FQIError {
+      throw error
+    } catch {
+      throw .input("\(path): \(error)")
+    }
+  }
+
+  /// Reads the parts shared by representation.h5 and head.h5 (which embeds the representation).
+  static func read(root: HDF5Group, file: HDF5File, path: String) throws -> ExportedRepresentation {
+    let featureMap: FeatureMap
+    let featureGroup = try file.group("/features")
+    do throws(FeatureError) {
+      featureMap = try FeatureMap.read(from: featureGroup)
+    } catch {
+      throw FQIError.input(error.description)
+    }
+    let bases = try readBases(
+      try file.group("/representation"), dimension: featureMap.dimension,
+      context: "\(path): /representation")
+    let rank = bases[0].columns
+    let (parameters, stepData) = try readSettings(
+      root, rank: rank, perStep: bases.count > 1, context: path)
+    if case .finiteHorizon(let horizon, _) = parameters.objective, bases.count > 1,
+      bases.count != horizon
+    {
+      throw FQIError.input(
+        "\(path): /representation/B holds \(bases.count) steps but horizon is \(horizon)")
+    }
+    func text(_ name: String) throws -> String {
+      try root.hasAttribute(name) ? try root.stringAttribute(name) : ""
+    }
+    let namesText = try text("task_names")
+    var names: [String] = []
+    if !namesText.isEmpty {
+      guard let parsed = try JSONSerialization.jsonObject(with: Data(namesText.utf8)) as? [String]
+      else {
+        throw FQIError.input("\(path): attribute task_names is not a JSON array of names")
+      }
+      names = parsed
+    }
+    return ExportedRepresentation(
+      featureMap: featureMap, bases: bases,
+      defaultStep: try root.hasAttribute("default_step")
+        ? Int(try root.scalarAttribute("default_step", as: Int64.self)) : 0,
+      parameters: parameters, stepData: stepData, modelPath: try text("model_path"),
+      modelSHA256: try text("model_sha256"), modelStorePath: try text("model_store_path"),
+      modelStoreSHA256: try text("model_store_sha256"), taskNames: names,
+      configJSON: try text("config"),
+      seed: try root.hasAttribute("seed") ? try root.scalarAttribute("seed", as: UInt64.self) : 0)
+  }
+
+  // MARK: Compatibility with a store
+
+  /// Refuses a store task whose spaces do not fit this representation's feature map, with a
+  /// message naming both files, the task and what differs.
+  ///
+  /// The action spaces must be equal (the heads index actions). Pair feature maps (one-hot,
+  /// table) need the same Discrete observation space; block feature maps (raw, fourier) need a
+  /// Box of the same shape (bounds may differ: inferred bounds are just the observed ranges).
+  public func checkCompatible(
+    observationSpace: Space, actionSpace: Space, store: String, task: String, source: String
+  ) throws(FQIError) {
+    let map = featureMap
+    let kind = map.spec.kind.rawValue
+    guard actionSpace == map.actionSpace else {
+      throw .guardrail(
+        "\(source): the representation was trained on action space \(map.actionSpace), but task \(task) of \(store) has \(actionSpace): the features phi-hat(s, a) and the max over actions are defined only for the training actions"
+      )
+    }
+    switch map.structure {
+    case .pairs:
+      guard observationSpace == map.observationSpace else {
+        throw .guardrail(
+          "\(source): the feature map (\(kind), psi over \(map.observationSpace) x \(map.actionSpace)) does not fit task \(task) of \(store), whose observation space is \(observationSpace): a \(kind) feature map is defined only on the states it was built for"
+        )
+      }
+    case .actionBlocks:
+      guard case .box(let shape, _, _, _) = observationSpace,
+        case .box(let trainedShape, _, _, _) = map.observationSpace, shape == trainedShape
+      else {
+        throw .guardrail(
+          "\(source): the feature map (\(kind) on observations \(map.observationSpace)) does not fit task \(task) of \(store), whose observation space is \(observationSpace): the observation shapes differ"
+        )
+      }
+    }
+  }
+}
+
+/// Small helpers shared by the reuse artifacts.
+enum ReuseJSON {
+  /// A JSON array of strings.
+  static func array(_ names: [String]) -> String {
+    "[" + names.map { FeatureMap.jsonString($0) }.joined(separator: ",") + "]"
+  }
+}
+
+enum ReuseFiles {
+  /// Creates `path` through a temporary file beside it, renamed into place after `body`.
+  static func writeAtomically(_ path: String, _ body: (HDF5File) throws(HDF5Error) -> Void)
+    throws(FQIError)
+  {
+    let output: AtomicOutput
+    do {
+      output = try AtomicOutput(destination: path)
+    } catch {
+      throw .output(error.description)
+    }
+    do {
+      let file = try HDF5File.create(output.temporaryPath)
+      try body(file)
+      try file.close()
+    } catch {
+      output.abort()
+      throw .output("\(path): \(error)")
+    }
+    do {
+      try output.commit()
+    } catch {
+      throw .output(error.description)
+    }
+  }
+
+  /// Checks the root attributes `format` and `format_version`.
+  static func checkFormat(
+    _ root: HDF5Group, path: String, format: String, version: Int64, what: String
+  ) throws {
+    let found = try root.hasAttribute("format") ? try root.stringAttribute("format") : ""
+    guard found == format else {
+      throw FQIError.input(
+        "\(path): not an mtfqi \(what) (root attribute format is '\(found)', expected '\(format)')")
+    }
+    let foundVersion = try root.scalarAttribute("format_version", as: Int64.self)
+    guard foundVersion == version else {
+      throw FQIError.input(
+        "\(path): \(what) format_version \(foundVersion) is not supported (this mtfqi reads \(version))"
+      )
+    }
+  }
+
+  /// The root attribute `format` of an HDF5 file ("" when absent).
+  static func formatOf(_ path: String) throws(FQIError) -> String {
+    do {
+      let root = try HDF5File.open(path).root()
+      return try root.hasAttribute("format") ? try root.stringAttribute("format") : ""
+    } catch {
+      throw .input("\(path): \(error)")
+    }
+  }
+}

@@ -1,0 +1,623 @@
+import Foundation
+
+/// One `mtfqi-fit` run: the frozen representation, the new task's store, what to fit.
+/// Settings left nil come from the representation (the model's training settings).
+public struct FitRequest: Sendable {
+  public var representation: String
+  public var store: String
+  /// nil: the store's only task (an error when it holds several).
+  public var task: String?
+  public var output: String
+  public var mode: TrainConfig.Mode?
+  public var gamma: Double?
+  public var iterations: Int?
+  public var horizon: Int?
+  public var stepData: TrainConfig.StepData?
+  /// The B used at every step (nil: the shared B, or B_h at step h for a per-step representation).
+  public var step: Int?
+  public var headRidge: Double?
+  public var divergenceFactor: Double?
+  /// Also fit the scratch baseline (single-task FQI on psi).
+  public var scratch = false
+  /// The scratch baseline's ridge (nil: automatic, see `HeadFitter.automaticScratchRidge`).
+  public var scratchRidge: Double?
+  /// A truth file: adds the oracle baseline (frozen-head FQI on the true features phi*).
+  public var truth: String?
+  /// Hold out this share of the rows (seeded) and report each method's Bellman error on them.
+  public var holdout: Double?
+  public var seed: UInt64 = 0
+  public var qTablesDirectory: String?
+
+  public init(representation: String, store: String, task: String?, output: String) {
+    self.representation = representation
+    self.store = store
+    self.task = task
+    self.output = output
+  }
+}
+
+/// What a fit did, for the summary and `--json`.
+public struct FitSummary: Sendable, Codable {
+  public var output: String
+  public var task: String
+  public var store: String
+  public var representation: String
+  public var transitions: Int
+  public var fitted: Int
+  public var rank: Int
+  public var featureDimension: Int
+  public var mode: String
+  public var gamma: Double
+  public var iterations: Int?
+  public var horizon: Int?
+  public var headRidge: Double
+  public var scratchRidge: Double?
+  /// Final RMS Bellman residual over the fitted rows (the last log row) per method.
+  public var frozenResidual: Double
+  public var scratchResidual: Double?
+  /// Why the scratch baseline failed (it diverged), when it did.
+  public var scratchFailure: String?
+  public var oracleResidual: Double?
+  public var holdout: TrainedHead.Holdout?
+  public var featureSHA256: String
+  public var qTables: [String]
+  public var seconds: Double
+
+  enum CodingKeys: String, CodingKey {
+    case output, task, store, representation, transitions, fitted, rank, mode, gamma, iterations
+    case horizon, holdout, seconds
+    case featureDimension = "feature_dim"
+    case headRidge = "head_ridge"
+    case scratchRidge = "scratch_ridge"
+    case frozenResidual = "frozen_bellman_residual"
+    case scratchResidual = "scratch_bellman_residual"
+    case scratchFailure = "scratch_failure"
+    case oracleResidual = "oracle_bellman_residual"
+    case featureSHA256 = "feature_sha256"
+    case qTables = "q_tables"
+  }
+
+  public var report: String {
+    var lines = [
+      "mtfqi-fit: task \(task) of \(store) (\(transitions) transitions, \(fitted) fitted) on \(representation) -> \(output)",
+      "  frozen phi-hat: k = \(rank) head, ridge \(short(headRidge)); "
+        + (horizon.map { "finite horizon H = \($0)" }
+          ?? "discounted, gamma = \(short(gamma)), \(iterations ?? 0) iterations"),
+      "  final Bellman residual (RMS over the fitted rows): frozen \(short(frozenResidual))"
+        + (scratchResidual.map {
+          ", scratch (D = \(featureDimension), ridge \(short(scratchRidge ?? 0))) \(short($0))"
+        } ?? "")
+        + (oracleResidual.map { ", oracle \(short($0))" } ?? ""),
+    ]
+    if let scratchFailure { lines.append("  scratch baseline failed: \(scratchFailure)") }
+    if let holdout {
+      var line =
+        "  held-out Bellman error (\(holdout.rows.count) rows, \(String(format: "%.0f", 100 * holdout.fraction))%): frozen \(short(holdout.frozen))"
+      if let value = holdout.scratch { line += ", scratch \(short(value))" }
+      if let value = holdout.oracle { line += ", oracle \(short(value))" }
+      lines.append(line)
+    }
+    if !qTables.isEmpty { lines.append("  Q tables: \(qTables.joined(separator: ", "))") }
+    lines.append("  time: \(String(format: "%.2f", seconds)) s")
+    return lines.joined(separator: "\n")
+  }
+}
+
+/// The library entry point of `mtfqi-fit`.
+public enum HeadFitter {
+  /// The random stream of the hold-out split.
+  public static let holdoutStream = "fit/holdout"
+
+  public static func run(_ request: FitRequest, progress: (@Sendable (String) -> Void)? = nil)
+    throws(FQIError) -> FitSummary
+  {
+    let started = Date()
+    let blasThreads = LinearAlgebra.blasThreadCount
+    LinearAlgebra.setBLASThreadCount(1)
+    defer { LinearAlgebra.setBLASThreadCount(blasThreads) }
+
+    var representation = try ExportedRepresentation.read(request.representation)
+    if request.qTablesDirectory != nil && !representation.featureMap.observationSpace.isDiscrete {
+      throw .invalidSetting(
+        "--q-tables needs a Discrete observation space; the representation's is \(representation.featureMap.observationSpace)"
+      )
+    }
+    let settings = try resolve(request, representation)
+    let parameters = settings.parameters
+
+    // The task.
+    let taskName: String
+    if let task = request.task {
+      taskName = task
+    } else {
+      let names: [String]
+      do {
+        names = try StoreReader(path: request.store).taskNames
+      } catch {
+        throw .input(error.description)
+      }
+      guard names.count == 1 else {
+        throw .invalidSetting(
+          "\(request.store) holds \(names.count) tasks (\(names.joined(separator: ", "))): choose one with --task"
+        )
+      }
+      taskName = names[0]
+    }
+    let task = try TaskTransitions.load(store: request.store, tasks: [taskName])[0]
+    try representation.checkCompatible(
+      observationSpace: task.observationSpace, actionSpace: task.actionSpace, store: request.store,
+      task: taskName, source: request.representation)
+
+    // Keep only the bases used; featureSteps index into them.
+    let used: [Int] = settings.basisPerStep
+    var uniqueBases: [Int] = []
+    for index in used where !uniqueBases.contains(index) { uniqueBases.append(index) }
+    let featureSteps = used.map { index in uniqueBases.firstIndex(of: index) ?? 0 }
+    representation.bases = uniqueBases.map { representation.bases[$0] }
+    if representation.bases.count == 1 { representation.defaultStep = 0 }
+
+    // Hold-out split.
+    var trainingRows = Array(0..<task.count)
+    var heldOut: [Int] = []
+    if let fraction = request.holdout {
+      (trainingRows, heldOut) = try split(
+        task.count, fraction: fraction, seed: request.seed, task: taskName)
+    }
+
+    // Features under each basis used.
+    var features: [MaterializedFeatures] = []
+    do {
+      for b in representation.bases {
+        features.append(
+          try MaterializedFeatures.compute(task, map: representation.featureMap, b: b))
+      }
+    } catch {
+      throw .linearAlgebra(context: "the frozen features of task \(taskName)", error: error)
+    }
+    // The features under the default B (what `mtfqi-export --store` materialises): their
+    // digest lets a test check that both stages computed the same features.
+    let featureDigest =
+      uniqueBases.firstIndex(of: settings.defaultBasis).map { features[$0].digest } ?? ""
+
+    func reporter() -> (@Sendable (String, IterationRecord) -> Void)? {
+      guard let progress else { return nil }
+      return { method, record in
+        var line = "\(method) \(record.iteration)"
+        if record.step >= 0 { line += " (step \(record.step))" }
+        line += ": Bellman residual \(short(record.bellmanResiduals.first ?? .nan))"
+        progress(line)
+      }
+    }
+
+    // Frozen head.
+    var frozen = FrozenHeadFQI(
+      objective: parameters.objective, headRidge: parameters.headRidge,
+      divergenceFactor: parameters.divergenceFactor, stepData: settings.stepData, task: taskName)
+    frozen.progress = reporter()
+    let frozenFit = try frozen.fit(features, featureSteps: featureSteps, rows: trainingRows)
+
+    // Scratch: single-task FQI on psi with the training machinery.
+    // A baseline that diverges does not take the frozen head with it: it is reported instead.
+    var scratch: TrainedHead.Baseline?
+    var scratchFailure: String?
+    if request.scratch {
+      do {
+        scratch = try fitScratch(
+          task, rows: trainingRows, representation: representation, settings: settings,
+          ridge: request.scratchRidge, progress: reporter())
+      } catch {
+        guard case .diverged = error else { throw error }
+        scratchFailure = error.description.replacingOccurrences(
+          of: "e.g. --ridge", with: "e.g. --scratch-ridge"
+        )
+        .replacingOccurrences(of: "(now ", with: "(now --scratch-ridge ")
+      }
+    }
+
+    // Oracle: the same frozen-head FQI on phi* of a truth file.
+    var oracle: TrainedHead.Baseline?
+    var oracleFeatures: MaterializedFeatures?
+    var truthDigest: String?
+    if let truthPath = request.truth {
+      let truth = try SyntheticTruth.read(truthPath)
+      guard case .discrete(let n, _) = task.observationSpace, Int(n) == truth.states,
+        case .discrete(let a, _) = task.actionSpace, Int(a) == truth.actions
+      else {
+        throw .guardrail(
+          "\(truthPath): the truth is for Discrete(\(truth.states)) states x Discrete(\(truth.actions)) actions, but task \(taskName) of \(request.store) has \(task.observationSpace) x \(task.actionSpace)"
+        )
+      }
+      let oracleMap = FeatureMap(
+        spec: FeatureMapSpec(kind: .table, table: truthPath, normalize: false),
+        observationSpace: task.observationSpace, actionSpace: task.actionSpace,
+        dimension: truth.rank, structure: .pairs(states: truth.states, actions: truth.actions),
+        table: truth.phiStar)
+      let materialized: MaterializedFeatures
+      do {
+        materialized = try MaterializedFeatures.compute(
+          task, map: oracleMap, b: Matrix.identity(truth.rank))
+      } catch {
+        throw .linearAlgebra(context: "the oracle features", error: error)
+      }
+      var runner = frozen
+      runner.method = "oracle"
+      let fit = try runner.fit(
+        [materialized], featureSteps: Array(repeating: 0, count: featureSteps.count),
+        rows: trainingRows)
+      oracle = TrainedHead.Baseline(vectors: fit.heads, log: fit.log, ridge: parameters.headRidge)
+      oracleFeatures = materialized
+      truthDigest = truth.sha256
+    }
+
+    var holdout: TrainedHead.Holdout?
+    if let fraction = request.holdout {
+      let frozenError = try bellmanError(
+        heldOut, task: task, parameters: parameters, stepData: settings.stepData,
+        values: { h in
+          Values.fromFeatures(features[featureSteps[h]], frozenFit.heads[h], rows: heldOut)
+        }, steps: frozenFit.heads.count)
+      var scratchError: Double?
+      if let scratch {
+        scratchError = try bellmanError(
+          heldOut, task: task, parameters: parameters, stepData: settings.stepData,
+          values: { h throws(FQIError) in
+            try Values.fromPsi(
+              representation.featureMap, scratch.vectors[h], task: task, rows: heldOut)
+          }, steps: scratch.vectors.count)
+      }
+      var oracleError: Double?
+      if let oracle, let oracleFeatures {
+        oracleError = try bellmanError(
+          heldOut, task: task, parameters: parameters, stepData: settings.stepData,
+          values: { h in Values.fromFeatures(oracleFeatures, oracle.vectors[h], rows: heldOut) },
+          steps: oracle.vectors.count)
+      }
+      holdout = TrainedHead.Holdout(
+        fraction: fraction, rows: heldOut, frozen: frozenError, scratch: scratchError,
+        oracle: oracleError)
+    }
+
+    let storeDigest: String
+    let representationDigest: String
+    do {
+      storeDigest = try SHA256Digest.ofFile(request.store)
+      representationDigest = try SHA256Digest.ofFile(request.representation)
+    } catch {
+      throw .input(error.description)
+    }
+    var head = TrainedHead(
+      representation: representation, task: taskName, parameters: parameters,
+      stepData: settings.stepData, featureSteps: featureSteps, heads: frozenFit.heads,
+      log: frozenFit.log, scratch: scratch, scratchFailure: scratchFailure, oracle: oracle,
+      truthPath: request.truth,
+      truthSHA256: truthDigest, holdout: holdout, storePath: request.store,
+      storeSHA256: storeDigest, representationPath: request.representation,
+      representationSHA256: representationDigest, fittedTransitions: trainingRows.count,
+      transitions: task.count, featureSHA256: featureDigest, seed: request.seed, seconds: 0)
+    head.seconds = Date().timeIntervalSince(started)
+    try head.write(to: request.output)
+    var qTables: [String] = []
+    if let directory = request.qTablesDirectory {
+      qTables = try HeadQTables.write(head, to: directory)
+    }
+    let horizon: Int?
+    let iterations: Int?
+    switch parameters.objective {
+    case .discounted(_, let k):
+      horizon = nil
+      iterations = k
+    case .finiteHorizon(let h, _):
+      horizon = h
+      iterations = nil
+    }
+    return FitSummary(
+      output: request.output, task: taskName, store: request.store,
+      representation: request.representation, transitions: task.count,
+      fitted: trainingRows.count, rank: representation.rank,
+      featureDimension: representation.featureMap.dimension,
+      mode: horizon == nil ? "discounted" : "finite_horizon", gamma: parameters.gamma,
+      iterations: iterations, horizon: horizon, headRidge: parameters.headRidge,
+      scratchRidge: scratch?.ridge,
+      frozenResidual: frozenFit.log.last?.bellmanResiduals.first ?? .nan,
+      scratchResidual: scratch?.log.last?.bellmanResiduals.first, scratchFailure: scratchFailure,
+      oracleResidual: oracle?.log.last?.bellmanResiduals.first, holdout: holdout,
+      featureSHA256: featureDigest, qTables: qTables,
+      seconds: Date().timeIntervalSince(started))
+  }
+
+  // MARK: Settings
+
+  struct Settings {
+    var parameters: FQIParameters
+    var stepData: TrainConfig.StepData
+    /// The index of the representation's B used at each step (one entry when discounted).
+    var basisPerStep: [Int]
+    /// The B whose features are digested (the one `mtfqi-export` materialises by default).
+    var defaultBasis: Int
+  }
+
+  /// The fit's settings: the representation's, overridden by the request. Throws
+  /// `.invalidSetting` (a usage error) for values out of range or a per-step representation
+  /// used in a way its steps do not fit.
+  static func resolve(_ request: FitRequest, _ representation: ExportedRepresentation)
+    throws(FQIError) -> Settings
+  {
+    let base = representation.parameters
+    var mode: TrainConfig.Mode
+    var iterations = 100
+    var horizon: Int?
+    switch base.objective {
+    case .discounted(_, let k):
+      mode = .discounted
+      iterations = k
+    case .finiteHorizon(let h, _):
+      mode = .finiteHorizon
+      horizon = h
+    }
+    let modeChanged = request.mode != nil && request.mode != mode
+    if let requested = request.mode { mode = requested }
+    var gamma = modeChanged ? (mode == .discounted ? 0.9 : 1) : base.gamma
+    if let value = request.gamma { gamma = value }
+    if let value = request.iterations { iterations = value }
+    if let value = request.horizon { horizon = value }
+    let headRidge = request.headRidge ?? base.headRidge
+    let divergenceFactor = request.divergenceFactor ?? base.divergenceFactor
+    func fail(_ message: String) -> FQIError { .invalidSetting(message) }
+    guard headRidge >= 0 && headRidge.isFinite else {
+      throw fail("--head-ridge must be finite and >= 0, found \(headRidge)")
+    }
+    if let ridge = request.scratchRidge, !(ridge >= 0 && ridge.isFinite) {
+      throw fail("--scratch-ridge must be finite and >= 0, found \(ridge)")
+    }
+    guard divergenceFactor > 1 && divergenceFactor.isFinite else {
+      throw fail("--divergence-factor must be finite and > 1, found \(divergenceFactor)")
+    }
+    if let fraction = request.holdout, !(fraction > 0 && fraction < 1) {
+      throw fail("--holdout must be a fraction strictly between 0 and 1, found \(fraction)")
+    }
+    let objective: FQIParameters.Objective
+    switch mode {
+    case .discounted:
+      guard gamma >= 0 && gamma < 1 else {
+        throw fail("--gamma must be in [0, 1) in discounted mode, found \(gamma)")
+      }
+      guard iterations >= 1 else {
+        throw fail("--iterations must be at least 1, found \(iterations)")
+      }
+      if request.horizon != nil { throw fail("--horizon is only for --mode finite-horizon") }
+      objective = .discounted(gamma: gamma, iterations: iterations)
+    case .finiteHorizon:
+      guard gamma > 0 && gamma <= 1 else {
+        throw fail("--gamma must be in (0, 1] in finite-horizon mode, found \(gamma)")
+      }
+      guard let h = horizon, h >= 1, h <= 100_000 else {
+        throw fail("--mode finite-horizon needs --horizon H >= 1 (at most 100000)")
+      }
+      objective = .finiteHorizon(horizon: h, gamma: gamma)
+    }
+    let steps = representation.bases.count
+    if let step = request.step, !(step >= 0 && step < steps) {
+      throw fail("--step \(step) is outside the representation's steps 0..<\(steps)")
+    }
+    var basisPerStep: [Int]
+    switch objective {
+    case .discounted:
+      if steps > 1 && request.step == nil {
+        throw fail(
+          "the representation has one B per step (\(steps) steps) but the fit is discounted: choose the B to use with --step (default step \(representation.defaultStep))"
+        )
+      }
+      basisPerStep = [request.step ?? 0]
+    case .finiteHorizon(let h, _):
+      if let step = request.step {
+        basisPerStep = Array(repeating: step, count: h)
+      } else if steps > 1 {
+        guard steps == h else {
+          throw fail(
+            "the representation has one B per step for H = \(steps), but the fit asks for H = \(h): use --horizon \(steps), or one B for every step with --step"
+          )
+        }
+        basisPerStep = Array(0..<h)
+      } else {
+        basisPerStep = Array(repeating: 0, count: h)
+      }
+    }
+    var parameters = FQIParameters(
+      objective: objective, rank: representation.rank, ridge: request.scratchRidge ?? base.ridge,
+      headRidge: headRidge, sharedRepresentation: true, divergenceFactor: divergenceFactor)
+    parameters.alsTolerance = base.alsTolerance
+    return Settings(
+      parameters: parameters, stepData: request.stepData ?? representation.stepData,
+      basisPerStep: basisPerStep, defaultBasis: request.step ?? representation.defaultStep)
+  }
+
+  /// A seeded split: `round(fraction * n)` rows (at least 1) held out, the rest fitted; both
+  /// ascending. The permutation is a Fisher-Yates shuffle driven by stream `holdoutStream`.
+  static func split(_ n: Int, fraction: Double, seed: UInt64, task: String) throws(FQIError)
+    -> (training: [Int], heldOut: [Int])
+  {
+    let count = min(max(1, Int((fraction * Double(n)).rounded())), n - 1)
+    guard n >= 2, count >= 1 else {
+      throw .guardrail("task \(task) has \(n) transition(s): too few to hold any out (--holdout)")
+    }
+    var generator = Xoshiro256StarStar(seed: seed, stream: holdoutStream)
+    var order = Array(0..<n)
+    for i in stride(from: n - 1, to: 0, by: -1) {
+      let j = Int(generator.next() % UInt64(i + 1))
+      order.swapAt(i, j)
+    }
+    return (Array(order[count...]).sorted(), Array(order[..<count]).sorted())
+  }
+
+  // MARK: Scratch
+
+  /// The automatic scratch ridge: the model's ridge when the task has at least 2D rows, else
+  /// at least 1e-3 times the mean diagonal of its Gram matrix (the smallest ridge
+  /// `mtfqi-train` accepts for so few rows).
+  static func automaticScratchRidge(
+    modelRidge: Double, rows: Int, dimension d: Int, meanDiagonal: Double
+  )
+    -> Double
+  {
+    rows >= 2 * d ? modelRidge : max(modelRidge, 1e-3 * meanDiagonal)
+  }
+
+  static func fitScratch(
+    _ task: TaskTransitions, rows: [Int], representation: ExportedRepresentation,
+    settings: Settings, ridge: Double?, progress: (@Sendable (String, IterationRecord) -> Void)?
+  ) throws(FQIError) -> TrainedHead.Baseline {
+    let subset = task.selecting(rows)
+    var config = TrainConfig()
+    switch settings.parameters.objective {
+    case .discounted(let gamma, let iterations):
+      config.mode = .discounted
+      config.gamma = gamma
+      config.iterations = iterations
+    case .finiteHorizon(let horizon, let gamma):
+      config.mode = .finiteHorizon
+      config.gamma = gamma
+      config.horizon = horizon
+    }
+    config.stepData = settings.stepData
+    let problems = try Trainer.makeProblems(
+      [subset], featureMap: representation.featureMap, config: config)
+    var resolvedRidge = ridge ?? 0
+    if ridge == nil {
+      resolvedRidge = settings.parameters.ridge
+      for step in problems {
+        for problem in step {
+          resolvedRidge = max(
+            resolvedRidge,
+            automaticScratchRidge(
+              modelRidge: settings.parameters.ridge, rows: problem.count,
+              dimension: problem.dimension, meanDiagonal: problem.gram.meanDiagonal))
+        }
+      }
+    }
+    var parameters = settings.parameters
+    parameters.ridge = resolvedRidge
+    var runner = FittedQIteration(parameters: parameters, taskNames: [task.name])
+    runner.method = "scratch"
+    runner.progress = progress
+    let fit = try runner.singleTask(problems, ridge: resolvedRidge)
+    return TrainedHead.Baseline(
+      vectors: fit.thetas.map { $0.column(0) }, log: fit.log, ridge: resolvedRidge)
+  }
+
+  // MARK: Hold-out Bellman error
+
+  /// Q_h at the held-out rows and max_a' Q_h at their next observations.
+  struct Values {
+    var current: [Double]
+    var nextMax: [Double]
+
+    static func fromFeatures(_ features: MaterializedFeatures, _ w: [Double], rows: [Int]) -> Values
+    {
+      let k = features.rank
+      var current: [Double] = []
+      var next: [Double] = []
+      for row in rows {
+        var q = 0.0
+        for j in 0..<k { q += features.phi[row * k + j] * w[j] }
+        current.append(q)
+        next.append(FrozenHeadFQI.maxNextValue(features, row: row, w: w))
+      }
+      return Values(current: current, nextMax: next)
+    }
+
+    /// From psi^T theta: Q tables for pair maps, phi(s) blocks for block maps.
+    static func fromPsi(_ map: FeatureMap, _ theta: [Double], task: TaskTransitions, rows: [Int])
+      throws(FQIError) -> Values
+    {
+      let actions = map.actionCount
+      let actionStart = map.actionStart
+      var current: [Double] = []
+      var next: [Double] = []
+      switch map.structure {
+      case .pairs(let states, _):
+        let table: [Double]
+        do {
+          guard let values = try map.qTable(theta) else { return Values(current: [], nextMax: []) }
+          table = values
+        } catch {
+          throw .linearAlgebra(context: "scratch Q table", error: error)
+        }
+        let start = Double(map.stateStart)
+        for row in rows {
+          let s = Int(task.observations[row] - start)
+          current.append(table[s * actions + Int(task.actions[row] - actionStart)])
+          let sn = task.nextObservations[row] - start
+          if sn.isFinite, sn >= 0, sn < Double(states) {
+            next.append((0..<actions).map { table[Int(sn) * actions + $0] }.max() ?? 0)
+          } else {
+            next.append(0)
+          }
+        }
+      case .actionBlocks(_, let m):
+        let d = task.observationDimension
+        let observations = rows.flatMap { row in task.observations[(row * d)..<((row + 1) * d)] }
+        let nextObservations = rows.flatMap { row in
+          task.nextObservations[(row * d)..<((row + 1) * d)]
+        }
+        let phi = map.stateFeatures(observations, rows: rows.count)
+        let phiNext = map.stateFeatures(nextObservations, rows: rows.count)
+        func value(_ features: Matrix, _ i: Int, _ a: Int) -> Double {
+          var sum = 0.0
+          for j in 0..<m { sum += features.storage[i + j * rows.count] * theta[a * m + j] }
+          return sum
+        }
+        for (i, row) in rows.enumerated() {
+          current.append(value(phi, i, Int(task.actions[row] - actionStart)))
+          next.append((0..<actions).map { value(phiNext, i, $0) }.max() ?? 0)
+        }
+      }
+      return Values(current: current, nextMax: next)
+    }
+  }
+
+  /// RMS over held-out rows (and steps) of r + gamma (1 - terminated) max_a' Q_{h+1}(s', a') -
+  /// Q_h(s, a); Q_{h+1} = Q_h in discounted mode, 0 beyond the horizon. With per-step data,
+  /// step h counts only the held-out rows of step h.
+  static func bellmanError(
+    _ rows: [Int], task: TaskTransitions, parameters: FQIParameters,
+    stepData: TrainConfig.StepData, values: (Int) throws(FQIError) -> Values, steps: Int
+  ) throws(FQIError) -> Double {
+    let gamma = parameters.gamma
+    var perStep: [Values] = []
+    for h in 0..<steps { perStep.append(try values(h)) }
+    var sum = 0.0
+    var count = 0
+    let finite: Bool
+    if case .finiteHorizon = parameters.objective { finite = true } else { finite = false }
+    for h in 0..<steps {
+      for (i, row) in rows.enumerated() {
+        if finite && stepData == .perStep && task.steps[row] != Int64(h) { continue }
+        var target = task.rewards[row]
+        if task.terminations[row] == 0 {
+          if !finite {
+            target += gamma * perStep[h].nextMax[i]
+          } else if h + 1 < steps {
+            target += gamma * perStep[h + 1].nextMax[i]
+          }
+        }
+        let error = target - perStep[h].current[i]
+        sum += error * error
+        count += 1
+      }
+    }
+    return count == 0 ? .nan : (sum / Double(count)).squareRoot()
+  }
+}
+
+extension TaskTransitions {
+  /// The same task restricted to `rows` (in the given order).
+  func selecting(_ rows: [Int]) -> TaskTransitions {
+    let d = observationDimension
+    return TaskTransitions(
+      name: name, observationSpace: observationSpace, actionSpace: actionSpace,
+      observations: rows.flatMap { observations[($0 * d)..<(($0 + 1) * d)] },
+      nextObservations: rows.flatMap { nextObservations[($0 * d)..<(($0 + 1) * d)] },
+      actions: rows.map { actions[$0] }, rewards: rows.map { rewards[$0] },
+      terminations: rows.map { terminations[$0] }, steps: rows.map { steps[$0] })
+  }
+}

@@ -1,0 +1,207 @@
+import Foundation
+import Numerics
+import Testing
+
+@testable import MTFQI
+
+/// End-to-end: the built mtfqi-export, mtfqi-fit and mtfqi-evaluate on a trained model.
+@Suite("Reuse: mtfqi-export and mtfqi-fit", .serialized)
+struct ReuseCommandTests {
+  @Test("--help explains with an example; --version prints the version; usage errors exit 64")
+  func helpVersionUsage() throws {
+    for (name, example) in [
+      ("mtfqi-export", "mtfqi-export build/run/model.h5"),
+      ("mtfqi-fit", "mtfqi-fit build/run/representation.h5"),
+      ("mtfqi-evaluate", "mtfqi-evaluate build/run/model.h5"),
+    ] {
+      let help = try ReuseFixtures.run(name, ["--help"])
+      #expect(help.status == 0)
+      #expect(
+        help.stdout.contains("Examples:") && help.stdout.contains(example),
+        "\(name): \(help.stdout)")
+      let version = try ReuseFixtures.run(name, ["--version"])
+      #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == MTFQIVersion.string)
+    }
+    let fit = try ReuseFixtures.run(
+      "mtfqi-fit", ["r.h5", "s.h5", "-o", "h.h5", "--holdout", "1.5"])
+    #expect(
+      fit.status == 64 && fit.stderr.contains("Error: --holdout must be a fraction"), "\(fit)")
+    let export = try ReuseFixtures.run("mtfqi-export", ["m.h5", "-o", "r.h5", "--task", "x"])
+    #expect(
+      export.status == 64 && export.stderr.contains("--task names a task of --store"), "\(export)")
+    let evaluate = try ReuseFixtures.run("mtfqi-evaluate", [])
+    #expect(evaluate.status == 64, "\(evaluate)")
+    let missing = try ReuseFixtures.run(
+      "mtfqi-export", ["/nonexistent/model.h5", "-o", "/tmp/x.h5"])
+    #expect(missing.status == 1 && missing.stderr.hasPrefix("Error: "), "\(missing)")
+  }
+
+  @Test(
+    "Export writes everything needed for phi-hat; export -> fit round trip; features equal what fit computes"
+  )
+  func roundTrip() throws {
+    let pipeline = try ReuseFixtures.small.get()
+    let model = try TrainedModel.read(pipeline.model)
+    let representation = try ExportedRepresentation.read(pipeline.representation)
+    #expect(representation.bases == model.representations)
+    #expect(representation.featureMap.table == model.featureMap.table)
+    #expect(representation.featureMap.spec == model.featureMap.spec)
+    #expect(representation.parameters.objective == model.parameters.objective)
+    #expect(representation.modelSHA256 == (try Fixtures.sha256(pipeline.model)))
+    #expect(representation.taskNames == model.taskNames)
+    // Materialised features: phi-hat of the store's rows.
+    let file = try HDF5File.open(pipeline.representation)
+    let group = try file.group("/materialized/new00")
+    let stored = try MaterializedFeatures.read(group)
+    #expect(stored.rows == 60 && stored.actions == 3 && stored.rank == 2)
+    let task = try TaskTransitions.load(store: pipeline.newStore, tasks: ["new00"])[0]
+    let computed = try MaterializedFeatures.compute(
+      task, map: model.featureMap, b: model.representations[0])
+    #expect(stored.phi == computed.phi && stored.phiNext == computed.phiNext)
+    #expect(stored.rewards == task.rewards && stored.terminations == task.terminations)
+
+    let directory = try ReuseFixtures.scratch("roundtrip")
+    let head = directory + "/head.h5"
+    let run = try ReuseFixtures.run(
+      "mtfqi-fit",
+      [
+        pipeline.representation, pipeline.newStore, "--task", "new00", "-o", head, "--scratch",
+        "--truth", pipeline.truth, "--q-tables", directory + "/q",
+      ])
+    #expect(run.status == 0, "\(run)")
+    #expect(run.stderr.isEmpty)
+    for fragment in ["task new00", "60 transitions", "frozen", "scratch", "oracle"] {
+      #expect(run.stdout.contains(fragment), "summary lacks \(fragment): \(run.stdout)")
+    }
+    let fitted = try TrainedHead.read(head)
+    #expect(fitted.task == "new00" && fitted.heads.count == 1 && fitted.heads[0].count == 2)
+    #expect(fitted.representation.bases == model.representations)
+    #expect(fitted.log.count == 40)  // the model's iterations are the default
+    #expect(fitted.scratch?.vectors[0].count == 10 && fitted.oracle?.vectors[0].count == 2)
+    // The features mtfqi-fit computed internally are those mtfqi-export wrote.
+    #expect(fitted.featureSHA256 == (try group.stringAttribute("feature_sha256")))
+    #expect(fitted.featureSHA256 == stored.digest)
+    // The head is the frozen-head FQI on those features.
+    let runner = FrozenHeadFQI(
+      objective: model.parameters.objective, headRidge: model.parameters.headRidge,
+      divergenceFactor: model.parameters.divergenceFactor, stepData: .pooled, task: "new00")
+    #expect(try runner.fit([stored], featureSteps: [0]).heads == fitted.heads)
+    // Q tables: frozen, scratch and oracle files, the frozen one equal to the head's Q.
+    let text = try String(contentsOfFile: directory + "/q/new00.csv", encoding: .utf8)
+    let lines = text.split(separator: "\n")
+    #expect(lines.first == "state,action_0,action_1,action_2" && lines.count == 21)
+    let q = try #require(try fitted.frozenQTable(step: 0))
+    let row = lines[4].split(separator: ",").map { Double(String($0)) ?? .nan }
+    for a in 0..<3 { #expect(row[a + 1] == q[3 * 3 + a]) }
+    for suffix in ["-scratch", "-oracle"] {
+      #expect(FileManager.default.fileExists(atPath: directory + "/q/new00\(suffix).csv"))
+    }
+  }
+
+  @Test("The same inputs and seed give identical head files, timing aside")
+  func deterministic() throws {
+    let pipeline = try ReuseFixtures.small.get()
+    let directory = try ReuseFixtures.scratch("determinism")
+    var contents: [[String: String]] = []
+    for name in ["a.h5", "b.h5"] {
+      let run = try ReuseFixtures.run(
+        "mtfqi-fit",
+        [
+          pipeline.representation, pipeline.newStore, "--task", "new01", "-o",
+          directory + "/" + name,
+          "--scratch", "--holdout", "0.25", "--seed", "3",
+        ])
+      #expect(run.status == 0, "\(run)")
+      contents.append(try TrainFixtures.contents(directory + "/" + name))
+    }
+    let timing: Set<String> = ["/@seconds", "/head/log/seconds", "/scratch/log/seconds"]
+    let keys = Set(contents[0].keys).union(contents[1].keys)
+    #expect(keys.contains("/holdout/rows") && keys.contains("/head/w"))
+    for key in keys.sorted() where !timing.contains(key) {
+      #expect(contents[0][key] == contents[1][key], "\(key) differs")
+    }
+  }
+
+  @Test(
+    "A representation whose action space or feature map does not fit the store is refused clearly")
+  func mismatchRefused() throws {
+    let pipeline = try ReuseFixtures.small.get()
+    let directory = try ReuseFixtures.scratch("mismatch")
+    // Five actions instead of three.
+    let log = directory + "/other.csv"
+    try ReuseFixtures.writeLog(log, task: "other", rows: 50, states: 20, actions: 5)
+    let wrongActions = directory + "/actions.h5"
+    _ = try Ingester.run(
+      Fixtures.options(
+        [log], output: wrongActions, observationSpace: .discrete(n: 20, start: 0),
+        actionSpace: .discrete(n: 5, start: 0)))
+    let run = try ReuseFixtures.run(
+      "mtfqi-fit", [pipeline.representation, wrongActions, "-o", directory + "/h.h5"])
+    #expect(run.status == 1, "\(run)")
+    #expect(run.stderr.contains("Error: "))
+    #expect(
+      run.stderr.contains(
+        "trained on action space Discrete(3), but task other of \(wrongActions) has Discrete(5)"),
+      "\(run.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: directory + "/h.h5"))
+    // Thirty states: the feature table is for twenty.
+    let log2 = directory + "/states.csv"
+    try ReuseFixtures.writeLog(log2, task: "other", rows: 50, states: 30, actions: 3)
+    let wrongStates = directory + "/states.h5"
+    _ = try Ingester.run(
+      Fixtures.options(
+        [log2], output: wrongStates, observationSpace: .discrete(n: 30, start: 0),
+        actionSpace: .discrete(n: 3, start: 0)))
+    let states = try ReuseFixtures.run(
+      "mtfqi-fit", [pipeline.representation, wrongStates, "-o", directory + "/h.h5"])
+    #expect(states.status == 1)
+    #expect(
+      states.stderr.contains(
+        "the feature map (table, psi over Discrete(20) x Discrete(3)) does not fit task other"),
+      "\(states.stderr)")
+    #expect(states.stderr.contains("whose observation space is Discrete(30)"))
+    // The same check guards mtfqi-export --store.
+    let export = try ReuseFixtures.run(
+      "mtfqi-export", [pipeline.model, "--store", wrongStates, "-o", directory + "/r.h5"])
+    #expect(export.status == 1 && export.stderr.contains("does not fit task other"), "\(export)")
+    // Box observations against a table feature map.
+    var parameters = TrainFixtures.parameters(
+      tasks: 1, samples: 40, states: 20, actions: 3, rank: 2, dim: 10)
+    parameters.seed = 2
+    let box = try TrainFixtures.boxStore(parameters, in: directory)
+    let boxRun = try ReuseFixtures.run(
+      "mtfqi-fit", [pipeline.representation, box, "-o", directory + "/h.h5"])
+    #expect(boxRun.status == 1 && boxRun.stderr.contains("Box(shape=(3,)"), "\(boxRun)")
+    // A store with several tasks needs --task; a model is not a representation.
+    let several = try ReuseFixtures.run(
+      "mtfqi-fit", [pipeline.representation, pipeline.newStore, "-o", directory + "/h.h5"])
+    #expect(several.status == 64 && several.stderr.contains("choose one with --task"), "\(several)")
+    let notRepresentation = try ReuseFixtures.run(
+      "mtfqi-fit",
+      [pipeline.model, pipeline.newStore, "--task", "new00", "-o", directory + "/h.h5"])
+    #expect(
+      notRepresentation.status == 1
+        && notRepresentation.stderr.contains("not an mtfqi representation"), "\(notRepresentation)")
+  }
+
+  @Test(
+    "tools/reuse_example.py fits the same head as mtfqi-fit (1e-6 relative)",
+    .enabled(if: TrainFixtures.pythonAvailable))
+  func pythonExample() throws {
+    let pipeline = try ReuseFixtures.small.get()
+    let directory = try ReuseFixtures.scratch("python")
+    for task in ["new00", "new01"] {
+      let head = directory + "/\(task).h5"
+      let fit = try ReuseFixtures.run(
+        "mtfqi-fit", [pipeline.representation, pipeline.newStore, "--task", task, "-o", head])
+      #expect(fit.status == 0, "\(fit)")
+      let run = try Executables.runTool([
+        "python3", TrainFixtures.toolsDirectory + "/reuse_example.py", pipeline.representation,
+        "--task", task,
+        "--head", head,
+      ])
+      #expect(run.status == 0, "\(run)")
+      #expect(run.stdout.contains("OK: agrees with mtfqi-fit to 1e-06"), "\(run)")
+    }
+  }
+}
