@@ -10,6 +10,7 @@ struct Inspect: ParsableCommand {
       Examples:
         mtfqi-inspect build/store.h5
         mtfqi-inspect build/store.h5 --json | python3 -m json.tool
+        for t in $(mtfqi-inspect build/new.h5 --task-names); do echo "$t"; done
       """,
     version: MTFQIVersion.string)
 
@@ -19,6 +20,9 @@ struct Inspect: ParsableCommand {
   @Flag(help: "Print JSON instead of the table.")
   var json = false
 
+  @Flag(help: "Print only the store's task names, one per line (for scripts and make).")
+  var taskNames = false
+
   func run() throws {
     let inspection: FileInspection
     do {
@@ -26,6 +30,10 @@ struct Inspect: ParsableCommand {
     } catch {
       Self.exit(withError: RuntimeFailure(error.description))
     }
-    print(json ? try JSONText.encode(inspection) : inspection.text)
+    if taskNames {
+      for task in inspection.tasks { print(task.name) }
+    } else {
+      print(json ? try JSONText.encode(inspection) : inspection.text)
+    }
   }
 }
