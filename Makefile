@@ -24,6 +24,8 @@ NEW_LOGS := $(sort $(shell find $(NEW_TASK) -maxdepth 1 -type f \( $(LOG_PATTERN
 SPACES ?= --observation-space discrete:50 --action-space discrete:4
 # Training settings (schemas/train-config.schema.json); the default names the feature table and truth.
 CONFIG ?= data/train.json
+# Flags that override the config (e.g. --feature-table FILE --truth FILE --rank 8).
+TRAIN_FLAGS ?=
 # The synthetic family's exact truth; empty for logs without one (held-out Bellman error instead).
 TRUTH ?= $(DATA)/truth.h5
 # Base features for coverage (schemas/coverage.md): table:FILE, one-hot, raw, fourier.
@@ -74,7 +76,7 @@ $(OUT)/coverage.json: $(OUT)/store.h5
 	$(BIN)/mtfqi-coverage $< $(if $(TRUTH),--truth $(TRUTH)) --features $(FEATURES) $(COVERAGE_GATES) -o $@
 
 $(OUT)/model.h5: $(OUT)/store.h5 $(OUT)/coverage.json $(CONFIG)
-	$(BIN)/mtfqi-train $< -o $@ --config $(CONFIG) --q-tables $(OUT)/q
+	$(BIN)/mtfqi-train $< -o $@ --config $(CONFIG) $(TRAIN_FLAGS) --q-tables $(OUT)/q
 
 $(OUT)/representation.h5: $(OUT)/model.h5 $(OUT)/new.h5
 	$(BIN)/mtfqi-export $< --store $(OUT)/new.h5 -o $@
