@@ -33,7 +33,7 @@ FEATURES ?= table:$(DATA)/features.h5
 # Coverage gates: make stops before training when the data cannot support it (exit 3).
 COVERAGE_GATES ?= --max-unseen-share 0 --max-concentrability 50 --min-lambda 1e-3 --max-kappa 20
 
-APT_PACKAGES := libhdf5-dev zlib1g-dev libopenblas-dev liblapacke-dev pkg-config libfast-float-dev hdf5-tools
+APT_PACKAGES := libhdf5-dev zlib1g-dev libopenblas-dev liblapacke-dev pkg-config libfast-float-dev hdf5-tools time
 SOURCES := Package.swift $(shell find Sources -name '*.swift' -o -name '*.h' -o -name '*.cpp' -o -name '*.modulemap' 2>/dev/null)
 STAMP := $(BIN)/.mtfqi-built
 

@@ -17,27 +17,39 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def timed(command):
-    """Runs a command, returns (seconds, max RSS in MB) of that process alone."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - start
-    if status != 0:
-        sys.exit(f"failed ({status}): {' '.join(command)}")
-    return seconds, usage.ru_maxrss / 1024
+    """Runs a command, returns (seconds, max RSS in MB) of that process alone, the memory measured
+    by GNU time (/usr/bin/time -f %M), which forks the command from its own small process."""
+    import tempfile
+    with tempfile.NamedTemporaryFile("r") as rss:
+        start = time.perf_counter()
+        process = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name] + command,
+                                 stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - start
+        if process.returncode != 0:
+            sys.exit(f"failed ({process.returncode}): {' '.join(command)}")
+        peak_kib = int(rss.read().strip().splitlines()[-1])
+    return seconds, peak_kib / 1024
+
+
+COMPARE = """
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1]) as fa, h5py.File(sys.argv[2]) as fb:
+    for task in fb["tasks"]:
+        for name in fb["tasks"][task]:
+            x = fa["tasks"][task][name][()]
+            y = fb["tasks"][task][name][()]
+            if x.dtype != y.dtype or not np.array_equal(x, y, equal_nan=True):
+                print(f"{task}/{name} differs")
+                sys.exit(0)
+print("identical")
+"""
 
 
 def same_arrays(a, b):
-    import h5py
-    import numpy as np
-    with h5py.File(a) as fa, h5py.File(b) as fb:
-        for task in fb["tasks"]:
-            for name in fb["tasks"][task]:
-                x = fa["tasks"][task][name][()]
-                y = fb["tasks"][task][name][()]
-                if x.dtype != y.dtype or not np.array_equal(x, y, equal_nan=True):
-                    return f"{task}/{name} differs"
-    return "identical"
+    # In a child process: this process must not grow (a child's max RSS counts the memory of
+    # the parent it was forked from, until it execs).
+    return subprocess.run([sys.executable, "-c", COMPARE, a, b], capture_output=True, text=True,
+                          check=True).stdout.strip()
 
 
 def main():

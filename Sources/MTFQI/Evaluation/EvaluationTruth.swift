@@ -43,56 +43,28 @@ public struct EvaluationTruth: Sendable {
   public var pairs: Int { states * actions }
 
   public static func read(_ path: String) throws(FQIError) -> EvaluationTruth {
-    do {
-      let file = try HDF5File.open(path)
-      let root = try file.root()
-      let format = try root.hasAttribute("format") ? try root.stringAttribute("format") : ""
-      guard format == "mtfqi.synthetic-truth" else {
-        throw FQIError.input(
-          "\(path): not a truth file (root attribute format is '\(format)', expected 'mtfqi.synthetic-truth')"
-        )
-      }
-      let states = Int(try root.scalarAttribute("n_states", as: Int64.self))
-      let actions = Int(try root.scalarAttribute("n_actions", as: Int64.self))
-      let rank = Int(try root.scalarAttribute("rank", as: Int64.self))
-      let dim = Int(try root.scalarAttribute("dim", as: Int64.self))
-      let mode = try root.stringAttribute("mode")
-      let discount = try root.scalarAttribute("discount", as: Double.self)
-      let horizon =
-        try root.hasAttribute("horizon")
-        ? Int(try root.scalarAttribute("horizon", as: Int64.self)) : nil
-      let steps = horizon ?? 1
-      let pairs = states * actions
-      func read(_ name: String, count: Int) throws -> [Double] {
-        let values = try file.dataset(name).read(as: Double.self)
-        guard values.count == count else {
-          throw FQIError.input(
-            "\(path): \(name) holds \(values.count) values, expected \(count) for S = \(states), A = \(actions), k = \(rank), d = \(dim)"
-          )
-        }
-        return values
-      }
-      let transition = try read("/model/P", count: pairs * states)
-      let phiStar = try read("/model/phi_star", count: pairs * rank)
-      let x = try read("/model/x", count: pairs * dim)
-      let bStar = try read("/model/b_star", count: dim * rank)
-      let start = try read("/behavior/start", count: states)
+    try TruthFile.read(path) { truth, sha256 in
+      let states = truth.states
+      let rank = truth.rank
+      let dim = truth.dim
+      let steps = truth.horizon ?? 1
+      let pairs = states * truth.actions
+      let transition = try truth.doubles("/model/P", count: pairs * states)
+      let phiStar = try truth.doubles("/model/phi_star", count: pairs * rank)
+      let x = try truth.doubles("/model/x", count: pairs * dim)
+      let bStar = try truth.doubles("/model/b_star", count: dim * rank)
+      let start = try truth.doubles("/behavior/start", count: states)
       var tasks: [String: Task] = [:]
       var names: [String: [String]] = [:]
-      for group in ["train", "new"] where try file.exists("/" + group) {
-        let g = try file.group("/" + group)
-        let text = try g.stringAttribute("task_names")
-        guard let list = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String] else {
-          throw FQIError.input(
-            "\(path): /\(group) attribute task_names is not a JSON array of names")
-        }
+      for group in ["train", "new"] {
+        guard let list = try truth.taskNames(group: "/" + group) else { continue }
         names[group] = list
         if list.isEmpty { continue }
         let n = list.count
-        let rewards = try read("/\(group)/rewards", count: n * pairs)
-        let qStar = try read("/\(group)/q_star", count: n * steps * pairs)
-        let vStar = try read("/\(group)/v_star", count: n * steps * states)
-        let mu = try read("/\(group)/mu", count: pairs)
+        let rewards = try truth.doubles("/\(group)/rewards", count: n * pairs)
+        let qStar = try truth.doubles("/\(group)/q_star", count: n * steps * pairs)
+        let vStar = try truth.doubles("/\(group)/v_star", count: n * steps * states)
+        let mu = try truth.doubles("/\(group)/mu", count: pairs)
         for (t, name) in list.enumerated() {
           tasks[name] = Task(
             name: name, group: group, rewards: Array(rewards[(t * pairs)..<((t + 1) * pairs)]),
@@ -100,22 +72,13 @@ public struct EvaluationTruth: Sendable {
             vStar: Array(vStar[(t * steps * states)..<((t + 1) * steps * states)]), mu: mu)
         }
       }
-      let digest: String
-      do {
-        digest = try SHA256Digest.ofFile(path)
-      } catch {
-        throw FQIError.input(error.description)
-      }
       return EvaluationTruth(
-        path: path, sha256: digest, states: states, actions: actions, rank: rank, dim: dim,
-        mode: mode, discount: discount, horizon: horizon, transition: transition, start: start,
+        path: path, sha256: try sha256(), states: states, actions: truth.actions, rank: rank,
+        dim: dim, mode: truth.mode, discount: truth.discount, horizon: truth.horizon,
+        transition: transition, start: start,
         phiStar: Matrix(rows: pairs, columns: rank, rowMajor: phiStar), x: x,
         bStar: Matrix(rows: dim, columns: rank, rowMajor: bStar), tasks: tasks,
         trainingTasks: names["train"] ?? [], heldOutTasks: names["new"] ?? [])
-    } catch let error as FQIError {
-      throw error
-    } catch {
-      throw FQIError.input("truth file \(path): \(error)")
     }
   }
 

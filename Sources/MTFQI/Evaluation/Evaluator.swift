@@ -162,21 +162,7 @@ public enum Evaluator {
     } catch {
       throw .output("\(path): cannot encode the metrics: \(error)")
     }
-    let output: AtomicOutput
-    do {
-      output = try AtomicOutput(destination: path)
-    } catch {
-      throw .output(error.description)
-    }
-    guard FileManager.default.createFile(atPath: output.temporaryPath, contents: Data(text.utf8))
-    else {
-      throw .output("\(path): cannot write the metrics")
-    }
-    do {
-      try output.commit()
-    } catch {
-      throw .output(error.description)
-    }
+    try QTableWriter.writeAtomically(text, to: path, what: "the metrics")
   }
 
   // MARK: Models

@@ -30,46 +30,74 @@ public enum QTableWriter {
         if case .finiteHorizon = model.parameters.objective { return true }
         return false
       }()
-    let actionHeader = (0..<actions).map { "action_\(map.actionStart + Int64($0))" }
     var written: [String] = []
     for (t, name) in model.taskNames.enumerated() {
-      var text = (finite ? "step,state," : "state,") + actionHeader.joined(separator: ",") + "\n"
+      var tables: [[Double]] = []
       for h in 0..<model.steps {
-        let table: [Double]
         do {
           guard let values = try map.qTable(try model.theta(task: t, step: h)) else {
             throw FQIError.invalidSetting("--q-tables needs a Discrete observation space")
           }
-          table = values
+          tables.append(values)
         } catch let error as FQIError {
           throw error
         } catch {
           throw FQIError.output("Q table of task \(name): \(error)")
         }
-        for s in 0..<states {
-          var line = finite ? "\(h),\(start + Int64(s))" : "\(start + Int64(s))"
-          for a in 0..<actions { line += ",\(table[s * actions + a])" }
-          text += line + "\n"
-        }
       }
       let path = directory + "/" + name + ".csv"
-      let output: AtomicOutput
-      do {
-        output = try AtomicOutput(destination: path)
-      } catch {
-        throw .output(error.description)
-      }
-      guard FileManager.default.createFile(atPath: output.temporaryPath, contents: Data(text.utf8))
-      else {
-        throw .output("\(path): cannot write the Q table")
-      }
-      do {
-        try output.commit()
-      } catch {
-        throw .output(error.description)
-      }
+      try writeAtomically(
+        csvText(
+          tables, states: states, stateStart: start, actions: actions,
+          actionStart: map.actionStart, finiteHorizon: finite),
+        to: path, what: "the Q table")
       written.append(path)
     }
     return written
+  }
+}
+
+extension QTableWriter {
+  /// One task's Q tables as CSV text, shared with `HeadQTables` (`mtfqi-fit --q-tables`).
+  ///
+  /// `tables[h]` holds step h's Q(s, a) row-major, (S, A) with S = `states` and A = `actions`;
+  /// rows are step-major. The header is `state,action_<a>...`, or `step,state,action_<a>...`
+  /// when `finiteHorizon`; states and actions are labelled from `stateStart` and `actionStart`.
+  static func csvText(
+    _ tables: [[Double]], states: Int, stateStart: Int64, actions: Int, actionStart: Int64,
+    finiteHorizon: Bool
+  ) -> String {
+    var text =
+      (finiteHorizon ? "step,state," : "state,")
+      + (0..<actions).map { "action_\(actionStart + Int64($0))" }.joined(separator: ",") + "\n"
+    for (h, table) in tables.enumerated() {
+      for s in 0..<states {
+        var line = finiteHorizon ? "\(h),\(stateStart + Int64(s))" : "\(stateStart + Int64(s))"
+        for a in 0..<actions { line += ",\(table[s * actions + a])" }
+        text += line + "\n"
+      }
+    }
+    return text
+  }
+
+  /// Writes `text` to `path` through `AtomicOutput` (temporary file beside `path`, renamed on
+  /// success; removed on failure). `what` names the content in the error ("the Q table"); also
+  /// used for `mtfqi-evaluate`'s metrics file.
+  static func writeAtomically(_ text: String, to path: String, what: String) throws(FQIError) {
+    let output: AtomicOutput
+    do {
+      output = try AtomicOutput(destination: path)
+    } catch {
+      throw .output(error.description)
+    }
+    guard FileManager.default.createFile(atPath: output.temporaryPath, contents: Data(text.utf8))
+    else {
+      throw .output("\(path): cannot write \(what)")
+    }
+    do {
+      try output.commit()
+    } catch {
+      throw .output(error.description)
+    }
   }
 }

@@ -94,25 +94,7 @@ public struct TrainedModel: Sendable {
 
   /// Writes model.h5 atomically (temporary file beside `path`, renamed on success).
   public func write(to path: String) throws(FQIError) {
-    let output: AtomicOutput
-    do {
-      output = try AtomicOutput(destination: path)
-    } catch {
-      throw .output(error.description)
-    }
-    do {
-      let file = try HDF5File.create(output.temporaryPath)
-      try writeContents(file)
-      try file.close()
-    } catch {
-      output.abort()
-      throw .output("\(path): \(error)")
-    }
-    do {
-      try output.commit()
-    } catch {
-      throw .output(error.description)
-    }
+    try writeHDF5Atomically(path) { file throws(HDF5Error) in try writeContents(file) }
   }
 
   func writeContents(_ file: HDF5File) throws(HDF5Error) {
@@ -401,4 +383,31 @@ public struct TrainedModel: Sendable {
 
 func jsonArray(_ names: [String]) -> String {
   "[" + names.map { FeatureMap.jsonString($0) }.joined(separator: ", ") + "]"
+}
+
+/// Creates the HDF5 file `path` through `AtomicOutput`: `body` fills a new file at the
+/// temporary path, which is closed and renamed over `path` only when `body` succeeds (removed
+/// otherwise). Shared by model.h5 and the reuse artifacts (`ReuseFiles.writeAtomically`).
+func writeHDF5Atomically(_ path: String, _ body: (HDF5File) throws(HDF5Error) -> Void)
+  throws(FQIError)
+{
+  let output: AtomicOutput
+  do {
+    output = try AtomicOutput(destination: path)
+  } catch {
+    throw .output(error.description)
+  }
+  do {
+    let file = try HDF5File.create(output.temporaryPath)
+    try body(file)
+    try file.close()
+  } catch {
+    output.abort()
+    throw .output("\(path): \(error)")
+  }
+  do {
+    try output.commit()
+  } catch {
+    throw .output(error.description)
+  }
 }

@@ -309,29 +309,12 @@ enum ReuseJSON {
 }
 
 enum ReuseFiles {
-  /// Creates `path` through a temporary file beside it, renamed into place after `body`.
+  /// Creates `path` through a temporary file beside it, renamed into place after `body`
+  /// (`writeHDF5Atomically`, shared with model.h5).
   static func writeAtomically(_ path: String, _ body: (HDF5File) throws(HDF5Error) -> Void)
     throws(FQIError)
   {
-    let output: AtomicOutput
-    do {
-      output = try AtomicOutput(destination: path)
-    } catch {
-      throw .output(error.description)
-    }
-    do {
-      let file = try HDF5File.create(output.temporaryPath)
-      try body(file)
-      try file.close()
-    } catch {
-      output.abort()
-      throw .output("\(path): \(error)")
-    }
-    do {
-      try output.commit()
-    } catch {
-      throw .output(error.description)
-    }
+    try writeHDF5Atomically(path, body)
   }
 
   /// Checks the root attributes `format` and `format_version`.

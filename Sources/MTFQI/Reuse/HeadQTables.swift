@@ -49,35 +49,14 @@ enum HeadQTables {
     } catch {
       throw .output("Q tables: \(error)")
     }
-    let header =
-      (head.isFiniteHorizon ? "step,state," : "state,")
-      + (0..<actions).map { "action_\(map.actionStart + Int64($0))" }.joined(separator: ",")
     var written: [String] = []
     for (suffix, perStep) in tables {
-      var text = header + "\n"
-      for (h, table) in perStep.enumerated() {
-        for s in 0..<states {
-          var line = head.isFiniteHorizon ? "\(h),\(start + Int64(s))" : "\(start + Int64(s))"
-          for a in 0..<actions { line += ",\(table[s * actions + a])" }
-          text += line + "\n"
-        }
-      }
       let path = directory + "/" + head.task + suffix + ".csv"
-      let output: AtomicOutput
-      do {
-        output = try AtomicOutput(destination: path)
-      } catch {
-        throw .output(error.description)
-      }
-      guard FileManager.default.createFile(atPath: output.temporaryPath, contents: Data(text.utf8))
-      else {
-        throw .output("\(path): cannot write the Q table")
-      }
-      do {
-        try output.commit()
-      } catch {
-        throw .output(error.description)
-      }
+      try QTableWriter.writeAtomically(
+        QTableWriter.csvText(
+          perStep, states: states, stateStart: start, actions: actions,
+          actionStart: map.actionStart, finiteHorizon: head.isFiniteHorizon),
+        to: path, what: "the Q table")
       written.append(path)
     }
     return written

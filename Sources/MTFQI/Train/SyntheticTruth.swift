@@ -24,64 +24,31 @@ public struct SyntheticTruth: Sendable {
   public let qStar: [String: [Double]]
 
   public static func read(_ path: String) throws(FQIError) -> SyntheticTruth {
-    do {
-      let file = try HDF5File.open(path)
-      let root = try file.root()
-      let format = try root.hasAttribute("format") ? try root.stringAttribute("format") : ""
-      guard format == "mtfqi.synthetic-truth" else {
-        throw FQIError.input(
-          "\(path): not a truth file (root attribute format is '\(format)', expected 'mtfqi.synthetic-truth')"
-        )
-      }
-      let states = Int(try root.scalarAttribute("n_states", as: Int64.self))
-      let actions = Int(try root.scalarAttribute("n_actions", as: Int64.self))
-      let rank = Int(try root.scalarAttribute("rank", as: Int64.self))
-      let dim = Int(try root.scalarAttribute("dim", as: Int64.self))
-      let mode = try root.stringAttribute("mode")
-      let gamma = try root.scalarAttribute("discount", as: Double.self)
-      let horizon =
-        try root.hasAttribute("horizon")
-        ? Int(try root.scalarAttribute("horizon", as: Int64.self)) : nil
-      let bValues = try file.dataset("/model/b_star").read(as: Double.self)
-      let x = try file.dataset("/model/x").read(as: Double.self)
-      let phiStar = try file.dataset("/model/phi_star").read(as: Double.self)
-      guard bValues.count == dim * rank, x.count == states * actions * dim,
-        phiStar.count == states * actions * rank
+    try TruthFile.read(path) { truth, sha256 in
+      let bValues = try truth.doubles("/model/b_star")
+      let x = try truth.doubles("/model/x")
+      let phiStar = try truth.doubles("/model/phi_star")
+      guard bValues.count == truth.dim * truth.rank,
+        x.count == truth.states * truth.actions * truth.dim,
+        phiStar.count == truth.states * truth.actions * truth.rank
       else {
         throw FQIError.input("\(path): /model arrays do not match n_states, n_actions, rank, dim")
       }
       var qStar: [String: [Double]] = [:]
-      for group in ["/train", "/new"] where try file.exists(group) {
-        let g = try file.group(group)
-        let namesText = try g.stringAttribute("task_names")
-        guard
-          let names = try JSONSerialization.jsonObject(with: Data(namesText.utf8)) as? [String]
-        else {
-          throw FQIError.input(
-            "\(path): \(group) attribute task_names is not a JSON array of names")
-        }
-        if names.isEmpty { continue }
-        let values = try file.dataset(group + "/q_star").read(as: Double.self)
+      for group in ["/train", "/new"] {
+        guard let names = try truth.taskNames(group: group), !names.isEmpty else { continue }
+        let values = try truth.doubles(group + "/q_star")
         let per = values.count / names.count
         for (index, name) in names.enumerated() {
           qStar[name] = Array(values[(index * per)..<((index + 1) * per)])
         }
       }
-      let digest: String
-      do {
-        digest = try SHA256Digest.ofFile(path)
-      } catch {
-        throw FQIError.input(error.description)
-      }
       return SyntheticTruth(
-        path: path, sha256: digest, states: states, actions: actions, rank: rank, dim: dim,
-        mode: mode, gamma: gamma, horizon: horizon,
-        bStar: Matrix(rows: dim, columns: rank, rowMajor: bValues), x: x, phiStar: phiStar,
-        qStar: qStar)
-    } catch let error as FQIError {
-      throw error
-    } catch {
-      throw FQIError.input("truth file \(path): \(error)")
+        path: path, sha256: try sha256(), states: truth.states, actions: truth.actions,
+        rank: truth.rank, dim: truth.dim, mode: truth.mode, gamma: truth.discount,
+        horizon: truth.horizon,
+        bStar: Matrix(rows: truth.dim, columns: truth.rank, rowMajor: bValues), x: x,
+        phiStar: phiStar, qStar: qStar)
     }
   }
 
@@ -115,5 +82,90 @@ public struct SyntheticTruth: Sendable {
         )
       }
     }
+  }
+}
+
+/// An open truth file (schemas/truth.md) and its root attributes: the reading shared by
+/// `SyntheticTruth` (training) and `EvaluationTruth` (evaluation).
+struct TruthFile {
+  let path: String
+  let file: HDF5File
+  let states: Int
+  let actions: Int
+  let rank: Int
+  let dim: Int
+  /// "discounted" or "finite_horizon".
+  let mode: String
+  /// The root attribute `discount`.
+  let discount: Double
+  let horizon: Int?
+
+  /// Opens `path`, refuses a file whose root attribute `format` is not
+  /// `mtfqi.synthetic-truth`, reads the root attributes and hands them to `body`, which reads
+  /// the arrays it needs. `sha256` digests the file; call it after the reads, so a file that
+  /// fails to read is reported as such first. An error other than `FQIError` becomes
+  /// `FQIError.input("truth file PATH: ...")`.
+  static func read<Value>(
+    _ path: String, _ body: (TruthFile, _ sha256: () throws(FQIError) -> String) throws -> Value
+  ) throws(FQIError) -> Value {
+    do {
+      let file = try HDF5File.open(path)
+      let root = try file.root()
+      let format = try root.hasAttribute("format") ? try root.stringAttribute("format") : ""
+      guard format == "mtfqi.synthetic-truth" else {
+        throw FQIError.input(
+          "\(path): not a truth file (root attribute format is '\(format)', expected 'mtfqi.synthetic-truth')"
+        )
+      }
+      let truth = TruthFile(
+        path: path, file: file,
+        states: Int(try root.scalarAttribute("n_states", as: Int64.self)),
+        actions: Int(try root.scalarAttribute("n_actions", as: Int64.self)),
+        rank: Int(try root.scalarAttribute("rank", as: Int64.self)),
+        dim: Int(try root.scalarAttribute("dim", as: Int64.self)),
+        mode: try root.stringAttribute("mode"),
+        discount: try root.scalarAttribute("discount", as: Double.self),
+        horizon: try root.hasAttribute("horizon")
+          ? Int(try root.scalarAttribute("horizon", as: Int64.self)) : nil)
+      func sha256() throws(FQIError) -> String {
+        do {
+          return try SHA256Digest.ofFile(path)
+        } catch {
+          throw FQIError.input(error.description)
+        }
+      }
+      return try body(truth, sha256)
+    } catch let error as FQIError {
+      throw error
+    } catch {
+      throw FQIError.input("truth file \(path): \(error)")
+    }
+  }
+
+  /// The dataset `name` (an absolute path such as "/model/x"), row-major.
+  func doubles(_ name: String) throws(HDF5Error) -> [Double] {
+    try file.dataset(name).read(as: Double.self)
+  }
+
+  /// The dataset `name`, refused unless it holds exactly `count` values.
+  func doubles(_ name: String, count: Int) throws -> [Double] {
+    let values = try doubles(name)
+    guard values.count == count else {
+      throw FQIError.input(
+        "\(path): \(name) holds \(values.count) values, expected \(count) for S = \(states), A = \(actions), k = \(rank), d = \(dim)"
+      )
+    }
+    return values
+  }
+
+  /// The task names of `group` ("/train" or "/new"), from its JSON attribute `task_names`;
+  /// nil when the file has no such group.
+  func taskNames(group: String) throws -> [String]? {
+    guard try file.exists(group) else { return nil }
+    let text = try file.group(group).stringAttribute("task_names")
+    guard let names = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String] else {
+      throw FQIError.input("\(path): \(group) attribute task_names is not a JSON array of names")
+    }
+    return names
   }
 }
