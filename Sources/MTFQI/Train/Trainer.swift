@@ -119,6 +119,8 @@ public enum Trainer {
     _ request: TrainRequest, progress: (@Sendable (String) -> Void)? = nil
   ) throws(FQIError) -> TrainSummary {
     let started = Date()
+    // The store's sha256 (provenance) is computed while the store is read and the model fitted.
+    let storeDigestTask = BackgroundDigest(path: request.store)
     let config = request.config
     try config.validate()
     // Parallelism is over tasks; the many small BLAS/LAPACK calls run fastest (and
@@ -212,7 +214,7 @@ public enum Trainer {
 
     let storeDigest: String
     do {
-      storeDigest = try SHA256Digest.ofFile(request.store)
+      storeDigest = try storeDigestTask.wait()
     } catch {
       throw .input(error.description)
     }
