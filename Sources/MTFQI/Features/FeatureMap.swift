@@ -241,30 +241,53 @@ public struct FeatureMap: Sendable {
     precondition(
       observations.count == n * d,
       "stateFeatures: \(observations.count) values for \(n) rows of \(d)")
-    var result = Matrix(rows: n, columns: m)
-    var z = [Double](repeating: 0, count: d)
-    let fourierScale = (2 / Double(m)).squareRoot()
-    let inverseBandwidth = 1 / spec.bandwidth
-    result.storage.withUnsafeMutableBufferPointer { out in
+    // Normalised observations Z (n x d, column-major); rows with a non-finite value (a missing
+    // next observation) stay all zero in the result.
+    var z = Matrix(rows: n, columns: d)
+    var finiteRow = [Bool](repeating: true, count: n)
+    z.storage.withUnsafeMutableBufferPointer { zs in
       observations.withUnsafeBufferPointer { obs in
-        rowLoop: for r in 0..<n {
+        for r in 0..<n {
           for j in 0..<d {
             let value = obs[r * d + j]
-            if !value.isFinite { continue rowLoop }
-            z[j] = normalization?.apply(value, coordinate: j) ?? value
-          }
-          switch spec.kind {
-          case .raw:
-            for j in 0..<d { out[r + j * n] = z[j] }
-            out[r + d * n] = 1
-          default:
-            guard let weights = fourierWeights, let offsets = fourierOffsets else {
-              continue rowLoop
+            if !value.isFinite {
+              finiteRow[r] = false
+              continue
             }
-            for j in 0..<m {
-              var u = 0.0
-              for i in 0..<d { u += z[i] * weights[i * m + j] }
-              out[r + j * n] = fourierScale * cos(u * inverseBandwidth + offsets[j])
+            zs[r + j * n] = normalization?.apply(value, coordinate: j) ?? value
+          }
+        }
+      }
+    }
+    var result = Matrix(rows: n, columns: m)
+    switch spec.kind {
+    case .raw:
+      result.storage.withUnsafeMutableBufferPointer { out in
+        z.storage.withUnsafeBufferPointer { zs in
+          for r in 0..<n where finiteRow[r] {
+            for j in 0..<d { out[r + j * n] = zs[r + j * n] }
+            out[r + d * n] = 1
+          }
+        }
+      }
+    default:
+      guard let weights = fourierWeights, let offsets = fourierOffsets, n > 0 else { return result }
+      // U = Z Omega by one dgemm (Omega is d x m, stored row-major), then the cosines.
+      let omega = Matrix(rows: d, columns: m, rowMajor: weights)
+      let u: Matrix
+      do {
+        u = try LinearAlgebra.gemm(z, omega)
+      } catch {
+        preconditionFailure("stateFeatures: \(error)")  // shapes are (n x d)(d x m) by construction
+      }
+      let fourierScale = (2 / Double(m)).squareRoot()
+      let inverseBandwidth = 1 / spec.bandwidth
+      result.storage.withUnsafeMutableBufferPointer { out in
+        u.storage.withUnsafeBufferPointer { us in
+          for j in 0..<m {
+            let offset = offsets[j]
+            for r in 0..<n where finiteRow[r] {
+              out[r + j * n] = fourierScale * cos(us[r + j * n] * inverseBandwidth + offset)
             }
           }
         }
@@ -272,6 +295,7 @@ public struct FeatureMap: Sendable {
     }
     return result
   }
+
 
   /// psi(s, a) as a D-vector. `observation` holds `observationDimension` values; `action` is a
   /// Discrete action value. Returns nil when the observation or action is outside the spaces.
