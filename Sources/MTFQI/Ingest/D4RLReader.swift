@@ -310,13 +310,7 @@ enum D4RLReader {
     }
 
     mutating func flush() throws(MTFQIError) {
-      guard batch.count > 0 else { return }
-      do {
-        try writer.append(batch)
-      } catch {
-        throw MTFQIError.hdf5(error)
-      }
-      batch.removeAll()
+      try writer.flush(&batch)
     }
   }
 }

@@ -135,6 +135,17 @@ public final class TaskWriter {
     }
   }
 
+  /// Appends a batch and empties it (keeping its capacity), for readers that refill one batch.
+  public func flush(_ batch: inout TransitionBatch) throws(MTFQIError) {
+    guard batch.count > 0 else { return }
+    do {
+      try append(batch)
+    } catch {
+      throw MTFQIError.hdf5(error)
+    }
+    batch.removeAll()
+  }
+
   /// Appends a batch (any size; readers flush every ~64k rows).
   public func append(_ batch: TransitionBatch) throws(HDF5Error) {
     precondition(batch.format == format, "batch format differs from the task format")

@@ -14,7 +14,7 @@ struct CoverageMakeGateTests {
 
   static var makeAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/make") }
 
-  @Test("a failing gate stops make before training; the default gates pass", .enabled(if: makeAvailable))
+  @Test("a failing gate stops make before training; the default gates pass", .enabled(if: makeAvailable, "needs /usr/bin/make"))
   func gateStopsMake() throws {
     let bin = try Executables.url("mtfqi-coverage").deletingLastPathComponent().path
     let out = FileManager.default.temporaryDirectory.appendingPathComponent("mtfqi-make-gate-\(UUID().uuidString)")

@@ -19,43 +19,8 @@ struct HDF5Tests {
 
   /// Values of every stored type, including each type's extremes; `index` picks the value so
   /// that neighbouring rows differ.
-  private static func sample<T: HDF5Element>(_: T.Type, _ index: Int) -> T {
-    switch T.self {
-    case is Double.Type:
-      let specials: [Double] = [
-        0, -0.0, 1, -1, 0.1, 1e-300, -1e300, .leastNonzeroMagnitude, .greatestFiniteMagnitude, .infinity,
-        -.infinity, 123_456_789.123_456_789,
-      ]
-      return (index < specials.count ? specials[index] : Double(index) * 0.25 - 7) as! T
-    case is Float.Type:
-      let specials: [Float] = [0, -0.0, 1, -1, 0.1, .leastNonzeroMagnitude, .greatestFiniteMagnitude, .infinity]
-      return (index < specials.count ? specials[index] : Float(index) * 0.5 - 3) as! T
-    case is Int64.Type:
-      let value: Int64 = [Int64.min, .max, 0, -1][safe: index] ?? Int64(index) * 1_000_003 - 77
-      return value as! T
-    case is Int32.Type:
-      let value: Int32 = [Int32.min, .max, 0, -1][safe: index] ?? Int32(index) * 1009 - 5
-      return value as! T
-    case is Int16.Type:
-      let value: Int16 = [Int16.min, .max, 0, -1][safe: index] ?? Int16(index % 3000) - 1500
-      return value as! T
-    case is Int8.Type:
-      let value: Int8 = [Int8.min, .max, 0, -1][safe: index] ?? Int8(index % 200 - 100)
-      return value as! T
-    case is UInt64.Type:
-      let value: UInt64 = [UInt64.max, 0, 1 << 63][safe: index] ?? UInt64(index) * 7
-      return value as! T
-    case is UInt32.Type:
-      let value: UInt32 = [UInt32.max, 0][safe: index] ?? UInt32(index) * 13
-      return value as! T
-    case is UInt16.Type:
-      let value: UInt16 = [UInt16.max, 0][safe: index] ?? UInt16(index % 60000)
-      return value as! T
-    case is UInt8.Type:
-      let value: UInt8 = [UInt8.max, 0][safe: index] ?? UInt8(index % 250)
-      return value as! T
-    default: fatalError("no sample values for \(T.self)")
-    }
+  private static func sample<T: SampleValue>(_: T.Type, _ index: Int) -> T {
+    T.sample(index)
   }
 
   /// Bitwise equality, so that -0.0 differs from 0.0 and NaNs compare equal to themselves.
@@ -66,7 +31,7 @@ struct HDF5Tests {
   /// Writes `rows` rows of `rowShape` in appends of 1, 2, 3, ... rows into a dataset with small
   /// chunks, reopens the file, and checks the type, shape, chunking and every value (whole and
   /// by row ranges that straddle chunk boundaries).
-  private static func roundTrip<T: HDF5Element>(
+  private static func roundTrip<T: SampleValue>(
     _ type: T.Type, rowShape: [Int], rows: Int = 23, chunkRows: Int = 4
   ) throws {
     let (directory, path) = try Self.scratch("\(T.hdf5Type.name).h5")
@@ -590,4 +555,82 @@ struct HDF5Tests {
 
 extension Array {
   fileprivate subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
+}
+
+/// Test values of one stored type (see `sample(_:_:)`).
+protocol SampleValue: HDF5Element {
+  static func sample(_ index: Int) -> Self
+}
+
+extension Double: SampleValue {
+  static func sample(_ index: Int) -> Double {
+    let specials: [Double] = [
+      0, -0.0, 1, -1, 0.1, 1e-300, -1e300, .leastNonzeroMagnitude, .greatestFiniteMagnitude, .infinity,
+      -.infinity, 123_456_789.123_456_789,
+    ]
+    return (index < specials.count ? specials[index] : Double(index) * 0.25 - 7)
+  }
+}
+
+extension Float: SampleValue {
+  static func sample(_ index: Int) -> Float {
+    let specials: [Float] = [0, -0.0, 1, -1, 0.1, .leastNonzeroMagnitude, .greatestFiniteMagnitude, .infinity]
+    return (index < specials.count ? specials[index] : Float(index) * 0.5 - 3)
+  }
+}
+
+extension Int64: SampleValue {
+  static func sample(_ index: Int) -> Int64 {
+    let value: Int64 = [Int64.min, .max, 0, -1][safe: index] ?? Int64(index) * 1_000_003 - 77
+    return value
+  }
+}
+
+extension Int32: SampleValue {
+  static func sample(_ index: Int) -> Int32 {
+    let value: Int32 = [Int32.min, .max, 0, -1][safe: index] ?? Int32(index) * 1009 - 5
+    return value
+  }
+}
+
+extension Int16: SampleValue {
+  static func sample(_ index: Int) -> Int16 {
+    let value: Int16 = [Int16.min, .max, 0, -1][safe: index] ?? Int16(index % 3000) - 1500
+    return value
+  }
+}
+
+extension Int8: SampleValue {
+  static func sample(_ index: Int) -> Int8 {
+    let value: Int8 = [Int8.min, .max, 0, -1][safe: index] ?? Int8(index % 200 - 100)
+    return value
+  }
+}
+
+extension UInt64: SampleValue {
+  static func sample(_ index: Int) -> UInt64 {
+    let value: UInt64 = [UInt64.max, 0, 1 << 63][safe: index] ?? UInt64(index) * 7
+    return value
+  }
+}
+
+extension UInt32: SampleValue {
+  static func sample(_ index: Int) -> UInt32 {
+    let value: UInt32 = [UInt32.max, 0][safe: index] ?? UInt32(index) * 13
+    return value
+  }
+}
+
+extension UInt16: SampleValue {
+  static func sample(_ index: Int) -> UInt16 {
+    let value: UInt16 = [UInt16.max, 0][safe: index] ?? UInt16(index % 60000)
+    return value
+  }
+}
+
+extension UInt8: SampleValue {
+  static func sample(_ index: Int) -> UInt8 {
+    let value: UInt8 = [UInt8.max, 0][safe: index] ?? UInt8(index % 250)
+    return value
+  }
 }

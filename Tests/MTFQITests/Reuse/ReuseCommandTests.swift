@@ -186,7 +186,7 @@ struct ReuseCommandTests {
 
   @Test(
     "tools/reuse_example.py fits the same head as mtfqi-fit (1e-6 relative)",
-    .enabled(if: TrainFixtures.pythonAvailable))
+    .enabled(if: TrainFixtures.pythonAvailable, "needs python3 with h5py and numpy (make test installs them)"))
   func pythonExample() throws {
     let pipeline = try ReuseFixtures.small.get()
     let directory = try ReuseFixtures.scratch("python")

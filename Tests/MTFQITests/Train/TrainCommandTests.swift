@@ -123,7 +123,7 @@ struct TrainCommandTests {
 
   @Test(
     "Progress per iteration on stderr when it is a terminal; --quiet silences it",
-    .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs /usr/bin/script (util-linux) for a pseudo-terminal"))
   func progressOnTerminal() throws {
     let pipeline = try Self.small.get()
     let directory = try Self.scratch("progress")
