@@ -41,11 +41,16 @@ final class RegressionData: Sendable {
   let gram: BlockGram
   /// max |r| over the rows (for the divergence bound).
   let maxAbsReward: Double
+  /// `.pairs` only: the rows grouped by (pair, next state) when that makes target passes
+  /// cheaper (see `PairGroups`); nil means passes go over the rows.
+  let pairGroups: PairGroups?
 
   init(
-    task: String, rewards: [Double], continuation: [Double], layout: Layout, gram: BlockGram
+    task: String, rewards: [Double], continuation: [Double], layout: Layout, gram: BlockGram,
+    pairGroups: PairGroups? = nil
   ) {
     self.task = task
+    self.pairGroups = pairGroups
     self.count = rewards.count
     self.rewards = rewards
     self.continuation = continuation
@@ -67,7 +72,8 @@ final class RegressionData: Sendable {
       task: task, rewards: rewards, continuation: continuation,
       layout: .pairs(
         pairs: pairs, nextStates: next, features: features, states: states, actions: actions),
-      gram: try Self.pairGram(counts: counts, rows: count, features: features))
+      gram: try Self.pairGram(counts: counts, rows: count, features: features),
+      pairGroups: pairGroups)
   }
 
   // MARK: Building
@@ -79,6 +85,7 @@ final class RegressionData: Sendable {
     var continuation: [Double]
     var pairs: [Int32] = []
     var nextStates: [Int32] = []
+    var pairGroups: PairGroups? = nil
     var phi: [Matrix] = []
     var ranges: [Range<Int>] = []
     var phiNext: Matrix? = nil
@@ -91,7 +98,7 @@ final class RegressionData: Sendable {
     let selected = rows ?? Array(0..<task.count)
     let d = task.observationDimension
     switch featureMap.structure {
-    case .pairs(_, let actions):
+    case .pairs(let states, let actions):
       let stateStart = Double(featureMap.stateStart)
       let actionStart = featureMap.actionStart
       var pairs = [Int32](repeating: 0, count: selected.count)
@@ -107,9 +114,12 @@ final class RegressionData: Sendable {
           next[i] = Int32(task.nextObservations[row] - stateStart)
         }
       }
+      let groups = PairGroups.make(
+        pairs: pairs, nextStates: next, rewards: rewards, continuation: continuation,
+        states: states, actions: actions)
       return Prepared(
         task: task.name, rewards: rewards, continuation: continuation, pairs: pairs,
-        nextStates: next)
+        nextStates: next, pairGroups: groups)
     case .actionBlocks(let actions, _):
       let actionStart = featureMap.actionStart
       var byAction = [[Int]](repeating: [], count: actions)
@@ -161,7 +171,8 @@ final class RegressionData: Sendable {
         layout: .pairs(
           pairs: prepared.pairs, nextStates: prepared.nextStates, features: features,
           states: states, actions: actions),
-        gram: try pairGram(counts: counts, rows: n, features: features))
+        gram: try pairGram(counts: counts, rows: n, features: features),
+        pairGroups: prepared.pairGroups)
     case .actionBlocks(_, let m):
       var blocks: [Matrix] = []
       let scale = 1 / Double(max(n, 1))
@@ -305,6 +316,12 @@ extension RegressionData {
     switch layout {
     case .pairs(let pairs, let next, _, let states, let actions):
       var sums = [Double](repeating: 0, count: states * actions)
+      if let groups = pairGroups {
+        let values: [Double]?
+        if case .stateValues(let v) = support { values = v } else { values = nil }
+        let result = groups.accumulate(values: values, into: &sums)
+        return PartialTargets(sums: sums, squares: result.squares, maxAbsNext: result.maxAbsNext)
+      }
       rewards.withUnsafeBufferPointer { r in
         continuation.withUnsafeBufferPointer { c in
           pairs.withUnsafeBufferPointer { p in
