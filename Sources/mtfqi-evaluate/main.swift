@@ -48,6 +48,8 @@ struct Evaluate: ParsableCommand {
   }
 
   func run() throws {
+    // BLAS runs on one thread here (parallelism is over tasks): stop OpenBLAS's idle workers.
+    LinearAlgebra.useOneBLASThreadForProcess()
     let report: MetricsReport
     do throws(FQIError) {
       report = try Evaluator.run(EvaluateRequest(inputs: inputs, truth: truth, output: output))

@@ -63,6 +63,8 @@ struct Export: ParsableCommand {
   }
 
   func run() throws {
+    // BLAS runs on one thread here (parallelism is over tasks): stop OpenBLAS's idle workers.
+    LinearAlgebra.useOneBLASThreadForProcess()
     let summary: ExportSummary
     do throws(FQIError) {
       summary = try Exporter.run(

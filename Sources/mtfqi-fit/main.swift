@@ -117,6 +117,8 @@ struct Fit: ParsableCommand {
   }
 
   func run() throws {
+    // BLAS runs on one thread here (parallelism is over tasks): stop OpenBLAS's idle workers.
+    LinearAlgebra.useOneBLASThreadForProcess()
     var request = FitRequest(
       representation: representation, store: store, task: task, output: output)
     if let mode {

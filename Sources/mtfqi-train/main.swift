@@ -198,6 +198,8 @@ struct Train: ParsableCommand {
   }
 
   func run() throws {
+    // BLAS runs on one thread here (parallelism is over tasks): stop OpenBLAS's idle workers.
+    LinearAlgebra.useOneBLASThreadForProcess()
     let request = TrainRequest(
       store: store, output: output, config: try resolvedConfig(), qTablesDirectory: qTables)
     let showProgress = Progress.enabled(quiet: quiet)

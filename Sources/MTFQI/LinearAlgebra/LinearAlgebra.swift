@@ -35,6 +35,18 @@ public enum LinearAlgebra {
     LinearAlgebraCalls.setBLASThreads(count)
   }
 
+  /// For a stage executable whose BLAS runs on one thread (its parallelism is its own, over
+  /// tasks): sets one OpenBLAS thread and stops OpenBLAS's worker threads. Workers started at
+  /// library load spin (sched_yield) for about 0.1 s before they sleep, taking CPU time from
+  /// the process's own threads while it reads its input. OpenBLAS starts them again by itself
+  /// if the thread count is raised later and a call wants them.
+  ///
+  /// Call it first thing in `main`, before any other thread runs BLAS: it joins the workers.
+  public static func useOneBLASThreadForProcess() {
+    LinearAlgebraCalls.setBLASThreads(1)
+    LinearAlgebraCalls.stopIdleBLASThreads()
+  }
+
   // MARK: BLAS
 
   /// C = alpha * op(A) * op(B) + beta * C (`cblas_dgemm`).

@@ -59,6 +59,11 @@ enum LinearAlgebraCalls {
     mtfqi_blas_set_threads(Int32(clamping: max(1, count)))
   }
 
+  /// Stops OpenBLAS's idle worker threads (`blas_thread_shutdown_`, when this OpenBLAS has it).
+  static func stopIdleBLASThreads() {
+    mtfqi_blas_stop_idle_threads()
+  }
+
   // MARK: BLAS
 
   /// `cblas_dgemm`: C = alpha op(A) op(B) + beta C with op(A) m x k, op(B) k x n, C m x n.
