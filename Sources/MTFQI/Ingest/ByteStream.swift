@@ -80,10 +80,30 @@ final class ByteStream {
     rawBytesRead += Int64(count)
   }
 
+  /// Reads (and hashes) file bytes into `buffer` without going through `raw`; plain files only.
+  private func readDirectly(into buffer: UnsafeMutableRawBufferPointer) throws(MTFQIError) -> Int {
+    guard let destination = buffer.baseAddress else { return 0 }
+    let count = fread(destination, 1, buffer.count, handle)
+    if count == 0 {
+      if ferror(handle) != 0 {
+        throw MTFQIError.io(path: path, message: "read error: \(String(cString: strerror(errno)))")
+      }
+      rawEOF = true
+      return 0
+    }
+    digest.update(UnsafeRawBufferPointer(start: destination, count: count))
+    rawBytesRead += Int64(count)
+    return count
+  }
+
   /// Reads up to `buffer.count` decompressed bytes; 0 at the end of the data.
   func read(into buffer: UnsafeMutableRawBufferPointer) throws(MTFQIError) -> Int {
     guard buffer.count > 0 else { return 0 }
     if !isGzip {
+      if rawStart == rawEnd && !rawEOF && buffer.count >= raw.count {
+        // A large request reads straight into the caller's buffer (no copy through `raw`).
+        return try readDirectly(into: buffer)
+      }
       if rawStart == rawEnd { try fillRaw() }
       let n = min(buffer.count, rawEnd - rawStart)
       if n == 0 { return 0 }
@@ -200,93 +220,68 @@ final class LineScanner {
     }
   }
 
-  /// Hands out the rest of the stream as blocks of whole lines (the last may lack its newline),
-  /// each with the number of lines before it, for parsers that work on many lines at once.
-  func forEachBlock(_ body: (UnsafeRawBufferPointer, Int) throws(MTFQIError) -> Void) throws(MTFQIError) {
-    var eof = false
-    while true {
-      // Fill the buffer as far as it goes.
-      if start > 0 {
-        let remaining = end - start
-        if remaining > 0 { memmove(buffer.baseAddress!, buffer.baseAddress! + start, remaining) }
-        start = 0
-        end = remaining
-      }
-      while !eof && end < buffer.count {
-        let n = try stream.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]))
-        if n == 0 { eof = true } else { end += n }
-      }
-      if start == end && eof { return }
-      var blockEnd = end
-      if !eof {
-        // Cut after the last newline; a line longer than the buffer grows it.
-        var last = end - 1
-        while last >= start && buffer[last] != 0x0A { last -= 1 }
-        if last < start {
-          let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.count * 2, alignment: 64)
-          bigger.baseAddress!.copyMemory(from: buffer.baseAddress!, byteCount: end)
-          buffer.deallocate()
-          buffer = bigger
-          continue
-        }
-        blockEnd = last + 1
-      }
-      let block = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[start..<blockEnd])
-      var newlines = 0
-      var cursor = block.baseAddress!
-      let stop = block.baseAddress! + block.count
-      while cursor < stop, let found = memchr(cursor, 0x0A, stop - cursor) {
-        newlines += 1
-        cursor = UnsafeRawPointer(found) + 1
-      }
-      let linesBefore = lineNumber
-      try body(block, linesBefore)
-      lineNumber += newlines + (cursor < stop ? 1 : 0)
-      bytesScanned += Int64(block.count)
-      start = blockEnd
-      if eof && start == end { return }
-    }
+  /// The stream the scanner reads from.
+  var source: ByteStream { stream }
+
+  /// Hands over the bytes read from the stream but not handed out yet (the scanner is left
+  /// empty), for a reader that continues on the stream itself.
+  func takeBuffered() -> [UInt8] {
+    let rest = Array(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[start..<end]))
+    start = end
+    return rest
   }
 }
 
-/// Reads blocks of whole lines on a background thread, one or two blocks ahead of the consumer,
-/// so that reading, gzip inflation and hashing overlap with parsing. Each block is a private copy
-/// (the consumer may hold it while the next one is read). At most `depth` blocks wait in memory.
+/// Reads blocks of whole lines on a background thread, ahead of the parsers, so that reading,
+/// gzip inflation and hashing overlap with parsing. The stream is read straight into block
+/// buffers taken from a small pool (nothing is copied but the partial line carried from the end
+/// of one block to the start of the next). At most `depth` blocks wait in memory.
 final class PrefetchingBlockReader: @unchecked Sendable {
-  private let scanner: LineScanner
+  /// What `next()` hands out, numbered in file order.
+  enum Item {
+    /// Whole lines (the last block may lack its final newline); give the buffer back with
+    /// `recycle` once the bytes are no longer needed.
+    case block(UnsafeRawBufferPointer, buffer: UnsafeMutableRawBufferPointer)
+    case end
+    /// The stream failed (a corrupt gzip stream, say) after the blocks numbered before it.
+    case failure(MTFQIError)
+  }
+
+  private let stream: ByteStream
+  /// Bytes the line scanner had read past the lines it handed out: the first block starts there.
+  private let buffered: [UInt8]
+  private let blockSize: Int
+  private let depth: Int
   private let condition = NSCondition()
-  private var queue: [(bytes: [UInt8], linesBefore: Int)] = []
-  private var spare: [[UInt8]] = []
+  private var queue: [(buffer: UnsafeMutableRawBufferPointer, count: Int)] = []
+  private var spare: [UnsafeMutableRawBufferPointer] = []
+  private var handedOut = 0
   private var finished = false
   private var failure: MTFQIError?
   private var cancelled = false
-  private let depth: Int
+  private var started = false
 
-  init(scanner: LineScanner, depth: Int = 2) {
-    self.scanner = scanner
+  /// Continues after the lines `scanner` handed out, on its stream.
+  init(scanner: LineScanner, blockSize: Int = 4 << 20, depth: Int = 2) {
+    stream = scanner.source
+    buffered = scanner.takeBuffered()
+    self.blockSize = blockSize
     self.depth = depth
   }
 
-  /// Calls `body` for each block in order. A failure of the reader (a corrupt gzip stream, say)
-  /// is thrown after the blocks before it were handed out; a failure of `body` stops the reader.
-  func forEachBlock(_ body: (UnsafeRawBufferPointer, Int) throws(MTFQIError) -> Void) throws(MTFQIError) {
+  deinit {
+    for buffer in spare { buffer.deallocate() }
+    for block in queue { block.buffer.deallocate() }
+  }
+
+  /// Starts the reader thread.
+  func start() {
+    condition.lock()
+    started = true
+    condition.unlock()
     let thread = Thread { [self] in
       do throws(MTFQIError) {
-        try scanner.forEachBlock { (block, linesBefore) throws(MTFQIError) in
-          // Reuse a buffer the consumer has finished with (fresh 8 MiB arrays cost page faults).
-          condition.lock()
-          var copy = spare.popLast() ?? []
-          condition.unlock()
-          copy.removeAll(keepingCapacity: true)
-          copy.append(contentsOf: block)
-          condition.lock()
-          while queue.count >= depth && !cancelled { condition.wait() }
-          let stop = cancelled
-          if !stop { queue.append((copy, linesBefore)) }
-          condition.broadcast()
-          condition.unlock()
-          if stop { throw MTFQIError.invalidInput("cancelled") }
-        }
+        try produce()
       } catch {
         condition.lock()
         if !cancelled { failure = error }
@@ -299,38 +294,108 @@ final class PrefetchingBlockReader: @unchecked Sendable {
     }
     thread.stackSize = 1 << 20
     thread.start()
-    defer {
-      // Stop the reader and wait for it, so nothing touches the stream after we return.
-      condition.lock()
-      cancelled = true
+  }
+
+  /// Stops the reader and waits for its thread, so nothing touches the stream afterwards.
+  func stop() {
+    condition.lock()
+    cancelled = true
+    condition.broadcast()
+    while started && !finished { condition.wait() }
+    condition.unlock()
+  }
+
+  /// The next item and its number (0, 1, 2, ... in file order); waits until one is ready.
+  /// After the end or a failure every further call gets the same again, numbered on.
+  func next() -> (sequence: Int, item: Item) {
+    condition.lock()
+    defer { condition.unlock() }
+    while queue.isEmpty && !finished && !cancelled { condition.wait() }
+    let sequence = handedOut
+    handedOut += 1
+    if !queue.isEmpty && !cancelled {
+      let block = queue.removeFirst()
       condition.broadcast()
-      while !finished { condition.wait() }
-      condition.unlock()
+      return (sequence, .block(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(block.buffer)[0..<block.count]), buffer: block.buffer))
     }
+    if let failure { return (sequence, .failure(failure)) }
+    return (sequence, .end)
+  }
+
+  /// Gives a block's buffer back for reuse.
+  func recycle(_ buffer: UnsafeMutableRawBufferPointer) {
+    condition.lock()
+    spare.append(buffer)
+    condition.unlock()
+  }
+
+  /// A buffer from the pool, or a new one (of at least `minimum` bytes).
+  private func takeBuffer(minimum: Int) -> UnsafeMutableRawBufferPointer {
+    condition.lock()
+    let index = spare.firstIndex { $0.count >= minimum }
+    let reused = index.map { spare.remove(at: $0) }
+    condition.unlock()
+    return reused ?? UnsafeMutableRawBufferPointer.allocate(byteCount: max(minimum, blockSize), alignment: 64)
+  }
+
+  /// The reader thread: fills buffers, cuts each after its last newline, queues it.
+  private func produce() throws(MTFQIError) {
+    var carry = buffered
+    var eof = false
     while true {
-      condition.lock()
-      while queue.isEmpty && !finished { condition.wait() }
-      if queue.isEmpty {
-        let error = failure
-        condition.unlock()
-        if let error { throw error }
-        return
-      }
-      let next = queue.removeFirst()
-      condition.broadcast()
-      condition.unlock()
-      var bodyFailure: MTFQIError?
-      next.bytes.withUnsafeBytes { bytes in
-        do throws(MTFQIError) {
-          try body(bytes, next.linesBefore)
-        } catch {
-          bodyFailure = error
+      var buffer = takeBuffer(minimum: carry.count + 1)
+      var filled = carry.count
+      carry.withUnsafeBytes { bytes in
+        if let source = bytes.baseAddress, let target = buffer.baseAddress {
+          target.copyMemory(from: source, byteCount: bytes.count)
         }
       }
-      if let bodyFailure { throw bodyFailure }
+      var blockEnd = 0
+      while true {
+        while !eof && filled < buffer.count {
+          let n: Int
+          do {
+            n = try stream.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+          } catch {
+            buffer.deallocate()
+            throw error
+          }
+          if n == 0 { eof = true } else { filled += n }
+        }
+        if eof {
+          blockEnd = filled
+          break
+        }
+        // Cut after the last newline; a line longer than the buffer needs a bigger buffer.
+        var last = filled - 1
+        while last >= 0 && buffer[last] != 0x0A { last -= 1 }
+        if last >= 0 {
+          blockEnd = last + 1
+          break
+        }
+        let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.count * 2, alignment: 64)
+        if let target = bigger.baseAddress, let source = buffer.baseAddress {
+          target.copyMemory(from: source, byteCount: filled)
+        }
+        buffer.deallocate()
+        buffer = bigger
+      }
+      carry = Array(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[blockEnd..<filled]))
+      if blockEnd == 0 {
+        recycle(buffer)
+        return
+      }
       condition.lock()
-      spare.append(next.bytes)
+      while queue.count >= depth && !cancelled { condition.wait() }
+      let stop = cancelled
+      if !stop { queue.append((buffer, blockEnd)) }
+      condition.broadcast()
       condition.unlock()
+      if stop {
+        buffer.deallocate()
+        return
+      }
+      if eof && carry.isEmpty { return }
     }
   }
 }

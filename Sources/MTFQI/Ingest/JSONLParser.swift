@@ -48,11 +48,10 @@ struct JSONLParser {
     let firstParsed = firstLine.withUnsafeBytes { bytes in
       ParallelLines.parse(bytes, firstLine: firstLineNumber - 1, parser: parser, schema: router.schema)
     }
-    for part in firstParsed { try router.absorb(part) }
-    try PrefetchingBlockReader(scanner: scanner).forEachBlock { (block, blockFirstLine) throws(MTFQIError) in
-      for part in ParallelLines.parse(block, firstLine: blockFirstLine, parser: parser, schema: router.schema) {
-        try router.absorb(part)
-      }
+    try router.absorb(firstParsed)
+    try ParallelLines.stream(
+      PrefetchingBlockReader(scanner: scanner), firstLine: scanner.lineNumber, parser: parser, router: router
+    ) {
       context.reportProgress(file: path, done: stream.rawBytesRead, total: stream.fileSize)
     }
     try router.finish()
@@ -111,6 +110,7 @@ struct JSONLLineParser: TextLineParser {
   func parse(_ line: UnsafeRawBufferPointer, schema router: TextSchema, into row: inout TextRow) throws(RowError) {
     var cursor = JSONCursor(line)
     cursor.skipWhitespace()
+    let previousTask = row.task
     row.task = nil
     row.nextObservationMissing = false
     var seen: UInt16 = 0
@@ -128,7 +128,7 @@ struct JSONLLineParser: TextLineParser {
         switch key {
         case .task:
           bit = 1 << 0
-          row.task = try cursor.string(field: "task")
+          row.task = try cursor.string(field: "task", reusing: previousTask)
         case .episode:
           bit = 1 << 1
           row.episode = try cursor.integer(field: "episode")
@@ -262,8 +262,41 @@ struct JSONCursor {
     literal.utf8CodeUnitCount == raw.count && memcmp(raw.baseAddress!, literal.utf8Start, raw.count) == 0
   }
 
-  /// Reads an object key, recognising the schema's names without building a String.
+  /// Reads an object key, recognising the schema's names without building a String. The first
+  /// letter tells which name it can be; the name's bytes and the closing quote after them are
+  /// then checked in place. Anything else (escapes, unknown names) takes `anyKey`.
+  @inline(__always)
   mutating func key() throws(RowError) -> Key {
+    let start = index + 1
+    guard start < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return try anyKey() }
+    let candidate: (key: Key, name: StaticString)
+    switch bytes[start] {
+    case UInt8(ascii: "o"): candidate = (.obs, "obs")
+    case UInt8(ascii: "a"): candidate = (.action, "action")
+    case UInt8(ascii: "r"): candidate = (.reward, "reward")
+    case UInt8(ascii: "e"): candidate = (.episode, "episode")
+    case UInt8(ascii: "s"): candidate = (.step, "step")
+    case UInt8(ascii: "n"): candidate = (.nextObs, "next_obs")
+    case UInt8(ascii: "b"): candidate = (.behaviorProb, "behavior_prob")
+    case UInt8(ascii: "t"):
+      guard start + 1 < bytes.count else { return try anyKey() }
+      switch bytes[start + 1] {
+      case UInt8(ascii: "a"): candidate = (.task, "task")
+      case UInt8(ascii: "e"): candidate = (.terminated, "terminated")
+      default: candidate = (.truncated, "truncated")
+      }
+    default: return try anyKey()
+    }
+    let length = candidate.name.utf8CodeUnitCount
+    guard start + length < bytes.count, bytes[start + length] == UInt8(ascii: "\""),
+      Self.equals(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + length)]), candidate.name)
+    else { return try anyKey() }
+    index = start + length + 1
+    return candidate.key
+  }
+
+  /// Reads any object key: the schema's names, or an error naming the unknown field.
+  mutating func anyKey() throws(RowError) -> Key {
     guard peek == UInt8(ascii: "\"") else { throw RowError(field: "(key)", expected: "a quoted field name", found: foundHere()) }
     let start = index + 1
     var end = start
@@ -293,6 +326,29 @@ struct JSONCursor {
       field: name,
       expected: "only the fields task, episode, step, obs, action, reward, next_obs, terminated, truncated, behavior_prob",
       found: "an unknown field")
+  }
+
+  /// A JSON string; `previous` itself when the string has no escapes and the same bytes (so a
+  /// task name repeated on every line is not made into a new String each time).
+  @inline(__always)
+  mutating func string(field: String, reusing previous: String?) throws(RowError) -> String {
+    if var previous, peek == UInt8(ascii: "\"") {
+      let start = index + 1
+      let matches = previous.withUTF8 { utf8 -> Bool in
+        let end = start + utf8.count
+        guard end < bytes.count, bytes[end] == UInt8(ascii: "\""), let text = bytes.baseAddress, let name = utf8.baseAddress
+        else { return false }
+        // Equal bytes with no quote or backslash among them are a plain JSON string whose
+        // value is exactly `previous` (a name with either goes the general way).
+        return memcmp(text + start, name, utf8.count) == 0 && memchr(name, 0x5C, utf8.count) == nil
+          && memchr(name, 0x22, utf8.count) == nil
+      }
+      if matches {
+        index = start + previous.utf8.count + 1
+        return previous
+      }
+    }
+    return try string(field: field)
   }
 
   /// A JSON string with escapes decoded.

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 
 /// What every parser of one text file shares, read-only, across worker threads.
@@ -60,6 +59,30 @@ struct TextSchema: @unchecked Sendable {
 /// Turns one line into a row (CSV or JSON Lines).
 protocol TextLineParser: Sendable {
   func parse(_ line: UnsafeRawBufferPointer, schema: TextSchema, into row: inout TextRow) throws(RowError)
+
+  /// A fast path for the common line: parses the line that starts at `start` in one pass (it
+  /// finds the line's end itself, with `separators` over `text`) and returns the index just past
+  /// its newline, or nil when the line is anything out of the ordinary (the caller then cuts the
+  /// line and calls `parse`, which decides it and words any error). A row it accepts is exactly
+  /// the row `parse` makes.
+  func parseCommon(
+    _ text: UnsafeRawBufferPointer, from start: Int, separators: SeparatorIndex, schema: TextSchema,
+    into row: inout TextRow
+  ) -> Int?
+
+  /// Whether `parseCommon` uses the separator index (which costs a pass over the text).
+  var usesSeparators: Bool { get }
+}
+
+extension TextLineParser {
+  func parseCommon(
+    _ text: UnsafeRawBufferPointer, from start: Int, separators: SeparatorIndex, schema: TextSchema,
+    into row: inout TextRow
+  ) -> Int? {
+    nil
+  }
+
+  var usesSeparators: Bool { false }
 }
 
 /// The rows one worker parsed from its share of a block, per task in order of appearance.
@@ -76,52 +99,134 @@ struct ParsedBlock: @unchecked Sendable {
   var dataRows = 0
 }
 
-/// Parses blocks of whole lines on two threads (the machine's cores): the block is cut at a
-/// newline near its middle, each half is parsed into its own per-task batches, and the halves
-/// are handed back in file order, so the store gets the rows in the order of the file.
+/// Parses the blocks of a text file on two threads (the machine's cores) while the calling
+/// thread writes the rows to the store in file order. Each parser thread takes the next block
+/// from the reader, parses it whole into per-task batches and leaves the result; the writer
+/// takes the results by block number, so the store gets the rows in the order of the file.
+/// Nobody spins: threads that wait sleep on one condition. All HDF5 calls stay on the writer.
 enum ParallelLines {
-  private struct Shared: @unchecked Sendable {
-    let block: UnsafeRawBufferPointer
-    let results: UnsafeMutableBufferPointer<ParsedBlock>
+  static let parserThreads = 2
+  /// Parsed blocks allowed to wait for the writer (memory stays flat in input size).
+  static let waitingResults = 2
+
+  /// What a parser thread leaves for the writer, by block number.
+  private enum Outcome {
+    case parsed(ParsedBlock)
+    case end
+    case failure(MTFQIError)
   }
 
-  static func parse<P: TextLineParser>(
-    _ block: UnsafeRawBufferPointer, firstLine: Int, parser: P, schema: TextSchema
-  ) -> [ParsedBlock] {
-    var cuts = [0, block.count]
-    if block.count >= 1 << 16, let base = block.baseAddress {
-      let middle = block.count / 2
-      if let newline = memchr(base + middle, 0x0A, block.count - middle) {
-        let cut = UnsafeRawPointer(newline) - base + 1
-        if cut < block.count { cuts = [0, cut, block.count] }
+  /// The state parser threads and the writer share, under `condition`.
+  private final class Exchange: @unchecked Sendable {
+    let condition = NSCondition()
+    var outcomes: [Int: Outcome] = [:]
+    var running = 0
+    var cancelled = false
+  }
+
+  /// Parses every block of `reader` (whose first line is line `firstLine` + 1 of the file) and
+  /// hands the rows to `router` in file order, calling `afterBlock` after each block. A bad row
+  /// (when not skipping) is the error, after the rows before it were written; a read error comes
+  /// after the blocks before it.
+  static func stream<P: TextLineParser>(
+    _ reader: PrefetchingBlockReader, firstLine: Int, parser: P, router: TextRowRouter,
+    afterBlock: () -> Void
+  ) throws(MTFQIError) {
+    let schema = router.schema
+    let exchange = Exchange()
+    reader.start()
+    exchange.running = parserThreads
+    for _ in 0..<parserThreads {
+      let thread = Thread {
+        parseBlocks(from: reader, parser: parser, schema: schema, exchange: exchange)
       }
+      thread.stackSize = 1 << 20
+      thread.start()
     }
-    let parts = cuts.count - 1
-    let bounds = cuts
-    let results = UnsafeMutableBufferPointer<ParsedBlock>.allocate(capacity: parts)
-    results.initialize(repeating: ParsedBlock())
     defer {
-      _ = results.deinitialize()
-      results.deallocate()
+      // Stop the reader and the parsers and wait for them: nothing outlives this call.
+      exchange.condition.lock()
+      exchange.cancelled = true
+      exchange.condition.broadcast()
+      exchange.condition.unlock()
+      reader.stop()
+      exchange.condition.lock()
+      while exchange.running > 0 { exchange.condition.wait() }
+      exchange.condition.unlock()
     }
-    let shared = Shared(block: block, results: results)
-    let run: @Sendable (Int) -> Void = { part in
-      let slice = UnsafeRawBufferPointer(rebasing: shared.block[bounds[part]..<bounds[part + 1]])
-      shared.results[part] = parseSlice(slice, parser: parser, schema: schema)
+    var linesBefore = firstLine
+    var sequence = 0
+    while true {
+      exchange.condition.lock()
+      while exchange.outcomes[sequence] == nil { exchange.condition.wait() }
+      let outcome = exchange.outcomes.removeValue(forKey: sequence)
+      exchange.condition.broadcast()
+      exchange.condition.unlock()
+      switch outcome {
+      case .parsed(let block)?:
+        let shifted = shift(block, by: linesBefore)
+        linesBefore += block.lines
+        try router.absorb(shifted)
+        afterBlock()
+      case .failure(let error)?:
+        throw error
+      case .end?, nil:
+        return
+      }
+      sequence += 1
     }
-    if parts == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: run) }
-    // Line numbers: each part counted from 0; shift by the lines before it.
-    var output: [ParsedBlock] = []
-    var offset = firstLine
-    for part in 0..<parts {
-      var result = results[part]
-      results[part] = ParsedBlock()
-      if let failure = result.failure { result.failure = (failure.line + offset, failure.message) }
+  }
+
+  /// A parser thread: blocks from the reader until its end, a failure or cancellation.
+  private static func parseBlocks<P: TextLineParser>(
+    from reader: PrefetchingBlockReader, parser: P, schema: TextSchema, exchange: Exchange
+  ) {
+    defer {
+      exchange.condition.lock()
+      exchange.running -= 1
+      exchange.condition.broadcast()
+      exchange.condition.unlock()
+    }
+    while true {
+      // Wait while enough parsed blocks wait for the writer.
+      exchange.condition.lock()
+      while exchange.outcomes.count >= waitingResults && !exchange.cancelled { exchange.condition.wait() }
+      let cancelled = exchange.cancelled
+      exchange.condition.unlock()
+      if cancelled { return }
+      let (sequence, item) = reader.next()
+      let outcome: Outcome
+      switch item {
+      case .block(let bytes, let buffer):
+        outcome = .parsed(parseSlice(bytes, parser: parser, schema: schema))
+        reader.recycle(buffer)
+      case .end: outcome = .end
+      case .failure(let error): outcome = .failure(error)
+      }
+      exchange.condition.lock()
+      exchange.outcomes[sequence] = outcome
+      exchange.condition.broadcast()
+      exchange.condition.unlock()
+      if case .parsed = outcome { continue }
+      return
+    }
+  }
+
+  /// Parses one slice of whole lines whose first line is line `firstLine` + 1 of the file.
+  static func parse<P: TextLineParser>(
+    _ slice: UnsafeRawBufferPointer, firstLine: Int, parser: P, schema: TextSchema
+  ) -> ParsedBlock {
+    shift(parseSlice(slice, parser: parser, schema: schema), by: firstLine)
+  }
+
+  /// Line numbers of a block's failure and rejections moved from block-relative to file lines.
+  private static func shift(_ block: ParsedBlock, by offset: Int) -> ParsedBlock {
+    var result = block
+    if let failure = result.failure { result.failure = (failure.line + offset, failure.message) }
+    if !result.rejections.isEmpty {
       result.rejections = result.rejections.map { ($0.line + offset, $0.task, $0.message) }
-      offset += result.lines
-      output.append(result)
     }
-    return output
+    return result
   }
 
   /// Parses the lines of a slice. Line numbers in the result are 0-based within the slice
@@ -148,24 +253,32 @@ enum ParallelLines {
     func stash() {
       if let currentTask { result.batches[currentTask] = current }
     }
+    let separators = parser.usesSeparators ? SeparatorIndex(base.assumingMemoryBound(to: UInt8.self), count: slice.count) : nil
     while start < slice.count {
-      let end: Int
-      if let newline = memchr(base + start, 0x0A, slice.count - start) {
-        end = UnsafeRawPointer(newline) - base
+      var isCommon = false
+      var line = UnsafeRawBufferPointer(start: base + start, count: 0)
+      if let separators, let next = parser.parseCommon(slice, from: start, separators: separators, schema: schema, into: &row) {
+        isCommon = true
+        start = next
       } else {
-        end = slice.count
+        let end: Int
+        if let newline = memchr(base + start, 0x0A, slice.count - start) {
+          end = UnsafeRawPointer(newline) - base
+        } else {
+          end = slice.count
+        }
+        var length = end - start
+        if length > 0 && slice[start + length - 1] == 0x0D { length -= 1 }
+        line = UnsafeRawBufferPointer(start: base + start, count: length)
+        start = end + 1
       }
-      var length = end - start
-      if length > 0 && slice[start + length - 1] == 0x0D { length -= 1 }
-      let line = UnsafeRawBufferPointer(start: base + start, count: length)
-      start = end + 1
       result.lines += 1
       let lineNumber = result.lines
-      if isBlank(line) { continue }
+      if !isCommon && isBlank(line) { continue }
       result.dataRows += 1
       let task: String
       do throws(RowError) {
-        try parser.parse(line, schema: schema, into: &row)
+        if !isCommon { try parser.parse(line, schema: schema, into: &row) }
         try schema.validate(row)
         task = try schema.task(of: row)
       } catch {
@@ -181,6 +294,9 @@ enum ParallelLines {
         stash()
         if let existing = result.batches[task] {
           current = existing
+        } else if result.order.isEmpty {
+          // The slice's first task keeps the batch reserved above (it is still empty).
+          result.order.append(task)
         } else {
           current = TransitionBatch(format: schema.format)
           result.order.append(task)

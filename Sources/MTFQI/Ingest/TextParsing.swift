@@ -14,6 +14,20 @@ enum TextParsing {
     return consumed == field.count ? value : nil
   }
 
+  /// The number at the start of `text` and how many bytes it takes (0: no number there), by
+  /// the short-decimal fast path with fast_float behind it, or (`reference`) by fast_float
+  /// alone. For tests that hold the two to the same result.
+  static func numberPrefix(_ text: UnsafeRawBufferPointer, reference: Bool = false) -> (value: Double, consumed: Int) {
+    guard let base = text.baseAddress else { return (0, 0) }
+    var value = 0.0
+    let first = base.assumingMemoryBound(to: CChar.self)
+    let consumed =
+      reference
+      ? mtfqi_parse_double_reference(first, first + text.count, &value)
+      : mtfqi_parse_double(first, first + text.count, &value)
+    return (value, consumed)
+  }
+
   /// Parses a whole field as a signed 64-bit integer (optional sign, digits only).
   @inline(__always)
   static func integer(_ field: UnsafeRawBufferPointer) -> Int64? {

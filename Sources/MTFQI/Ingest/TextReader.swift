@@ -1,4 +1,5 @@
 import Foundation
+internal import CFastFloat
 
 /// A problem with one field of one row: which field, what was expected, what was found.
 struct RowError: Error {
@@ -58,10 +59,9 @@ struct CSVParser {
     }
     let router = header.router
     let parser = CSVLineParser(roles: header.roles)
-    try PrefetchingBlockReader(scanner: scanner).forEachBlock { (block, firstLine) throws(MTFQIError) in
-      for part in ParallelLines.parse(block, firstLine: firstLine, parser: parser, schema: router.schema) {
-        try router.absorb(part)
-      }
+    try ParallelLines.stream(
+      PrefetchingBlockReader(scanner: scanner), firstLine: scanner.lineNumber, parser: parser, router: router
+    ) {
       context.reportProgress(file: path, done: stream.rawBytesRead, total: stream.fileSize)
     }
     guard router.dataRows > 0 else {
@@ -203,6 +203,8 @@ struct CSVParser {
 struct CSVLineParser: TextLineParser {
   let roles: [CSVParser.Role]
 
+  var usesSeparators: Bool { true }
+
   @inline(__always)
   private func number(_ field: UnsafeRawBufferPointer, _ name: @autoclosure () -> String) throws(RowError) -> Double {
     guard let value = TextParsing.double(field), value.isFinite else {
@@ -216,6 +218,133 @@ struct CSVLineParser: TextLineParser {
     guard let value = TextParsing.integer(field) else {
       throw RowError(field: name(), expected: "an integer", found: TextParsing.show(field))
     }
+    return value
+  }
+
+  /// The common row in one pass: every field unquoted and well formed (integers of at most 18
+  /// digits, finite numbers, 0/1 flags, no missing next_obs), ended by a comma, the last by LF,
+  /// CRLF or the end of the text. Field ends come from `separators`; each field must be parsed
+  /// whole (a number that stops short of its comma sends the line to `parse`, which words the
+  /// error). Anything else returns nil for `parse` to decide.
+  func parseCommon(
+    _ text: UnsafeRawBufferPointer, from start: Int, separators: SeparatorIndex, schema: TextSchema,
+    into row: inout TextRow
+  ) -> Int? {
+    guard let base = text.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+    let count = text.count
+    if separators.position != start { separators.seek(start) }
+    let discreteObservation = schema.observationIsDiscrete
+    let discreteAction = schema.actionIsDiscrete
+    let lastField = roles.count - 1
+    var fieldStart = start
+    var sawTask = false
+    var lineEnd = count
+    for field in 0...lastField {
+      let separator = separators.next()
+      var fieldEnd = separator
+      if field < lastField {
+        guard separator < count, base[separator] == UInt8(ascii: ",") else { return nil }
+      } else {
+        guard separator == count || base[separator] == 0x0A else { return nil }
+        lineEnd = separator
+        if fieldEnd > fieldStart && base[fieldEnd - 1] == 0x0D { fieldEnd -= 1 }
+      }
+      let length = fieldEnd - fieldStart
+      switch roles[field] {
+      case .task:
+        // Unquoted and not empty. The previous row's String is kept when the bytes are the same
+        // (rows mostly repeat the task), so no String is made per row.
+        guard length > 0, base[fieldStart] != UInt8(ascii: "\"") else { return nil }
+        let bytes = UnsafeRawBufferPointer(start: base + fieldStart, count: length)
+        if !Self.sameBytes(row.task, bytes) { row.task = String(decoding: bytes, as: UTF8.self) }
+        sawTask = true
+      case .episode:
+        guard let value = Self.commonInteger(base + fieldStart, length) else { return nil }
+        row.episode = value
+      case .step:
+        guard let value = Self.commonInteger(base + fieldStart, length) else { return nil }
+        row.step = value
+      case .reward:
+        guard let value = Self.commonNumber(base + fieldStart, length, textEnd: base + count) else { return nil }
+        row.reward = value
+      case .behaviorProbability:
+        guard let value = Self.commonNumber(base + fieldStart, length, textEnd: base + count) else { return nil }
+        row.behaviorProbability = value
+      case .terminated:
+        guard length == 1, base[fieldStart] &- UInt8(ascii: "0") < 2 else { return nil }
+        row.terminated = base[fieldStart] &- UInt8(ascii: "0")
+      case .truncated:
+        guard length == 1, base[fieldStart] &- UInt8(ascii: "0") < 2 else { return nil }
+        row.truncated = base[fieldStart] &- UInt8(ascii: "0")
+      case .observation(let k):
+        if discreteObservation {
+          guard let value = Self.commonInteger(base + fieldStart, length) else { return nil }
+          row.observationIndex = value
+        } else {
+          guard let value = Self.commonNumber(base + fieldStart, length, textEnd: base + count) else { return nil }
+          row.observation[k] = value
+        }
+      case .nextObservation(let k):
+        // An empty or "nan" field (a missing next observation) fails here and goes to `parse`.
+        if discreteObservation {
+          guard let value = Self.commonInteger(base + fieldStart, length) else { return nil }
+          row.nextObservationIndex = value
+        } else {
+          guard let value = Self.commonNumber(base + fieldStart, length, textEnd: base + count) else { return nil }
+          row.nextObservation[k] = value
+        }
+      case .action(let k):
+        if discreteAction {
+          guard let value = Self.commonInteger(base + fieldStart, length) else { return nil }
+          row.actionIndex = value
+        } else {
+          guard let value = Self.commonNumber(base + fieldStart, length, textEnd: base + count) else { return nil }
+          row.action[k] = value
+        }
+      }
+      fieldStart = separator + 1
+    }
+    if !sawTask { row.task = nil }
+    row.nextObservationMissing = false
+    return min(lineEnd + 1, count)
+  }
+
+  /// Whether `task` is spelled by exactly these bytes.
+  @inline(__always)
+  private static func sameBytes(_ task: String?, _ bytes: UnsafeRawBufferPointer) -> Bool {
+    guard var task else { return false }
+    return task.withUTF8 { utf8 in
+      guard utf8.count == bytes.count, let left = utf8.baseAddress, let right = bytes.baseAddress else { return false }
+      return memcmp(left, right, bytes.count) == 0
+    }
+  }
+
+  /// A field of `length` bytes that is an optionally signed integer of 1 to 18 digits (so it
+  /// cannot overflow); nil otherwise.
+  @inline(__always)
+  private static func commonInteger(_ field: UnsafePointer<UInt8>, _ length: Int) -> Int64? {
+    guard length > 0 else { return nil }
+    let signed = field[0] == UInt8(ascii: "-") || field[0] == UInt8(ascii: "+")
+    let first = signed ? 1 : 0
+    guard length - first > 0 && length - first <= 18 else { return nil }
+    var value: Int64 = 0
+    for index in first..<length {
+      let digit = field[index] &- UInt8(ascii: "0")
+      guard digit < 10 else { return nil }
+      value = value &* 10 &+ Int64(digit)
+    }
+    return field[0] == UInt8(ascii: "-") ? -value : value
+  }
+
+  /// A field of `length` bytes that is a finite number, correctly rounded (as
+  /// `TextParsing.double`); nil otherwise. The parser may look at bytes up to `textEnd` (it
+  /// reads eight at a time) but must stop exactly at the field's end.
+  @inline(__always)
+  private static func commonNumber(_ field: UnsafePointer<UInt8>, _ length: Int, textEnd: UnsafePointer<UInt8>) -> Double? {
+    var value = 0.0
+    let first = UnsafeRawPointer(field).assumingMemoryBound(to: CChar.self)
+    let consumed = mtfqi_parse_double(first, first + (textEnd - field), &value)
+    guard consumed == length && length > 0 && value.isFinite else { return nil }
     return value
   }
 

@@ -120,18 +120,50 @@ public final class TaskWriter {
   }
 
   private static func track(_ values: ColumnValues, width: Int, min: inout [Double], max: inout [Double]) {
+    switch values.type {
+    case .float64: values.float64.withUnsafeBufferPointer { track($0, width: width, min: &min, max: &max) }
+    case .float32: values.float32.withUnsafeBufferPointer { track($0, width: width, min: &min, max: &max) }
+    default: values.int64.withUnsafeBufferPointer { track($0, width: width, min: &min, max: &max) }
+    }
+  }
+
+  /// The running minimum and maximum of each of the `width` values of a row (NaN never
+  /// compares, so it is skipped), with one loop per element type.
+  @inline(__always)
+  private static func track<T: BinaryFloatingPoint>(
+    _ values: UnsafeBufferPointer<T>, width: Int, min: inout [Double], max: inout [Double]
+  ) {
     let rows = values.count / Swift.max(1, width)
-    for row in 0..<rows {
-      for k in 0..<width {
-        let value: Double
-        switch values.type {
-        case .float64: value = values.float64[row * width + k]
-        case .float32: value = Double(values.float32[row * width + k])
-        default: value = Double(values.int64[row * width + k])
-        }
-        if value < min[k] { min[k] = value }
-        if value > max[k] { max[k] = value }
+    for k in 0..<width {
+      var low = min[k]
+      var high = max[k]
+      var index = k
+      for _ in 0..<rows {
+        let value = Double(values[index])
+        if value < low { low = value }
+        if value > high { high = value }
+        index += width
       }
+      min[k] = low
+      max[k] = high
+    }
+  }
+
+  @inline(__always)
+  private static func track(_ values: UnsafeBufferPointer<Int64>, width: Int, min: inout [Double], max: inout [Double]) {
+    let rows = values.count / Swift.max(1, width)
+    for k in 0..<width {
+      var low = min[k]
+      var high = max[k]
+      var index = k
+      for _ in 0..<rows {
+        let value = Double(values[index])
+        if value < low { low = value }
+        if value > high { high = value }
+        index += width
+      }
+      min[k] = low
+      max[k] = high
     }
   }
 
@@ -175,7 +207,8 @@ public final class TaskWriter {
     var mismatches = 0
     for i in 0..<n {
       let episode = batch.episodes[i]
-      sourceEpisodeIDs.insert(episode)
+      // Inserting the id just inserted changes nothing; most rows repeat the previous episode.
+      if i == 0 || batch.episodes[i - 1] != episode { sourceEpisodeIDs.insert(episode) }
       if i == 0 {
         if let lastEpisode, lastEpisode == episode, batch.steps[0] == lastStep + 1,
           !lastNextObservation.equalRows(0, batch.observations, 0, width: width)

@@ -1,0 +1,232 @@
+import Foundation
+import Testing
+
+@testable import MTFQI
+
+/// The fast paths of the text readers against the general code they shortcut: the short-decimal
+/// number parser against fast_float, and the one-pass CSV row parser against the field-by-field
+/// parser. A fast path may decline any input, but what it accepts must match bit for bit.
+@Suite("Ingest: fast paths agree with the general parsers")
+struct TextFastPathTests {
+  /// A small deterministic generator (SplitMix64), so a failure can be replayed.
+  struct SplitMix {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+      state &+= 0x9E37_79B9_7F4A_7C15
+      var z = state
+      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+      return z ^ (z >> 31)
+    }
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+  }
+
+  /// A random decimal in the shapes logs hold (signs, leading zeros, 0 to 25 fraction digits,
+  /// exponents), or random bytes from the number alphabet.
+  static func randomNumberText(_ random: inout SplitMix) -> String {
+    let digits = Array("0123456789")
+    if random.below(5) == 0 {
+      let alphabet = Array("0123456789.-+eE, x")
+      return String((0..<random.below(30)).map { _ in alphabet[random.below(alphabet.count)] })
+    }
+    var text = random.below(2) == 0 ? "-" : ""
+    text += String((0..<random.below(12)).map { _ in digits[random.below(10)] })
+    if random.below(4) != 0 {
+      text += "." + String((0..<random.below(26)).map { _ in digits[random.below(10)] })
+    }
+    if random.below(5) == 0 {
+      text += random.below(2) == 0 ? "e" : "E"
+      if random.below(2) == 0 { text += random.below(2) == 0 ? "-" : "+" }
+      text += String((0..<random.below(4)).map { _ in digits[random.below(10)] })
+    }
+    return text
+  }
+
+  @Test("the short-decimal fast path gives fast_float's value and length, bit for bit")
+  func numbersMatchFastFloat() {
+    var random = SplitMix(state: 2026)
+    var mismatches: [String] = []
+    var fastPathCases = 0
+    for iteration in 0..<400_000 {
+      var text = Self.randomNumberText(&random)
+      // Half the cases have more text behind the number (the parser reads eight bytes at a
+      // time when at least 32 follow), the rest end with the number.
+      if iteration % 2 == 0 { text += ",0.123456789,42,1\n-7.25,0.000001,3.14159265358979" }
+      let bytes = Array(text.utf8)
+      let (fast, reference) = bytes.withUnsafeBytes {
+        (TextParsing.numberPrefix($0), TextParsing.numberPrefix($0, reference: true))
+      }
+      if fast.consumed != reference.consumed || (reference.consumed > 0 && fast.value.bitPattern != reference.value.bitPattern) {
+        mismatches.append("'\(text)': \(fast) vs fast_float \(reference)")
+      }
+      if reference.consumed > 0 && reference.value.isFinite { fastPathCases += 1 }
+    }
+    #expect(mismatches.isEmpty, "\(mismatches.prefix(10))")
+    #expect(fastPathCases > 100_000)
+  }
+
+  @Test("edge cases of the fast path: zeros, signs, 2^53, 19 digits, powers of ten at the range ends")
+  func numberEdgeCases() {
+    let cases = [
+      "0", "-0", "0.0", "-0.0", "00.5", "1.", ".5", "-.5", "+1.5", "1e22", "1e23", "1e-22", "1e-23",
+      "9007199254740992", "9007199254740993", "-9007199254740993.0", "1234567890123456789",
+      "12345678901234567890", "0.1234567890123456789", "123.4567890123456789", "1.7976931348623157e308",
+      "4.9e-324", "1e", "1e+", "1e-", "1.5e3x", "inf", "-Infinity", "nan", "1234567.12345678",
+      "12345678.1234567", "0.00000000000000000000001", "1_000", "0x10", "--1", "1..2", "9.999999999999999999",
+    ]
+    for text in cases {
+      for tail in ["", ",1.25,7,0.000000001,123456789.123456789\n"] {
+        let bytes = Array((text + tail).utf8)
+        let (fast, reference) = bytes.withUnsafeBytes {
+          (TextParsing.numberPrefix($0), TextParsing.numberPrefix($0, reference: true))
+        }
+        #expect(fast.consumed == reference.consumed, "'\(text)' + tail of \(tail.count)")
+        if reference.consumed > 0 {
+          #expect(fast.value.bitPattern == reference.value.bitPattern, "'\(text)'")
+        }
+      }
+    }
+  }
+
+  /// The roles of a CSV header, through the reader's own header parser path (names to roles).
+  static let header = [
+    "task", "episode", "step", "obs_0", "obs_1", "act_0", "reward", "next_obs_0", "next_obs_1", "terminated",
+    "truncated", "behavior_prob",
+  ]
+  static let roles: [CSVParser.Role] = [
+    .task, .episode, .step, .observation(0), .observation(1), .action(0), .reward, .nextObservation(0),
+    .nextObservation(1), .terminated, .truncated, .behaviorProbability,
+  ]
+
+  static func schema() -> TextSchema {
+    let float = ColumnFormat(type: .float64, rowShape: [2])
+    let action = ColumnFormat(type: .float64, rowShape: [1])
+    return TextSchema(
+      format: TaskFormat(observation: float, action: action, hasBehaviorProbabilities: true),
+      observationShape: .box(width: 2), actionShape: .box(width: 1), hasBehaviorProbabilities: true,
+      declaredObservation: nil, declaredAction: nil, taskFlag: nil, skipInvalid: false)
+  }
+
+  static func emptyRow() -> TextRow {
+    var row = TextRow()
+    row.observation = [0, 0]
+    row.nextObservation = [0, 0]
+    row.action = [0]
+    return row
+  }
+
+  static func describe(_ row: TextRow) -> String {
+    func bits(_ values: [Double]) -> String { values.map { String($0.bitPattern, radix: 16) }.joined(separator: " ") }
+    return
+      "\(row.task ?? "nil") \(row.episode) \(row.step) [\(bits(row.observation))] [\(bits(row.action))] "
+      + "\(row.reward.bitPattern) [\(bits(row.nextObservation))] \(row.nextObservationMissing) \(row.terminated) "
+      + "\(row.truncated) \(row.behaviorProbability.bitPattern)"
+  }
+
+  @Test("the one-pass CSV row parser accepts only what the field parser accepts, with the same row")
+  func csvRowsMatchTheFieldParser() {
+    let parser = CSVLineParser(roles: Self.roles)
+    let schema = Self.schema()
+    let good = "cart,3,17,0.25,-1.5e-3,2,-0.774,1e2,0.001230153,0,1,0.5"
+    var lines = [good]
+    // One field at a time replaced by something unusual: each must go to the field parser, or
+    // give exactly its row.
+    let oddities = [
+      "", " 1", "1 ", "\"1\"", "nan", "inf", "-inf", "1.", ".5", "+7", "-0", "0x1", "1e", "1,5", "true", "2",
+      "12345678901234567890", "123456789012345678", "9.9999999999999999999", "\"ca,rt\"", "ca\"rt", "1.5\r", "\r",
+    ]
+    let fields = good.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+    for index in fields.indices {
+      for odd in oddities {
+        var changed = fields
+        changed[index] = odd
+        lines.append(changed.joined(separator: ","))
+      }
+    }
+    lines += [good + ",", good + ",1", "", "   ", String(good.dropLast(4)), good + "\r", "\"cart\"" + good.dropFirst(4)]
+    var random = SplitMix(state: 7)
+    for _ in 0..<2000 {
+      var changed = fields
+      for k in [3, 4, 5, 6, 7, 8, 11] { changed[k] = Self.randomNumberText(&random) }
+      lines.append(changed.joined(separator: ","))
+    }
+    var accepted = 0
+    for line in lines {
+      for ending in ["\n", "\r\n", ""] {
+        let text = Array((line + ending + "next,line,follows,with,more,text,after,it,0,0,0,0\n").utf8)
+        text.withUnsafeBytes { bytes in
+          guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+          // The general path, as the block parser runs it: the text up to the first LF, less
+          // one CR before it, parsed field by field.
+          let lineFeed = text.firstIndex(of: 0x0A) ?? text.count
+          var length = lineFeed
+          if length > 0 && text[length - 1] == 0x0D { length -= 1 }
+          let lineBytes = UnsafeRawBufferPointer(start: base, count: length)
+          var expected = Self.emptyRow()
+          var generalAccepts = true
+          do throws(RowError) {
+            try parser.parse(lineBytes, schema: schema, into: &expected)
+          } catch {
+            generalAccepts = false
+          }
+          var fast = Self.emptyRow()
+          let separators = SeparatorIndex(base, count: bytes.count)
+          guard let next = parser.parseCommon(bytes, from: 0, separators: separators, schema: schema, into: &fast) else {
+            return
+          }
+          accepted += 1
+          #expect(generalAccepts, "fast path accepted '\(line)' which the field parser rejects")
+          #expect(next == lineFeed + 1, "'\(line)' ends at \(next)")
+          #expect(Self.describe(fast) == Self.describe(expected), "'\(line)'")
+        }
+      }
+    }
+    #expect(accepted > 500)
+  }
+
+  @Test("the last line of a block: without a line end, with CRLF, or a lone CR")
+  func csvLastLine() {
+    let parser = CSVLineParser(roles: Self.roles)
+    let schema = Self.schema()
+    let good = "cart,3,17,0.25,-1.5e-3,2,-0.774,1e2,0.001230153,0,1,0.5"
+    for ending in ["", "\r", "\n", "\r\n"] {
+      let text = Array((good + ending).utf8)
+      text.withUnsafeBytes { bytes in
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+        var fast = Self.emptyRow()
+        let next = parser.parseCommon(bytes, from: 0, separators: SeparatorIndex(base, count: bytes.count), schema: schema, into: &fast)
+        var expected = Self.emptyRow()
+        #expect(throws: Never.self) {
+          try parser.parse(UnsafeRawBufferPointer(start: base, count: good.utf8.count), schema: schema, into: &expected)
+        }
+        #expect(next == text.count)
+        #expect(Self.describe(fast) == Self.describe(expected))
+      }
+    }
+  }
+
+  @Test("separator bits: every comma and line feed, nothing else, across 64-byte words and windows")
+  func separatorIndex() {
+    var random = SplitMix(state: 11)
+    let alphabet: [UInt8] = Array("ab,\n\r\"0189.-".utf8) + [0x8A, 0xAC, 0xFF, 0x00, 0x2B, 0x0B]
+    for length in [0, 1, 7, 8, 63, 64, 65, 200, 70_000, 140_001] {
+      let text = (0..<length).map { _ in alphabet[random.below(alphabet.count)] }
+      let expected = text.indices.filter { text[$0] == UInt8(ascii: ",") || text[$0] == 0x0A }
+      text.withUnsafeBufferPointer { buffer in
+        guard let base = buffer.baseAddress else { return }
+        let index = SeparatorIndex(base, count: length)
+        var found: [Int] = []
+        while true {
+          let next = index.next()
+          if next == length { break }
+          found.append(next)
+        }
+        #expect(found == expected, "length \(length)")
+        // Seeking into the middle finds the first separator at or after the position.
+        let middle = length / 2
+        index.seek(middle)
+        #expect(index.next() == (expected.first { $0 >= middle } ?? length))
+      }
+    }
+  }
+}
