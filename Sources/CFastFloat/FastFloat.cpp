@@ -92,10 +92,18 @@ inline size_t short_decimal_unbounded(const char *first, const char *last, doubl
   const char *p = first;
   const bool negative = *p == '-';
   p += negative;
-  const uint64_t integer_word = load_eight(p);
-  const unsigned integer_digits = leading_digits(integer_word);
-  if (integer_digits == 0 || integer_digits == 8) return 0;
-  uint64_t mantissa = digits_value(integer_word, integer_digits);
+  uint64_t mantissa;
+  unsigned integer_digits;
+  if (is_digit(p[0]) && !is_digit(p[1])) {
+    // One integer digit, the usual case for values of order one: no SWAR needed.
+    mantissa = static_cast<uint64_t>(p[0] - '0');
+    integer_digits = 1;
+  } else {
+    const uint64_t integer_word = load_eight(p);
+    integer_digits = leading_digits(integer_word);
+    if (integer_digits == 0 || integer_digits == 8) return 0;
+    mantissa = digits_value(integer_word, integer_digits);
+  }
   p += integer_digits;
   int64_t exponent = 0;
   if (*p == '.') {
@@ -106,7 +114,10 @@ inline size_t short_decimal_unbounded(const char *first, const char *last, doubl
     const unsigned count2 = count1 == 8 ? leading_digits(word2) : 0;
     if (count1 == 0 || count2 == 8 || integer_digits + count1 + count2 > 19) return 0;
     mantissa = mantissa * powers_of_ten_u64[count1] + digits_value(word1, count1);
-    mantissa = mantissa * powers_of_ten_u64[count2] + digits_value(word2, count2);
+    // Nine or eight fraction digits (count2 is 1 or 0) are the usual case: one byte, no SWAR.
+    const uint64_t value2 = count2 <= 1 ? (count2 == 1 ? static_cast<uint64_t>(p[8] - '0') : 0)
+                                        : digits_value(word2, count2);
+    mantissa = mantissa * powers_of_ten_u64[count2] + value2;
     p += count1 + count2;
     exponent = -static_cast<int64_t>(count1 + count2);
   }

@@ -342,9 +342,18 @@ final class PrefetchingBlockReader: @unchecked Sendable {
   private func produce() throws(MTFQIError) {
     var carry = buffered
     var eof = false
+    var blocks = 0
     while true {
       var buffer = takeBuffer(minimum: carry.count + 1)
       var filled = carry.count
+      // Small blocks at the start and near the end (when the size is known) keep both parser
+      // threads busy: the first parse starts sooner, and the last blocks end close together.
+      var target = min(blockSize, (256 << 10) << min(blocks, 8))
+      if !stream.isGzip, let size = stream.fileSize {
+        target = min(target, max(256 << 10, Int(size - stream.rawBytesRead) / 3))
+      }
+      target = min(max(target, carry.count + 1), buffer.count)
+      blocks += 1
       carry.withUnsafeBytes { bytes in
         if let source = bytes.baseAddress, let target = buffer.baseAddress {
           target.copyMemory(from: source, byteCount: bytes.count)
@@ -352,10 +361,10 @@ final class PrefetchingBlockReader: @unchecked Sendable {
       }
       var blockEnd = 0
       while true {
-        while !eof && filled < buffer.count {
+        while !eof && filled < target {
           let n: Int
           do {
-            n = try stream.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+            n = try stream.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<target]))
           } catch {
             buffer.deallocate()
             throw error
@@ -373,12 +382,17 @@ final class PrefetchingBlockReader: @unchecked Sendable {
           blockEnd = last + 1
           break
         }
+        if target < buffer.count {
+          target = buffer.count
+          continue
+        }
         let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.count * 2, alignment: 64)
-        if let target = bigger.baseAddress, let source = buffer.baseAddress {
-          target.copyMemory(from: source, byteCount: filled)
+        if let destination = bigger.baseAddress, let source = buffer.baseAddress {
+          destination.copyMemory(from: source, byteCount: filled)
         }
         buffer.deallocate()
         buffer = bigger
+        target = buffer.count
       }
       carry = Array(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[blockEnd..<filled]))
       if blockEnd == 0 {

@@ -61,13 +61,14 @@ protocol TextLineParser: Sendable {
   func parse(_ line: UnsafeRawBufferPointer, schema: TextSchema, into row: inout TextRow) throws(RowError)
 
   /// A fast path for the common line: parses the line that starts at `start` in one pass (it
-  /// finds the line's end itself, with `separators` over `text`) and returns the index just past
-  /// its newline, or nil when the line is anything out of the ordinary (the caller then cuts the
-  /// line and calls `parse`, which decides it and words any error). A row it accepts is exactly
-  /// the row `parse` makes.
+  /// finds the line's end itself, with `separators` over `text`) straight into the next row of
+  /// `columns`, the columns of `task`, and returns the index just past its newline. It returns
+  /// nil (leaving `columns` as they were) when the line is anything out of the ordinary, belongs
+  /// to another task, or fails a check: the caller then cuts the line and calls `parse`, which
+  /// decides it and words any error. A row it accepts is exactly the row `parse` makes.
   func parseCommon(
     _ text: UnsafeRawBufferPointer, from start: Int, separators: SeparatorIndex, schema: TextSchema,
-    into row: inout TextRow
+    task: String, into columns: TextColumns
   ) -> Int?
 
   /// Whether `parseCommon` uses the separator index (which costs a pass over the text).
@@ -77,7 +78,7 @@ protocol TextLineParser: Sendable {
 extension TextLineParser {
   func parseCommon(
     _ text: UnsafeRawBufferPointer, from start: Int, separators: SeparatorIndex, schema: TextSchema,
-    into row: inout TextRow
+    task: String, into columns: TextColumns
   ) -> Int? {
     nil
   }
@@ -97,6 +98,12 @@ struct ParsedBlock: @unchecked Sendable {
   /// Lines seen (including blank ones) and data rows (non-blank).
   var lines = 0
   var dataRows = 0
+
+  /// Moves the line numbers of the failure and rejections from block-relative to file lines.
+  mutating func shiftLines(by offset: Int) {
+    if let failure { self.failure = (failure.line + offset, failure.message) }
+    if !rejections.isEmpty { rejections = rejections.map { ($0.line + offset, $0.task, $0.message) } }
+  }
 }
 
 /// Parses the blocks of a text file on two threads (the machine's cores) while the calling
@@ -122,6 +129,27 @@ enum ParallelLines {
     var outcomes: [Int: Outcome] = [:]
     var running = 0
     var cancelled = false
+    /// Emptied batches (their capacity kept) for the parsers to fill again, so that each block
+    /// does not allocate its columns afresh (fresh pages fault in zeroed, freed ones are unmapped).
+    var spareBatches: [TransitionBatch] = []
+
+    func takeBatch(format: TaskFormat) -> TransitionBatch {
+      condition.lock()
+      let spare = spareBatches.popLast()
+      condition.unlock()
+      return spare ?? TransitionBatch(format: format)
+    }
+
+    /// Takes back the batches of a written block. They are only reused when `block` holds the
+    /// last reference to their arrays (otherwise emptying them would copy).
+    func recycle(_ block: inout ParsedBlock) {
+      var batches = Array(block.batches.values)
+      block.batches = [:]
+      for index in batches.indices { batches[index].removeAll() }
+      condition.lock()
+      spareBatches.append(contentsOf: batches.prefix(max(0, 2 * ParallelLines.parserThreads + 2 - spareBatches.count)))
+      condition.unlock()
+    }
   }
 
   /// Parses every block of `reader` (whose first line is line `firstLine` + 1 of the file) and
@@ -159,14 +187,16 @@ enum ParallelLines {
     while true {
       exchange.condition.lock()
       while exchange.outcomes[sequence] == nil { exchange.condition.wait() }
-      let outcome = exchange.outcomes.removeValue(forKey: sequence)
+      var outcome = exchange.outcomes.removeValue(forKey: sequence)
       exchange.condition.broadcast()
       exchange.condition.unlock()
       switch outcome {
-      case .parsed(let block)?:
-        let shifted = shift(block, by: linesBefore)
+      case .parsed(var block)?:
+        outcome = nil  // `block` alone holds the batches now, so they can be recycled
+        block.shiftLines(by: linesBefore)
         linesBefore += block.lines
-        try router.absorb(shifted)
+        try router.absorb(block)
+        exchange.recycle(&block)
         afterBlock()
       case .failure(let error)?:
         throw error
@@ -187,6 +217,7 @@ enum ParallelLines {
       exchange.condition.broadcast()
       exchange.condition.unlock()
     }
+    let pool = TextColumnsPool()
     while true {
       // Wait while enough parsed blocks wait for the writer.
       exchange.condition.lock()
@@ -198,7 +229,8 @@ enum ParallelLines {
       let outcome: Outcome
       switch item {
       case .block(let bytes, let buffer):
-        outcome = .parsed(parseSlice(bytes, parser: parser, schema: schema))
+        outcome = .parsed(
+          parseSlice(bytes, parser: parser, schema: schema, pool: pool) { exchange.takeBatch(format: schema.format) })
         reader.recycle(buffer)
       case .end: outcome = .end
       case .failure(let error): outcome = .failure(error)
@@ -216,23 +248,18 @@ enum ParallelLines {
   static func parse<P: TextLineParser>(
     _ slice: UnsafeRawBufferPointer, firstLine: Int, parser: P, schema: TextSchema
   ) -> ParsedBlock {
-    shift(parseSlice(slice, parser: parser, schema: schema), by: firstLine)
-  }
-
-  /// Line numbers of a block's failure and rejections moved from block-relative to file lines.
-  private static func shift(_ block: ParsedBlock, by offset: Int) -> ParsedBlock {
-    var result = block
-    if let failure = result.failure { result.failure = (failure.line + offset, failure.message) }
-    if !result.rejections.isEmpty {
-      result.rejections = result.rejections.map { ($0.line + offset, $0.task, $0.message) }
+    var block = parseSlice(slice, parser: parser, schema: schema, pool: TextColumnsPool()) {
+      TransitionBatch(format: schema.format)
     }
-    return result
+    block.shiftLines(by: firstLine)
+    return block
   }
 
   /// Parses the lines of a slice. Line numbers in the result are 0-based within the slice
   /// (`parse` shifts them); the slice holds whole lines.
   static func parseSlice<P: TextLineParser>(
-    _ slice: UnsafeRawBufferPointer, parser: P, schema: TextSchema
+    _ slice: UnsafeRawBufferPointer, parser: P, schema: TextSchema, pool: TextColumnsPool,
+    newBatch: () -> TransitionBatch
   ) -> ParsedBlock {
     var result = ParsedBlock()
     var row = TextRow()
@@ -241,44 +268,47 @@ enum ParallelLines {
     row.action = Array(repeating: 0, count: schema.actionShape.width)
     guard let base = slice.baseAddress else { return result }
     var start = 0
-    var currentTask: String?
-    // Reserve for the slice's rows, estimated from its first line, so the columns do not grow
-    // by repeated doubling (copies and page faults).
+    // Room for the slice's rows, estimated from its first line, so the columns do not grow by
+    // repeated doubling (copies and page faults) in the first block.
     var estimatedRows = 1024
     if let firstNewline = memchr(base, 0x0A, slice.count) {
       let firstLength = max(16, UnsafeRawPointer(firstNewline) - base + 1)
       estimatedRows = min(slice.count / firstLength + slice.count / (8 * firstLength) + 16, 1 << 22)
     }
-    var current = TransitionBatch(format: schema.format, capacity: estimatedRows)
-    func stash() {
-      if let currentTask { result.batches[currentTask] = current }
-    }
+    var columnsByTask: [String: TextColumns] = [:]
+    var currentTask: String?
+    var current: TextColumns?
     let separators = parser.usesSeparators ? SeparatorIndex(base.assumingMemoryBound(to: UInt8.self), count: slice.count) : nil
     while start < slice.count {
-      var isCommon = false
-      var line = UnsafeRawBufferPointer(start: base + start, count: 0)
-      if let separators, let next = parser.parseCommon(slice, from: start, separators: separators, schema: schema, into: &row) {
-        isCommon = true
-        start = next
-      } else {
-        let end: Int
-        if let newline = memchr(base + start, 0x0A, slice.count - start) {
-          end = UnsafeRawPointer(newline) - base
-        } else {
-          end = slice.count
+      // Common rows go straight into the current task's columns, as many as follow each other.
+      if let separators, let current, let currentTask {
+        while start < slice.count,
+          let next = parser.parseCommon(
+            slice, from: start, separators: separators, schema: schema, task: currentTask, into: current)
+        {
+          start = next
+          result.lines += 1
+          result.dataRows += 1
         }
-        var length = end - start
-        if length > 0 && slice[start + length - 1] == 0x0D { length -= 1 }
-        line = UnsafeRawBufferPointer(start: base + start, count: length)
-        start = end + 1
+        if start >= slice.count { break }
       }
+      let end: Int
+      if let newline = memchr(base + start, 0x0A, slice.count - start) {
+        end = UnsafeRawPointer(newline) - base
+      } else {
+        end = slice.count
+      }
+      var length = end - start
+      if length > 0 && slice[start + length - 1] == 0x0D { length -= 1 }
+      let line = UnsafeRawBufferPointer(start: base + start, count: length)
+      start = end + 1
       result.lines += 1
       let lineNumber = result.lines
-      if !isCommon && isBlank(line) { continue }
+      if isBlank(line) { continue }
       result.dataRows += 1
       let task: String
       do throws(RowError) {
-        if !isCommon { try parser.parse(line, schema: schema, into: &row) }
+        try parser.parse(line, schema: schema, into: &row)
         try schema.validate(row)
         task = try schema.task(of: row)
       } catch {
@@ -290,24 +320,29 @@ enum ParallelLines {
         result.failure = (lineNumber, message)
         break
       }
-      if task != currentTask {
-        stash()
-        if let existing = result.batches[task] {
-          current = existing
-        } else if result.order.isEmpty {
-          // The slice's first task keeps the batch reserved above (it is still empty).
-          result.order.append(task)
-        } else {
-          current = TransitionBatch(format: schema.format)
-          result.order.append(task)
-        }
-        result.batches[task] = nil
-        currentTask = task
+      let columns: TextColumns
+      if task == currentTask, let current {
+        columns = current
+      } else if let existing = columnsByTask[task] {
+        columns = existing
+      } else {
+        columns = pool.take(format: schema.format)
+        columns.reserveRow(atLeast: estimatedRows)
+        columnsByTask[task] = columns
+        result.order.append(task)
       }
-      current.append(row)
+      current = columns
+      currentTask = task
+      columns.append(row)
       if row.nextObservationMissing { result.terminalRowsWithoutNext[task, default: 0] += 1 }
     }
-    stash()
+    for task in result.order {
+      guard let columns = columnsByTask[task] else { continue }
+      var batch = newBatch()
+      columns.moveRows(into: &batch)
+      result.batches[task] = batch
+      pool.giveBack(columns)
+    }
     return result
   }
 
@@ -315,34 +350,5 @@ enum ParallelLines {
   static func isBlank(_ line: UnsafeRawBufferPointer) -> Bool {
     for byte in line where byte != 0x20 && byte != 0x09 { return false }
     return true
-  }
-}
-
-extension TransitionBatch {
-  /// Appends one validated text row in the batch's format.
-  @inline(__always)
-  mutating func append(_ row: TextRow) {
-    switch format.observation.type {
-    case .int64:
-      observations.int64.append(row.observationIndex)
-      nextObservations.int64.append(row.nextObservationIndex)
-    case .float64:
-      for value in row.observation { observations.float64.append(value) }
-      for value in row.nextObservation { nextObservations.float64.append(value) }
-    default:
-      for value in row.observation { observations.float32.append(Float(value)) }
-      for value in row.nextObservation { nextObservations.float32.append(Float(value)) }
-    }
-    switch format.action.type {
-    case .int64: actions.int64.append(row.actionIndex)
-    case .float64: for value in row.action { actions.float64.append(value) }
-    default: for value in row.action { actions.float32.append(Float(value)) }
-    }
-    rewards.append(row.reward)
-    terminations.append(row.terminated)
-    truncations.append(row.truncated)
-    episodes.append(row.episode)
-    steps.append(row.step)
-    if format.hasBehaviorProbabilities { behaviorProbabilities.append(row.behaviorProbability) }
   }
 }

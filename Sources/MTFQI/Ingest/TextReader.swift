@@ -223,96 +223,117 @@ struct CSVLineParser: TextLineParser {
 
   /// The common row in one pass: every field unquoted and well formed (integers of at most 18
   /// digits, finite numbers, 0/1 flags, no missing next_obs), ended by a comma, the last by LF,
-  /// CRLF or the end of the text. Field ends come from `separators`; each field must be parsed
-  /// whole (a number that stops short of its comma sends the line to `parse`, which words the
-  /// error). Anything else returns nil for `parse` to decide.
+  /// CRLF or the end of the text, of the task `task`, and passing the row checks. Field ends come
+  /// from `separators`; each field must be parsed whole (a number that stops short of its comma
+  /// sends the line to `parse`, which words the error). Values go straight into the next row of
+  /// `columns`, which counts only once the whole row is good.
   func parseCommon(
     _ text: UnsafeRawBufferPointer, from start: Int, separators: SeparatorIndex, schema: TextSchema,
-    into row: inout TextRow
+    task: String, into columns: TextColumns
   ) -> Int? {
     guard let base = text.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
     let count = text.count
     if separators.position != start { separators.seek(start) }
-    let discreteObservation = schema.observationIsDiscrete
-    let discreteAction = schema.actionIsDiscrete
+    columns.reserveRow()
+    let row = columns.count
+    let discreteObservation = columns.observationIsDiscrete
+    let discreteAction = columns.actionIsDiscrete
+    let observationWidth = columns.observationWidth
+    let actionWidth = columns.actionWidth
     let lastField = roles.count - 1
     var fieldStart = start
     var sawTask = false
     var lineEnd = count
-    for field in 0...lastField {
+    for index in 0...lastField {
       let separator = separators.next()
       var fieldEnd = separator
-      if field < lastField {
+      if index < lastField {
         guard separator < count, base[separator] == UInt8(ascii: ",") else { return nil }
       } else {
         guard separator == count || base[separator] == 0x0A else { return nil }
         lineEnd = separator
         if fieldEnd > fieldStart && base[fieldEnd - 1] == 0x0D { fieldEnd -= 1 }
       }
+      let field = base + fieldStart
       let length = fieldEnd - fieldStart
-      switch roles[field] {
+      let textEnd = base + count
+      switch roles[index] {
       case .task:
-        // Unquoted and not empty. The previous row's String is kept when the bytes are the same
-        // (rows mostly repeat the task), so no String is made per row.
-        guard length > 0, base[fieldStart] != UInt8(ascii: "\"") else { return nil }
-        let bytes = UnsafeRawBufferPointer(start: base + fieldStart, count: length)
-        if !Self.sameBytes(row.task, bytes) { row.task = String(decoding: bytes, as: UTF8.self) }
+        // Unquoted, and the current task's very bytes (another task goes to `parse`).
+        guard length > 0, field[0] != UInt8(ascii: "\""),
+          Self.sameBytes(task, UnsafeRawBufferPointer(start: field, count: length))
+        else { return nil }
         sawTask = true
       case .episode:
-        guard let value = Self.commonInteger(base + fieldStart, length) else { return nil }
-        row.episode = value
+        guard let value = Self.commonInteger(field, length) else { return nil }
+        columns.episodes[row] = value
       case .step:
-        guard let value = Self.commonInteger(base + fieldStart, length) else { return nil }
-        row.step = value
+        guard let value = Self.commonInteger(field, length) else { return nil }
+        columns.steps[row] = value
       case .reward:
-        guard let value = Self.commonNumber(base + fieldStart, length, textEnd: base + count) else { return nil }
-        row.reward = value
+        guard let value = Self.commonNumber(field, length, textEnd: textEnd) else { return nil }
+        columns.rewards[row] = value
       case .behaviorProbability:
-        guard let value = Self.commonNumber(base + fieldStart, length, textEnd: base + count) else { return nil }
-        row.behaviorProbability = value
+        guard let value = Self.commonNumber(field, length, textEnd: textEnd), value >= 0 && value <= 1 else {
+          return nil
+        }
+        columns.behaviorProbabilities[row] = value
       case .terminated:
-        guard length == 1, base[fieldStart] &- UInt8(ascii: "0") < 2 else { return nil }
-        row.terminated = base[fieldStart] &- UInt8(ascii: "0")
+        guard length == 1, field[0] &- UInt8(ascii: "0") < 2 else { return nil }
+        columns.terminations[row] = field[0] &- UInt8(ascii: "0")
       case .truncated:
-        guard length == 1, base[fieldStart] &- UInt8(ascii: "0") < 2 else { return nil }
-        row.truncated = base[fieldStart] &- UInt8(ascii: "0")
+        guard length == 1, field[0] &- UInt8(ascii: "0") < 2 else { return nil }
+        columns.truncations[row] = field[0] &- UInt8(ascii: "0")
       case .observation(let k):
         if discreteObservation {
-          guard let value = Self.commonInteger(base + fieldStart, length) else { return nil }
-          row.observationIndex = value
+          guard let value = Self.commonInteger(field, length) else { return nil }
+          columns.observationIndices[row] = value
         } else {
-          guard let value = Self.commonNumber(base + fieldStart, length, textEnd: base + count) else { return nil }
-          row.observation[k] = value
+          guard let value = Self.commonNumber(field, length, textEnd: textEnd) else { return nil }
+          columns.observations[row * observationWidth + k] = value
         }
       case .nextObservation(let k):
         // An empty or "nan" field (a missing next observation) fails here and goes to `parse`.
         if discreteObservation {
-          guard let value = Self.commonInteger(base + fieldStart, length) else { return nil }
-          row.nextObservationIndex = value
+          guard let value = Self.commonInteger(field, length) else { return nil }
+          columns.nextObservationIndices[row] = value
         } else {
-          guard let value = Self.commonNumber(base + fieldStart, length, textEnd: base + count) else { return nil }
-          row.nextObservation[k] = value
+          guard let value = Self.commonNumber(field, length, textEnd: textEnd) else { return nil }
+          columns.nextObservations[row * observationWidth + k] = value
         }
       case .action(let k):
         if discreteAction {
-          guard let value = Self.commonInteger(base + fieldStart, length) else { return nil }
-          row.actionIndex = value
+          guard let value = Self.commonInteger(field, length) else { return nil }
+          columns.actionIndices[row] = value
         } else {
-          guard let value = Self.commonNumber(base + fieldStart, length, textEnd: base + count) else { return nil }
-          row.action[k] = value
+          guard let value = Self.commonNumber(field, length, textEnd: textEnd) else { return nil }
+          columns.actions[row * actionWidth + k] = value
         }
       }
       fieldStart = separator + 1
     }
-    if !sawTask { row.task = nil }
-    row.nextObservationMissing = false
+    // Without a task column the row's task is --task (none: an error for `parse` to word).
+    if !sawTask {
+      guard let flag = schema.taskFlag, flag == task else { return nil }
+    }
+    // The declared Discrete spaces (TextSchema.checkSpaces): a value outside goes to `parse`.
+    if let space = schema.declaredObservation, case .discrete(let n, let first) = space {
+      let range = first..<(first + n)
+      guard range.contains(columns.observationIndices[row]), range.contains(columns.nextObservationIndices[row]) else {
+        return nil
+      }
+    }
+    if let space = schema.declaredAction, case .discrete(let n, let first) = space {
+      guard (first..<(first + n)).contains(columns.actionIndices[row]) else { return nil }
+    }
+    columns.commitRow()
     return min(lineEnd + 1, count)
   }
 
   /// Whether `task` is spelled by exactly these bytes.
   @inline(__always)
-  private static func sameBytes(_ task: String?, _ bytes: UnsafeRawBufferPointer) -> Bool {
-    guard var task else { return false }
+  private static func sameBytes(_ task: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
+    var task = task
     return task.withUTF8 { utf8 in
       guard utf8.count == bytes.count, let left = utf8.baseAddress, let right = bytes.baseAddress else { return false }
       return memcmp(left, right, bytes.count) == 0

@@ -112,17 +112,21 @@ public struct TransitionBatch: Sendable {
     observations = ColumnValues(type: format.observation.type)
     nextObservations = ColumnValues(type: format.observation.type)
     actions = ColumnValues(type: format.action.type)
-    if capacity > 0 {
-      observations.reserve(capacity * format.observation.width)
-      nextObservations.reserve(capacity * format.observation.width)
-      actions.reserve(capacity * format.action.width)
-      rewards.reserveCapacity(capacity)
-      terminations.reserveCapacity(capacity)
-      truncations.reserveCapacity(capacity)
-      episodes.reserveCapacity(capacity)
-      steps.reserveCapacity(capacity)
-      if format.hasBehaviorProbabilities { behaviorProbabilities.reserveCapacity(capacity) }
-    }
+    reserve(rows: capacity)
+  }
+
+  /// Makes room for `rows` rows in every column (no effect where there is room already).
+  public mutating func reserve(rows: Int) {
+    guard rows > 0 else { return }
+    observations.reserve(rows * format.observation.width)
+    nextObservations.reserve(rows * format.observation.width)
+    actions.reserve(rows * format.action.width)
+    rewards.reserveCapacity(rows)
+    terminations.reserveCapacity(rows)
+    truncations.reserveCapacity(rows)
+    episodes.reserveCapacity(rows)
+    steps.reserveCapacity(rows)
+    if format.hasBehaviorProbabilities { behaviorProbabilities.reserveCapacity(rows) }
   }
 
   /// Number of complete rows.
