@@ -80,7 +80,23 @@ final class ByteStream {
     rawBytesRead += Int64(count)
   }
 
-  /// Reads (and hashes) file bytes into `buffer` without going through `raw`; plain files only.
+  /// For a reader that hashes later: reads file bytes straight into `buffer` *without hashing
+  /// them*, when that is how the next bytes come (a plain file, nothing left in `raw`); nil
+  /// otherwise (then `read`, which hashes). The caller must pass every byte this returns to
+  /// `hash`, in order, before any other read.
+  func readUnhashed(into buffer: UnsafeMutableRawBufferPointer) throws(MTFQIError) -> Int? {
+    guard !isGzip, rawStart == rawEnd, buffer.count > 0 else { return nil }
+    if rawEOF { return 0 }
+    return try readDirectly(into: buffer)
+  }
+
+  /// Adds bytes read by `readUnhashed` to the digest.
+  func hash(_ bytes: UnsafeRawBufferPointer) {
+    digest.update(bytes)
+  }
+
+  /// Reads file bytes into `buffer` without going through `raw` and without hashing them;
+  /// plain files only.
   private func readDirectly(into buffer: UnsafeMutableRawBufferPointer) throws(MTFQIError) -> Int {
     guard let destination = buffer.baseAddress else { return 0 }
     let count = fread(destination, 1, buffer.count, handle)
@@ -91,7 +107,6 @@ final class ByteStream {
       rawEOF = true
       return 0
     }
-    digest.update(UnsafeRawBufferPointer(start: destination, count: count))
     rawBytesRead += Int64(count)
     return count
   }
@@ -102,7 +117,9 @@ final class ByteStream {
     if !isGzip {
       if rawStart == rawEnd && !rawEOF && buffer.count >= raw.count {
         // A large request reads straight into the caller's buffer (no copy through `raw`).
-        return try readDirectly(into: buffer)
+        let count = try readDirectly(into: buffer)
+        hash(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<count]))
+        return count
       }
       if rawStart == rawEnd { try fillRaw() }
       let n = min(buffer.count, rawEnd - rawStart)
@@ -223,6 +240,9 @@ final class LineScanner {
   /// The stream the scanner reads from.
   var source: ByteStream { stream }
 
+  /// The size of the scanner's buffer (8 MiB, more after a longer line).
+  var capacity: Int { buffer.count }
+
   /// Hands over the bytes read from the stream but not handed out yet (the scanner is left
   /// empty), for a reader that continues on the stream itself.
   func takeBuffered() -> [UInt8] {
@@ -235,25 +255,44 @@ final class LineScanner {
 /// Reads blocks of whole lines on a background thread, ahead of the parsers, so that reading,
 /// gzip inflation and hashing overlap with parsing. The stream is read straight into block
 /// buffers taken from a small pool (nothing is copied but the partial line carried from the end
-/// of one block to the start of the next). At most `depth` blocks wait in memory.
+/// of one block to the start of the next), and a plain file's bytes are hashed after the block
+/// is handed out, so parsing need not wait for the hash.
+///
+/// The file is cut exactly as the reader before it cut it: blocks of the scanner's buffer size
+/// (8 MiB; doubled for good by a longer line) ending at their last newline, each split in two
+/// at the first newline after its middle (from 64 KiB). A task's datasets take their chunk
+/// length from its first batch, so the same parts keep the stores' chunk shapes as they were.
+/// At most `depth` blocks wait in memory.
 final class PrefetchingBlockReader: @unchecked Sendable {
+  /// A block buffer shared by the parts cut from it; back in the pool when all are parsed.
+  final class SharedBuffer {
+    let buffer: UnsafeMutableRawBufferPointer
+    fileprivate var partsLeft: Int
+
+    fileprivate init(_ buffer: UnsafeMutableRawBufferPointer, parts: Int) {
+      self.buffer = buffer
+      partsLeft = parts
+    }
+  }
+
   /// What `next()` hands out, numbered in file order.
   enum Item {
-    /// Whole lines (the last block may lack its final newline); give the buffer back with
+    /// Whole lines (the last part may lack its final newline); give the buffer back with
     /// `recycle` once the bytes are no longer needed.
-    case block(UnsafeRawBufferPointer, buffer: UnsafeMutableRawBufferPointer)
+    case part(UnsafeRawBufferPointer, buffer: SharedBuffer)
     case end
-    /// The stream failed (a corrupt gzip stream, say) after the blocks numbered before it.
+    /// The stream failed (a corrupt gzip stream, say) after the parts numbered before it.
     case failure(MTFQIError)
   }
 
   private let stream: ByteStream
   /// Bytes the line scanner had read past the lines it handed out: the first block starts there.
   private let buffered: [UInt8]
-  private let blockSize: Int
+  private var blockSize: Int
   private let depth: Int
   private let condition = NSCondition()
-  private var queue: [(buffer: UnsafeMutableRawBufferPointer, count: Int)] = []
+  private var queue: [(part: UnsafeRawBufferPointer, buffer: SharedBuffer)] = []
+  private var waitingBlocks = 0
   private var spare: [UnsafeMutableRawBufferPointer] = []
   private var handedOut = 0
   private var finished = false
@@ -262,16 +301,17 @@ final class PrefetchingBlockReader: @unchecked Sendable {
   private var started = false
 
   /// Continues after the lines `scanner` handed out, on its stream.
-  init(scanner: LineScanner, blockSize: Int = 4 << 20, depth: Int = 2) {
+  init(scanner: LineScanner, depth: Int = 1) {
     stream = scanner.source
     buffered = scanner.takeBuffered()
-    self.blockSize = blockSize
+    blockSize = scanner.capacity
     self.depth = depth
   }
 
   deinit {
     for buffer in spare { buffer.deallocate() }
-    for block in queue { block.buffer.deallocate() }
+    var freed = Set<ObjectIdentifier>()
+    for entry in queue where freed.insert(ObjectIdentifier(entry.buffer)).inserted { entry.buffer.buffer.deallocate() }
   }
 
   /// Starts the reader thread.
@@ -314,18 +354,20 @@ final class PrefetchingBlockReader: @unchecked Sendable {
     let sequence = handedOut
     handedOut += 1
     if !queue.isEmpty && !cancelled {
-      let block = queue.removeFirst()
+      let entry = queue.removeFirst()
+      if queue.first.map({ $0.buffer !== entry.buffer }) ?? true { waitingBlocks -= 1 }
       condition.broadcast()
-      return (sequence, .block(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(block.buffer)[0..<block.count]), buffer: block.buffer))
+      return (sequence, .part(entry.part, buffer: entry.buffer))
     }
     if let failure { return (sequence, .failure(failure)) }
     return (sequence, .end)
   }
 
-  /// Gives a block's buffer back for reuse.
-  func recycle(_ buffer: UnsafeMutableRawBufferPointer) {
+  /// Gives a part's buffer back (it is reused once every part cut from it is parsed).
+  func recycle(_ shared: SharedBuffer) {
     condition.lock()
-    spare.append(buffer)
+    shared.partsLeft -= 1
+    if shared.partsLeft == 0 { spare.append(shared.buffer) }
     condition.unlock()
   }
 
@@ -338,78 +380,106 @@ final class PrefetchingBlockReader: @unchecked Sendable {
     return reused ?? UnsafeMutableRawBufferPointer.allocate(byteCount: max(minimum, blockSize), alignment: 64)
   }
 
-  /// The reader thread: fills buffers, cuts each after its last newline, queues it.
+  /// The reader thread: fills blocks, cuts each after its last newline and in two, queues the
+  /// parts, then hashes what it read.
   private func produce() throws(MTFQIError) {
     var carry = buffered
     var eof = false
-    var blocks = 0
     while true {
-      var buffer = takeBuffer(minimum: carry.count + 1)
+      var buffer = takeBuffer(minimum: blockSize)
       var filled = carry.count
-      // Small blocks at the start and near the end (when the size is known) keep both parser
-      // threads busy: the first parse starts sooner, and the last blocks end close together.
-      var target = min(blockSize, (256 << 10) << min(blocks, 8))
-      if !stream.isGzip, let size = stream.fileSize {
-        target = min(target, max(256 << 10, Int(size - stream.rawBytesRead) / 3))
-      }
-      target = min(max(target, carry.count + 1), buffer.count)
-      blocks += 1
       carry.withUnsafeBytes { bytes in
         if let source = bytes.baseAddress, let target = buffer.baseAddress {
           target.copyMemory(from: source, byteCount: bytes.count)
         }
       }
-      var blockEnd = 0
-      while true {
-        while !eof && filled < target {
-          let n: Int
-          do {
-            n = try stream.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<target]))
-          } catch {
-            buffer.deallocate()
-            throw error
-          }
-          if n == 0 { eof = true } else { filled += n }
+      // Bytes from `unhashed` to `filled` were read but not hashed yet.
+      var unhashed = filled
+      func hashPending() {
+        if unhashed < filled {
+          stream.hash(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[unhashed..<filled]))
+          unhashed = filled
         }
-        if eof {
-          blockEnd = filled
-          break
-        }
-        // Cut after the last newline; a line longer than the buffer needs a bigger buffer.
-        var last = filled - 1
-        while last >= 0 && buffer[last] != 0x0A { last -= 1 }
-        if last >= 0 {
-          blockEnd = last + 1
-          break
-        }
-        if target < buffer.count {
-          target = buffer.count
-          continue
-        }
-        let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: buffer.count * 2, alignment: 64)
-        if let destination = bigger.baseAddress, let source = buffer.baseAddress {
-          destination.copyMemory(from: source, byteCount: filled)
-        }
-        buffer.deallocate()
-        buffer = bigger
-        target = buffer.count
       }
-      carry = Array(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[blockEnd..<filled]))
+      var blockEnd = 0
+      do throws(MTFQIError) {
+        while true {
+          while !eof && filled < blockSize {
+            let target = UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<blockSize])
+            let n: Int
+            if let unhashedCount = try stream.readUnhashed(into: target) {
+              n = unhashedCount
+            } else {
+              hashPending()
+              n = try stream.read(into: target)
+              unhashed += n
+            }
+            if n == 0 { eof = true } else { filled += n }
+          }
+          if eof {
+            blockEnd = filled
+            break
+          }
+          // Cut after the last newline; a line longer than the block doubles the block size
+          // from here on.
+          var last = filled - 1
+          while last >= 0 && buffer[last] != 0x0A { last -= 1 }
+          if last >= 0 {
+            blockEnd = last + 1
+            break
+          }
+          blockSize *= 2
+          let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize, alignment: 64)
+          if let destination = bigger.baseAddress, let source = buffer.baseAddress {
+            destination.copyMemory(from: source, byteCount: filled)
+          }
+          buffer.deallocate()
+          buffer = bigger
+        }
+      } catch {
+        buffer.deallocate()
+        throw error
+      }
       if blockEnd == 0 {
-        recycle(buffer)
+        hashPending()
+        condition.lock()
+        spare.append(buffer)
+        condition.unlock()
         return
       }
+      let parts = Self.split(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<blockEnd]))
+      let shared = SharedBuffer(buffer, parts: parts.count)
       condition.lock()
-      while queue.count >= depth && !cancelled { condition.wait() }
+      while waitingBlocks >= depth && !cancelled { condition.wait() }
       let stop = cancelled
-      if !stop { queue.append((buffer, blockEnd)) }
+      if !stop {
+        for part in parts { queue.append((part, shared)) }
+        waitingBlocks += 1
+      }
       condition.broadcast()
       condition.unlock()
       if stop {
         buffer.deallocate()
         return
       }
+      // The parsers only read the buffer, so it can be hashed while they parse it; it goes
+      // back to the pool only through `recycle`, and only this thread takes from the pool.
+      hashPending()
+      carry = Array(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[blockEnd..<filled]))
       if eof && carry.isEmpty { return }
     }
+  }
+
+  /// A block in two at the first newline at or after its middle (blocks under 64 KiB, or
+  /// whose second half would be empty, stay whole).
+  static func split(_ block: UnsafeRawBufferPointer) -> [UnsafeRawBufferPointer] {
+    guard block.count >= 1 << 16, let base = block.baseAddress else { return [block] }
+    let middle = block.count / 2
+    guard let newline = memchr(base + middle, 0x0A, block.count - middle) else { return [block] }
+    let cut = UnsafeRawPointer(newline) - base + 1
+    guard cut < block.count else { return [block] }
+    return [
+      UnsafeRawBufferPointer(rebasing: block[0..<cut]), UnsafeRawBufferPointer(rebasing: block[cut..<block.count]),
+    ]
   }
 }

@@ -110,8 +110,23 @@ struct JSONLLineParser: TextLineParser {
   func parse(_ line: UnsafeRawBufferPointer, schema router: TextSchema, into row: inout TextRow) throws(RowError) {
     var cursor = JSONCursor(line)
     cursor.skipWhitespace()
-    let previousTask = row.task
-    row.task = nil
+    // row.task keeps the previous record's task until this record's task field is read (a
+    // repeated name is then kept, not made again); a record without one, or that fails before
+    // it, must not keep it: `sawTask` says which.
+    var sawTask = false
+    do throws(RowError) {
+      try parseFields(&cursor, schema: router, into: &row, sawTask: &sawTask)
+    } catch {
+      if !sawTask { row.task = nil }
+      throw error
+    }
+    if !sawTask { row.task = nil }
+  }
+
+  @inline(__always)
+  private func parseFields(
+    _ cursor: inout JSONCursor, schema router: TextSchema, into row: inout TextRow, sawTask: inout Bool
+  ) throws(RowError) {
     row.nextObservationMissing = false
     var seen: UInt16 = 0
     let required: UInt16 = 0b1_1111_1110  // every bit but task and behavior_prob
@@ -128,7 +143,8 @@ struct JSONLLineParser: TextLineParser {
         switch key {
         case .task:
           bit = 1 << 0
-          row.task = try cursor.string(field: "task", reusing: previousTask)
+          if !cursor.skipString(equalTo: row.task) { row.task = try cursor.string(field: "task") }
+          sawTask = true
         case .episode:
           bit = 1 << 1
           row.episode = try cursor.integer(field: "episode")
@@ -328,27 +344,24 @@ struct JSONCursor {
       found: "an unknown field")
   }
 
-  /// A JSON string; `previous` itself when the string has no escapes and the same bytes (so a
-  /// task name repeated on every line is not made into a new String each time).
+  /// Skips the JSON string here when its value is `expected`, spelled plainly (so a task name
+  /// repeated on every line is not made into a new String each time); false, and nothing
+  /// skipped, otherwise.
   @inline(__always)
-  mutating func string(field: String, reusing previous: String?) throws(RowError) -> String {
-    if var previous, peek == UInt8(ascii: "\"") {
-      let start = index + 1
-      let matches = previous.withUTF8 { utf8 -> Bool in
-        let end = start + utf8.count
-        guard end < bytes.count, bytes[end] == UInt8(ascii: "\""), let text = bytes.baseAddress, let name = utf8.baseAddress
-        else { return false }
-        // Equal bytes with no quote or backslash among them are a plain JSON string whose
-        // value is exactly `previous` (a name with either goes the general way).
-        return memcmp(text + start, name, utf8.count) == 0 && memchr(name, 0x5C, utf8.count) == nil
-          && memchr(name, 0x22, utf8.count) == nil
-      }
-      if matches {
-        index = start + previous.utf8.count + 1
-        return previous
-      }
+  mutating func skipString(equalTo expected: String?) -> Bool {
+    guard var expected, peek == UInt8(ascii: "\"") else { return false }
+    let start = index + 1
+    let matches = expected.withUTF8 { utf8 -> Bool in
+      let end = start + utf8.count
+      guard end < bytes.count, bytes[end] == UInt8(ascii: "\""), let text = bytes.baseAddress, let name = utf8.baseAddress
+      else { return false }
+      // Equal bytes with no quote or backslash among them are a plain JSON string whose value
+      // is exactly `expected` (a name with either goes the general way).
+      return memcmp(text + start, name, utf8.count) == 0 && memchr(name, 0x5C, utf8.count) == nil
+        && memchr(name, 0x22, utf8.count) == nil
     }
-    return try string(field: field)
+    if matches { index = start + expected.utf8.count + 1 }
+    return matches
   }
 
   /// A JSON string with escapes decoded.

@@ -228,7 +228,7 @@ enum ParallelLines {
       let (sequence, item) = reader.next()
       let outcome: Outcome
       switch item {
-      case .block(let bytes, let buffer):
+      case .part(let bytes, let buffer):
         outcome = .parsed(
           parseSlice(bytes, parser: parser, schema: schema, pool: pool) { exchange.takeBatch(format: schema.format) })
         reader.recycle(buffer)
@@ -320,20 +320,19 @@ enum ParallelLines {
         result.failure = (lineNumber, message)
         break
       }
-      let columns: TextColumns
-      if task == currentTask, let current {
-        columns = current
-      } else if let existing = columnsByTask[task] {
-        columns = existing
-      } else {
-        columns = pool.take(format: schema.format)
-        columns.reserveRow(atLeast: estimatedRows)
-        columnsByTask[task] = columns
-        result.order.append(task)
+      if current == nil || task != currentTask {
+        if let existing = columnsByTask[task] {
+          current = existing
+        } else {
+          let columns = pool.take(format: schema.format)
+          columns.reserveRow(atLeast: estimatedRows)
+          columnsByTask[task] = columns
+          result.order.append(task)
+          current = columns
+        }
+        currentTask = task
       }
-      current = columns
-      currentTask = task
-      columns.append(row)
+      current?.append(row)
       if row.nextObservationMissing { result.terminalRowsWithoutNext[task, default: 0] += 1 }
     }
     for task in result.order {

@@ -167,6 +167,32 @@ public final class TaskWriter {
     }
   }
 
+  /// Rows 1..<n of `batch` whose next_obs differs from the following row's obs within an
+  /// episode (consecutive steps, not terminated); one loop per element type, on raw buffers.
+  private static func mismatches<T: Equatable>(
+    _ batch: TransitionBatch, _ observations: [T], _ nextObservations: [T], width: Int
+  ) -> Int {
+    batch.episodes.withUnsafeBufferPointer { episodes in
+      batch.steps.withUnsafeBufferPointer { steps in
+        batch.terminations.withUnsafeBufferPointer { terminations in
+          observations.withUnsafeBufferPointer { observations in
+            nextObservations.withUnsafeBufferPointer { nextObservations in
+              var count = 0
+              for i in 1..<Swift.max(1, batch.count)
+              where episodes[i - 1] == episodes[i] && steps[i] == steps[i - 1] + 1 && terminations[i - 1] == 0 {
+                for k in 0..<width where nextObservations[(i - 1) * width + k] != observations[i * width + k] {
+                  count += 1
+                  break
+                }
+              }
+              return count
+            }
+          }
+        }
+      }
+    }
+  }
+
   /// Appends a batch and empties it (keeping its capacity), for readers that refill one batch.
   public func flush(_ batch: inout TransitionBatch) throws(MTFQIError) {
     guard batch.count > 0 else { return }
@@ -205,21 +231,23 @@ public final class TaskWriter {
     Self.track(batch.actions, width: format.action.width, min: &actionMin, max: &actionMax)
     // Episode ids, and next_obs against the following row's obs within an episode.
     var mismatches = 0
-    for i in 0..<n {
-      let episode = batch.episodes[i]
-      // Inserting the id just inserted changes nothing; most rows repeat the previous episode.
-      if i == 0 || batch.episodes[i - 1] != episode { sourceEpisodeIDs.insert(episode) }
-      if i == 0 {
-        if let lastEpisode, lastEpisode == episode, batch.steps[0] == lastStep + 1,
-          !lastNextObservation.equalRows(0, batch.observations, 0, width: width)
-        {
-          mismatches += 1
-        }
-      } else if batch.episodes[i - 1] == episode && batch.steps[i] == batch.steps[i - 1] + 1
-        && batch.terminations[i - 1] == 0
-        && !batch.nextObservations.equalRows(i - 1, batch.observations, i, width: width)
-      {
-        mismatches += 1
+    if let lastEpisode, lastEpisode == batch.episodes[0], batch.steps[0] == lastStep + 1,
+      !lastNextObservation.equalRows(0, batch.observations, 0, width: width)
+    {
+      mismatches += 1
+    }
+    switch batch.observations.type {
+    case .float64:
+      mismatches += Self.mismatches(batch, batch.observations.float64, batch.nextObservations.float64, width: width)
+    case .float32:
+      mismatches += Self.mismatches(batch, batch.observations.float32, batch.nextObservations.float32, width: width)
+    default:
+      mismatches += Self.mismatches(batch, batch.observations.int64, batch.nextObservations.int64, width: width)
+    }
+    batch.episodes.withUnsafeBufferPointer { episodes in
+      for i in 0..<n where i == 0 || episodes[i - 1] != episodes[i] {
+        // Only where the id changes: inserting the id just inserted changes nothing.
+        sourceEpisodeIDs.insert(episodes[i])
       }
     }
     lastEpisode = batch.episodes[n - 1]

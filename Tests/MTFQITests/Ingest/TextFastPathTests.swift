@@ -282,3 +282,77 @@ struct TextFastPathTests {
     }
   }
 }
+
+/// The block reader must cut a file into the same parts as the reader before it (a task's
+/// datasets take their chunk length from its first batch, so other parts would change the
+/// store's chunk shapes) and hand over every byte once, hashed.
+@Suite("Ingest: block reader parts")
+struct BlockReaderTests {
+  /// The parts as the earlier reader made them: after the header line, blocks of `capacity`
+  /// bytes (the carry included) ending at their last newline, each split at the first newline
+  /// at or after its middle when it has 64 KiB or more.
+  static func referenceParts(_ text: [UInt8], capacity: Int) -> [Range<Int>] {
+    guard let header = text.firstIndex(of: 0x0A) else { return [] }
+    var parts: [Range<Int>] = []
+    var start = header + 1
+    while start < text.count {
+      var end = min(start + capacity, text.count)
+      if end < text.count {
+        guard let last = text[start..<end].lastIndex(of: 0x0A) else { return [] }  // no line that long here
+        end = last + 1
+      }
+      let count = end - start
+      let middle = start + count / 2
+      if count >= 1 << 16, let newline = text[middle..<end].firstIndex(of: 0x0A), newline + 1 < end {
+        parts += [start..<(newline + 1), (newline + 1)..<end]
+      } else {
+        parts.append(start..<end)
+      }
+      start = end
+    }
+    return parts
+  }
+
+  @Test("parts equal the earlier reader's, over several blocks, with and without a final newline")
+  func partsMatchTheEarlierReader() throws {
+    var random = TextFastPathTests.SplitMix(state: 5)
+    for finalNewline in [true, false] {
+      var text = Array("episode,step,obs,action,reward,next_obs,terminated,truncated\n".utf8)
+      while text.count < 19 << 20 {
+        let length = 20 + random.below(random.below(50) == 0 ? 3000 : 120)
+        text += Array(repeating: UInt8(ascii: "7"), count: length) + [0x0A]
+      }
+      if !finalNewline { text.removeLast() }
+      let path = FileManager.default.temporaryDirectory.appendingPathComponent("mtfqi-parts-\(finalNewline).csv").path
+      try Data(text).write(to: URL(fileURLWithPath: path))
+      defer { try? FileManager.default.removeItem(atPath: path) }
+
+      let stream = try ByteStream(path: path)
+      let scanner = LineScanner(stream: stream)
+      try scanner.forEachLine { _, _ in false }
+      let capacity = scanner.capacity
+      let reader = PrefetchingBlockReader(scanner: scanner)
+      reader.start()
+      var parts: [[UInt8]] = []
+      readLoop: while true {
+        switch reader.next().item {
+        case .part(let bytes, let buffer):
+          parts.append(Array(bytes))
+          reader.recycle(buffer)
+        case .end: break readLoop
+        case .failure(let error): throw error
+        }
+      }
+      reader.stop()
+      let expected = Self.referenceParts(text, capacity: capacity).map { Array(text[$0]) }
+      #expect(parts.count == expected.count)
+      #expect(parts == expected)
+      // Every byte was hashed once, in order: the digest is the file's.
+      let whole = try ByteStream(path: path)
+      let rest = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+      defer { rest.deallocate() }
+      while try whole.read(into: rest) > 0 {}
+      #expect(try stream.sha256() == whole.sha256())
+    }
+  }
+}
