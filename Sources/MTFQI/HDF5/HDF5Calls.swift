@@ -46,7 +46,7 @@ enum H5 {
         var text = desc.pointee.desc.map { String(cString: $0) } ?? ""
         var minor = [CChar](repeating: 0, count: 256)
         if H5Eget_msg(desc.pointee.min_num, nil, &minor, 256) > 0 {
-          let minorText = String(cString: minor)
+          let minorText = String(decoding: minor.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
           if !minorText.isEmpty && !text.contains(minorText) { text += " [\(minorText)]" }
         }
         box.lines.append("\(function): \(text)")

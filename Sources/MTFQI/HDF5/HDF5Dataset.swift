@@ -234,7 +234,8 @@ public final class HDF5Dataset: HDF5Object {
       switch filter {
       case H5Z_FILTER_DEFLATE: names.append("deflate")
       case H5Z_FILTER_SHUFFLE: names.append("shuffle")
-      default: names.append(String(cString: name))
+      default:
+        names.append(String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
       }
     }
     return names

@@ -227,7 +227,7 @@ struct HDF5Tests {
       let reach = try group.createGroup("reach")
       try reach.setAttribute("n_transitions", Int64(12))
       try reach.createExtendibleDataset("rewards", type: .float64).append([1.0, 2.0])
-      try group.createGroup("push")
+      _ = try group.createGroup("push")
       try root.writeDataset("z", [UInt8(1)], shape: [1])
       try file.close()
     }
@@ -441,7 +441,7 @@ struct HDF5Tests {
     _ = directory
     do {
       let file = try HDF5File.create(path)
-      try file.root().createGroup("tasks")
+      _ = try file.root().createGroup("tasks")
       try file.close()
     }
     let file = try HDF5File.open(path)

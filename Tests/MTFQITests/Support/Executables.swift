@@ -92,7 +92,9 @@ enum Executables {
         .appendingPathComponent("mtfqi-capture-\(getpid())-\(UUID().uuidString)")
       try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
       for name in ["stdout", "stderr"] {
-        FileManager.default.createFile(atPath: directory.appendingPathComponent(name).path, contents: nil)
+        guard FileManager.default.createFile(atPath: directory.appendingPathComponent(name).path, contents: nil) else {
+          throw CocoaError(.fileWriteUnknown)
+        }
       }
       stdout = try FileHandle(forWritingTo: directory.appendingPathComponent("stdout"))
       stderr = try FileHandle(forWritingTo: directory.appendingPathComponent("stderr"))

@@ -94,7 +94,7 @@ struct SyntheticCommandTests {
     // The output "directory" is a regular file, so it cannot be created.
     let file = FileManager.default.temporaryDirectory
       .appendingPathComponent("mtfqi-synth-file-\(UUID().uuidString)").path
-    FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+    #expect(FileManager.default.createFile(atPath: file, contents: Data("x".utf8)), "cannot create \(file)")
     defer { try? FileManager.default.removeItem(atPath: file) }
     let run = try Self.run(["-o", file, "--quiet"])
     #expect(run.status == 1)
