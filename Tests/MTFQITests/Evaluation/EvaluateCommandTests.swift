@@ -171,6 +171,15 @@ struct EvaluateCommandTests {
     let n = try #require(summary["n_scaling"] as? [String: Any])
     // More data, a better representation (the quick sweep is too small for the exact rates).
     #expect((t["slope"] as? Double ?? 0) < 0 && (n["slope"] as? Double ?? 0) < 0, "\(t) \(n)")
+    // The fixed-nT sweep records the task diversity of the true heads of every split and a
+    // bootstrap interval of its max/min ratio.
+    let nt = try #require(summary["nt_fixed"] as? [String: Any])
+    let splits = try #require(nt["T"] as? [Any])
+    let diversity = try #require(nt["task_diversity"] as? [Double])
+    #expect(diversity.count == splits.count && diversity.allSatisfy { $0 > 0 && $0.isFinite }, "\(nt)")
+    let interval = try #require(nt["ratio_bootstrap_5_50_95"] as? [Double])
+    #expect(interval.count == 3 && interval[0] <= interval[1] && interval[1] <= interval[2], "\(nt)")
+    #expect((nt["ratio"] as? Double ?? 0) >= 1, "\(nt)")
     let svg = try String(contentsOfFile: directory + "/t_scaling.svg", encoding: .utf8)
     #expect(svg.hasPrefix("<svg") && svg.contains("polyline"))
     // A second run reuses every cached stage run.
