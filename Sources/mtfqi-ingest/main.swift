@@ -81,6 +81,8 @@ struct Ingest: ParsableCommand {
   }
 
   func run() throws {
+    // Ingest runs no BLAS: stop OpenBLAS's idle workers, which would spin on the cores the parser uses.
+    LinearAlgebra.useOneBLASThreadForProcess()
     var options = IngestOptions()
     options.inputs = inputs
     options.output = output

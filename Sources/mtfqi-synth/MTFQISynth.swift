@@ -165,6 +165,8 @@ struct MTFQISynth: ParsableCommand {
   }
 
   func run() throws {
+    // BLAS runs on one thread here (small solves): stop OpenBLAS's idle workers.
+    LinearAlgebra.useOneBLASThreadForProcess()
     let showProgress = !quiet && isatty(STDERR_FILENO) == 1
     var progress: (@Sendable (String) -> Void)? = nil
     if showProgress {
