@@ -1,7 +1,9 @@
 import Foundation
 
-/// Writes a file's data to disk on a background thread while the file is still being written
-/// (`fdatasync` on a descriptor of its own, again and again until `stop()`).
+/// Writes a file's data to disk on a background thread while the file is still being written:
+/// a descriptor of its own, checked every `interval`, gets an `fdatasync` whenever the file has
+/// grown by `step` bytes since the last one (so an idle or small file costs no disk flushes),
+/// until `stop()`.
 ///
 /// Why: an output is renamed over the existing file when it is finished (`AtomicOutput`), and
 /// ext4 (auto_da_alloc) writes the new file's data out inside that rename, so that a crash
@@ -16,12 +18,17 @@ final class BackgroundWriteback: @unchecked Sendable {
   private let wake = DispatchSemaphore(value: 0)
 
   /// Starts on `path` (a file that exists); nil when it cannot be opened.
-  init?(path: String, interval: TimeInterval = 0.005) {
+  init?(path: String, interval: TimeInterval = 0.005, step: Int = 4 << 20) {
     let descriptor = open(path, O_WRONLY | O_CLOEXEC)
     guard descriptor >= 0 else { return nil }
     let thread = Thread { [self] in
+      var synced = 0
+      var status = stat()
       while !isStopped {
-        _ = fdatasync(descriptor)
+        if fstat(descriptor, &status) == 0, Int(status.st_size) - synced >= step {
+          synced = Int(status.st_size)
+          _ = fdatasync(descriptor)
+        }
         _ = wake.wait(timeout: .now() + interval)
       }
       close(descriptor)

@@ -13,7 +13,7 @@ struct BackgroundWritebackTests {
       .appendingPathComponent("mtfqi-writeback-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: path) }
     #expect(FileManager.default.createFile(atPath: path, contents: nil), "cannot create \(path)")
-    let writeback = try #require(BackgroundWriteback(path: path, interval: 0.001))
+    let writeback = try #require(BackgroundWriteback(path: path, interval: 0.001, step: 65_536))
     let handle = try #require(FileHandle(forWritingAtPath: path))
     var expected = Data()
     for block in 0..<64 {
