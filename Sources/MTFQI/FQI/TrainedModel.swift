@@ -391,23 +391,10 @@ func jsonArray(_ names: [String]) -> String {
 func writeHDF5Atomically(_ path: String, _ body: (HDF5File) throws(HDF5Error) -> Void)
   throws(FQIError)
 {
-  let output: AtomicOutput
   do {
-    output = try AtomicOutput(destination: path)
+    try AtomicOutput.writeHDF5(path, body)
   } catch {
-    throw .output(error.description)
-  }
-  do {
-    let file = try HDF5File.create(output.temporaryPath)
-    try body(file)
-    try file.close()
-  } catch {
-    output.abort()
-    throw .output("\(path): \(error)")
-  }
-  do {
-    try output.commit()
-  } catch {
+    if case .hdf5(let failure) = error { throw .output("\(path): \(failure)") }
     throw .output(error.description)
   }
 }

@@ -11,8 +11,6 @@ public final class StoreWriter {
   private var tasksGroup: HDF5Group?
   private var writers: [String: TaskWriter] = [:]
   private var writerOrder: [String] = []
-  /// Writes the temporary file's data to disk while it grows (see `BackgroundWriteback`).
-  private var writeback: BackgroundWriteback?
   /// Tasks copied from the existing store.
   public private(set) var copiedTasks: [String] = []
 
@@ -30,10 +28,8 @@ public final class StoreWriter {
     } catch {
       throw MTFQIError.hdf5(error)
     }
-    writeback = BackgroundWriteback(path: output.temporaryPath)
+    output.writeBackWhileWriting()
   }
-
-  deinit { writeback?.stop() }
 
   /// Copies every task of an existing store except `excluding` (tasks being replaced).
   public func copyTasks(from existing: StoreReader, excluding: Set<String>) throws(MTFQIError) {
@@ -93,13 +89,11 @@ public final class StoreWriter {
       throw MTFQIError.hdf5(error)
     }
     file = nil
-    writeback?.stop()
     try output.commit()
   }
 
   /// Drops the temporary file; the destination is untouched.
   public func abort() {
-    writeback?.stop()
     writers.removeAll()
     tasksGroup = nil
     file = nil

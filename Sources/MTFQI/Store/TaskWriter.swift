@@ -121,17 +121,19 @@ public final class TaskWriter {
 
   private static func track(_ values: ColumnValues, width: Int, min: inout [Double], max: inout [Double]) {
     switch values.type {
-    case .float64: values.float64.withUnsafeBufferPointer { track($0, width: width, min: &min, max: &max) }
-    case .float32: values.float32.withUnsafeBufferPointer { track($0, width: width, min: &min, max: &max) }
-    default: values.int64.withUnsafeBufferPointer { track($0, width: width, min: &min, max: &max) }
+    case .float64: values.float64.withUnsafeBufferPointer { track($0, width: width, min: &min, max: &max) { $0 } }
+    case .float32:
+      values.float32.withUnsafeBufferPointer { track($0, width: width, min: &min, max: &max) { Double($0) } }
+    default: values.int64.withUnsafeBufferPointer { track($0, width: width, min: &min, max: &max) { Double($0) } }
     }
   }
 
   /// The running minimum and maximum of each of the `width` values of a row (NaN never
-  /// compares, so it is skipped), with one loop per element type.
+  /// compares, so it is skipped); specialised per element type through `double`.
   @inline(__always)
-  private static func track<T: BinaryFloatingPoint>(
-    _ values: UnsafeBufferPointer<T>, width: Int, min: inout [Double], max: inout [Double]
+  private static func track<T>(
+    _ values: UnsafeBufferPointer<T>, width: Int, min: inout [Double], max: inout [Double],
+    _ double: (T) -> Double
   ) {
     let rows = values.count / Swift.max(1, width)
     for k in 0..<width {
@@ -139,25 +141,7 @@ public final class TaskWriter {
       var high = max[k]
       var index = k
       for _ in 0..<rows {
-        let value = Double(values[index])
-        if value < low { low = value }
-        if value > high { high = value }
-        index += width
-      }
-      min[k] = low
-      max[k] = high
-    }
-  }
-
-  @inline(__always)
-  private static func track(_ values: UnsafeBufferPointer<Int64>, width: Int, min: inout [Double], max: inout [Double]) {
-    let rows = values.count / Swift.max(1, width)
-    for k in 0..<width {
-      var low = min[k]
-      var high = max[k]
-      var index = k
-      for _ in 0..<rows {
-        let value = Double(values[index])
+        let value = double(values[index])
         if value < low { low = value }
         if value > high { high = value }
         index += width

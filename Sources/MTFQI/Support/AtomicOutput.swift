@@ -10,6 +10,7 @@ public final class AtomicOutput {
   /// Where the content is written until `commit()`.
   public let temporaryPath: String
   private var finished = false
+  private var writeback: BackgroundWriteback?
 
   public init(destination: String) throws(MTFQIError) {
     self.destination = destination
@@ -37,9 +38,36 @@ public final class AtomicOutput {
 
   deinit { abort() }
 
+  /// Writes the temporary file's data to disk while it grows (`BackgroundWriteback`), so the
+  /// final rename does not wait for the file system to flush a large output. Call it once the
+  /// temporary file exists; `commit()` and `abort()` stop it.
+  public func writeBackWhileWriting() {
+    if writeback == nil { writeback = BackgroundWriteback(path: temporaryPath) }
+  }
+
+  /// Creates an HDF5 file at the temporary path (written back while it grows), lets `body`
+  /// fill it, closes it and renames it over `path`; on any failure the temporary file is
+  /// removed and the destination is untouched.
+  public static func writeHDF5(_ path: String, _ body: (HDF5File) throws(HDF5Error) -> Void)
+    throws(MTFQIError)
+  {
+    let output = try AtomicOutput(destination: path)
+    do {
+      let file = try HDF5File.create(output.temporaryPath)
+      output.writeBackWhileWriting()
+      try body(file)
+      try file.close()
+    } catch {
+      output.abort()
+      throw MTFQIError.hdf5(error)
+    }
+    try output.commit()
+  }
+
   /// Renames the temporary file over the destination (atomic on one file system).
   public func commit() throws(MTFQIError) {
     guard !finished else { return }
+    writeback?.stop()
     if rename(temporaryPath, destination) != 0 {
       let reason = String(cString: strerror(errno))
       abort()
@@ -50,6 +78,7 @@ public final class AtomicOutput {
 
   /// Removes the temporary file; the destination is untouched.
   public func abort() {
+    writeback?.stop()
     guard !finished else { return }
     finished = true
     unlink(temporaryPath)

@@ -43,13 +43,13 @@ final class BackgroundWriteback: @unchecked Sendable {
     return stopped
   }
 
-  /// Asks the thread to finish after its current pass; does not wait for it.
+  /// Asks the thread to finish after its current pass; does not wait for it. The owner must
+  /// call it (the running thread keeps this object alive); `AtomicOutput` does on commit and
+  /// abort.
   func stop() {
     lock.lock()
     stopped = true
     lock.unlock()
     wake.signal()
   }
-
-  deinit { stop() }
 }

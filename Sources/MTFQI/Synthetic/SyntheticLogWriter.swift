@@ -161,6 +161,7 @@ final class SyntheticLogFile {
         message: "cannot create \(output.temporaryPath): \(String(cString: strerror(errno)))")
     }
     self.handle = handle
+    output.writeBackWhileWriting()
   }
 
   deinit {

@@ -165,19 +165,10 @@ enum SyntheticTruthWriter {
   }
 
   /// Creates the HDF5 file at a temporary path, lets `body` fill it, closes it and renames it
-  /// into place; on any failure the temporary file is removed.
+  /// into place (`AtomicOutput.writeHDF5`).
   static func writeAtomically(_ path: String, _ body: (HDF5File) throws(HDF5Error) -> Void)
     throws(MTFQIError)
   {
-    let output = try AtomicOutput(destination: path)
-    do {
-      let file = try HDF5File.create(output.temporaryPath)
-      try body(file)
-      try file.close()
-    } catch {
-      output.abort()
-      throw MTFQIError.hdf5(error)
-    }
-    try output.commit()
+    try AtomicOutput.writeHDF5(path, body)
   }
 }

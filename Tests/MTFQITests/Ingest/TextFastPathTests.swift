@@ -220,17 +220,25 @@ struct TextFastPathTests {
       "cars,3,17,0.25,-1.5e-3,2,-0.774,1e2,0.001230153,0,1,0.5",
       "car,3,17,0.25,-1.5e-3,2,-0.774,1e2,0.001230153,0,1,0.5",
     ] {
-      let text = Array((line + "\n").utf8)
-      text.withUnsafeBytes { bytes in
-        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
-        let columns = TextColumns(format: schema.format)
-        let next = parser.parseCommon(
-          bytes, from: 0, separators: SeparatorIndex(base, count: bytes.count), schema: schema, task: "cart",
-          into: columns)
-        #expect(next == nil, "'\(line)'")
-        #expect(columns.count == 0)
-      }
+      let (next, columns) = Self.parseCommon(Array((line + "\n").utf8), parser, schema)
+      #expect(next == nil, "'\(line)'")
+      #expect(columns.count == 0)
     }
+  }
+
+  /// The one-pass parser on one block of text of task "cart": where the next line starts (nil
+  /// when the line is left to the general path) and the columns it filled.
+  static func parseCommon(_ text: [UInt8], _ parser: CSVLineParser, _ schema: TextSchema) -> (
+    next: Int?, columns: TextColumns
+  ) {
+    let columns = TextColumns(format: schema.format)
+    let next = text.withUnsafeBytes { bytes -> Int? in
+      guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+      return parser.parseCommon(
+        bytes, from: 0, separators: SeparatorIndex(base, count: bytes.count), schema: schema, task: "cart",
+        into: columns)
+    }
+    return (next, columns)
   }
 
   @Test("the last line of a block: without a line end, with CRLF, or a lone CR")
@@ -240,20 +248,14 @@ struct TextFastPathTests {
     let good = "cart,3,17,0.25,-1.5e-3,2,-0.774,1e2,0.001230153,0,1,0.5"
     for ending in ["", "\r", "\n", "\r\n"] {
       let text = Array((good + ending).utf8)
-      text.withUnsafeBytes { bytes in
-        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
-        let columns = TextColumns(format: schema.format)
-        let next = parser.parseCommon(
-          bytes, from: 0, separators: SeparatorIndex(base, count: bytes.count), schema: schema, task: "cart",
-          into: columns)
-        var expected = Self.emptyRow()
-        #expect(throws: Never.self) {
-          try parser.parse(UnsafeRawBufferPointer(start: base, count: good.utf8.count), schema: schema, into: &expected)
-        }
-        #expect(next == text.count)
-        #expect(columns.count == 1)
-        #expect(Self.describe(Self.row(columns, 0, task: "cart")) == Self.describe(expected))
+      let (next, columns) = Self.parseCommon(text, parser, schema)
+      var expected = Self.emptyRow()
+      #expect(throws: Never.self) {
+        try Array(good.utf8).withUnsafeBytes { bytes in try parser.parse(bytes, schema: schema, into: &expected) }
       }
+      #expect(next == text.count)
+      #expect(columns.count == 1)
+      #expect(Self.describe(Self.row(columns, 0, task: "cart")) == Self.describe(expected))
     }
   }
 
