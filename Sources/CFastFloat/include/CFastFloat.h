@@ -18,6 +18,43 @@ size_t mtfqi_parse_double_reference(const char *first, const char *last, double 
 /// Same for binary32.
 size_t mtfqi_parse_float(const char *first, const char *last, float *value);
 
+
+/// What a field of a common CSV line holds (mtfqi_csv_common_rows).
+enum {
+  /// An integer: optional sign and 1 to 18 digits, within [low, high]; stored as int64_t.
+  MTFQI_CSV_INTEGER = 0,
+  /// A finite number (mtfqi_parse_double), stored as double.
+  MTFQI_CSV_NUMBER = 1,
+  /// A finite number within [0, 1], stored as double.
+  MTFQI_CSV_PROBABILITY = 2,
+  /// A flag: exactly "0" or "1", stored as uint8_t.
+  MTFQI_CSV_FLAG = 3,
+  /// The task: exactly the bytes of the task passed in; nothing is stored.
+  MTFQI_CSV_TASK = 4,
+};
+
+/// One field of the common CSV line, in column order. The field of row r is stored at
+/// ((T *)column)[r * stride + offset], T as its kind says.
+typedef struct {
+  int kind;
+  void *column;
+  size_t stride;
+  size_t offset;
+  long long low;
+  long long high;
+} mtfqi_csv_field;
+
+/// Parses common CSV lines one after another from text[*position], a line being `field_count`
+/// fields as `fields` describe, separated by commas, ended by LF, CRLF, or the end of the text
+/// (a CR alone at the very end is taken as a line end too). The rows go to rows first_row,
+/// first_row + 1, ...; at most row_limit of them. Stops before the first line that is not
+/// common (any field not exactly as its kind says, a quote, a blank line, another task) and
+/// returns the number of rows parsed, *position then being the start of that line (or the end
+/// of the text). Values of a line that is refused may have been written to its row.
+size_t mtfqi_csv_common_rows(const char *text, size_t count, size_t *position, const mtfqi_csv_field *fields,
+                             size_t field_count, const char *task, size_t task_length, size_t first_row,
+                             size_t row_limit);
+
 #ifdef __cplusplus
 }
 #endif

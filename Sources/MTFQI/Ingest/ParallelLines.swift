@@ -60,30 +60,28 @@ struct TextSchema: @unchecked Sendable {
 protocol TextLineParser: Sendable {
   func parse(_ line: UnsafeRawBufferPointer, schema: TextSchema, into row: inout TextRow) throws(RowError)
 
-  /// A fast path for the common line: parses the line that starts at `start` in one pass (it
-  /// finds the line's end itself, with `separators` over `text`) straight into the next row of
-  /// `columns`, the columns of `task`, and returns the index just past its newline. It returns
-  /// nil (leaving `columns` as they were) when the line is anything out of the ordinary, belongs
-  /// to another task, or fails a check: the caller then cuts the line and calls `parse`, which
-  /// decides it and words any error. A row it accepts is exactly the row `parse` makes.
-  func parseCommon(
-    _ text: UnsafeRawBufferPointer, from start: Int, separators: SeparatorIndex, schema: TextSchema,
-    task: String, into columns: TextColumns
-  ) -> Int?
+  /// A fast path for common lines: parses the lines from `start` on, one after another, in
+  /// one pass each, straight into the next rows of `columns` (the columns of `task`), and
+  /// returns where it stopped and how many rows it added. It stops before the first line that
+  /// is anything out of the ordinary, belongs to another task, or fails a check: the caller
+  /// then cuts that line and calls `parse`, which decides it and words any error. A row it
+  /// accepts is exactly the row `parse` makes.
+  func parseCommonRows(
+    _ text: UnsafeRawBufferPointer, from start: Int, schema: TextSchema, task: String, into columns: TextColumns
+  ) -> (next: Int, rows: Int)
 
-  /// Whether `parseCommon` uses the separator index (which costs a pass over the text).
-  var usesSeparators: Bool { get }
+  /// Whether `parseCommonRows` can take any line at all.
+  var hasCommonPath: Bool { get }
 }
 
 extension TextLineParser {
-  func parseCommon(
-    _ text: UnsafeRawBufferPointer, from start: Int, separators: SeparatorIndex, schema: TextSchema,
-    task: String, into columns: TextColumns
-  ) -> Int? {
-    nil
+  func parseCommonRows(
+    _ text: UnsafeRawBufferPointer, from start: Int, schema: TextSchema, task: String, into columns: TextColumns
+  ) -> (next: Int, rows: Int) {
+    (start, 0)
   }
 
-  var usesSeparators: Bool { false }
+  var hasCommonPath: Bool { false }
 }
 
 /// The rows one worker parsed from its share of a block, per task in order of appearance.
@@ -278,18 +276,14 @@ enum ParallelLines {
     var columnsByTask: [String: TextColumns] = [:]
     var currentTask: String?
     var current: TextColumns?
-    let separators = parser.usesSeparators ? SeparatorIndex(base.assumingMemoryBound(to: UInt8.self), count: slice.count) : nil
+    let hasCommonPath = parser.hasCommonPath
     while start < slice.count {
       // Common rows go straight into the current task's columns, as many as follow each other.
-      if let separators, let current, let currentTask {
-        while start < slice.count,
-          let next = parser.parseCommon(
-            slice, from: start, separators: separators, schema: schema, task: currentTask, into: current)
-        {
-          start = next
-          result.lines += 1
-          result.dataRows += 1
-        }
+      if hasCommonPath, let current, let currentTask {
+        let (next, rows) = parser.parseCommonRows(slice, from: start, schema: schema, task: currentTask, into: current)
+        start = next
+        result.lines += rows
+        result.dataRows += rows
         if start >= slice.count { break }
       }
       let end: Int

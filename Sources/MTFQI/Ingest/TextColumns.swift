@@ -10,7 +10,8 @@ final class TextColumns {
   let actionWidth: Int
   /// Complete rows; the row being written is row `count`.
   private(set) var count = 0
-  private var capacity = 0
+  /// Rows there is room for.
+  private(set) var capacity = 0
   private(set) var observations = UnsafeMutablePointer<Double>.allocate(capacity: 0)
   private(set) var nextObservations = UnsafeMutablePointer<Double>.allocate(capacity: 0)
   private(set) var actions = UnsafeMutablePointer<Double>.allocate(capacity: 0)
@@ -80,9 +81,11 @@ final class TextColumns {
     capacity = newCapacity
   }
 
-  /// Completes row `count`, whose values were written in place.
-  @inline(__always)
-  func commitRow() { count += 1 }
+  /// Completes `rows` rows from row `count` on, whose values were written in place.
+  func commitRows(_ rows: Int) {
+    precondition(count + rows <= capacity, "rows written beyond the columns' capacity")
+    count += rows
+  }
 
   /// Appends one validated row (the general path).
   func append(_ row: TextRow) {

@@ -203,7 +203,7 @@ struct CSVParser {
 struct CSVLineParser: TextLineParser {
   let roles: [CSVParser.Role]
 
-  var usesSeparators: Bool { true }
+  var hasCommonPath: Bool { true }
 
   @inline(__always)
   private func number(_ field: UnsafeRawBufferPointer, _ name: @autoclosure () -> String) throws(RowError) -> Double {
@@ -221,152 +221,83 @@ struct CSVLineParser: TextLineParser {
     return value
   }
 
-  /// The common row in one pass: every field unquoted and well formed (integers of at most 18
-  /// digits, finite numbers, 0/1 flags, no missing next_obs), ended by a comma, the last by LF,
-  /// CRLF or the end of the text, of the task `task`, and passing the row checks. Field ends come
-  /// from `separators`; each field must be parsed whole (a number that stops short of its comma
-  /// sends the line to `parse`, which words the error). Values go straight into the next row of
-  /// `columns`, which counts only once the whole row is good.
-  func parseCommon(
-    _ text: UnsafeRawBufferPointer, from start: Int, separators: SeparatorIndex, schema: TextSchema,
-    task: String, into columns: TextColumns
-  ) -> Int? {
-    guard let base = text.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
-    let count = text.count
-    if separators.position != start { separators.seek(start) }
-    columns.reserveRow()
-    let row = columns.count
-    let discreteObservation = columns.observationIsDiscrete
-    let discreteAction = columns.actionIsDiscrete
-    let observationWidth = columns.observationWidth
-    let actionWidth = columns.actionWidth
-    let lastField = roles.count - 1
-    var fieldStart = start
-    var sawTask = false
-    var lineEnd = count
-    for index in 0...lastField {
-      let separator = separators.next()
-      var fieldEnd = separator
-      if index < lastField {
-        guard separator < count, base[separator] == UInt8(ascii: ",") else { return nil }
-      } else {
-        guard separator == count || base[separator] == 0x0A else { return nil }
-        lineEnd = separator
-        if fieldEnd > fieldStart && base[fieldEnd - 1] == 0x0D { fieldEnd -= 1 }
+  /// Common lines in one pass (CFastFloat's `mtfqi_csv_common_rows`): every field unquoted and
+  /// well formed (integers of at most 18 digits, finite numbers, 0/1 flags, no missing
+  /// next_obs), each ended by a comma, the last by LF, CRLF or the end of the text, of the task
+  /// `task`, and passing the row checks (declared Discrete spaces, behavior_prob in [0, 1]).
+  /// Each field is parsed where it starts and must end exactly at its separator. Values go
+  /// straight into the next rows of `columns`. Stops before the first line that is anything
+  /// else, which the caller cuts and hands to `parse`.
+  func parseCommonRows(
+    _ text: UnsafeRawBufferPointer, from start: Int, schema: TextSchema, task: String, into columns: TextColumns
+  ) -> (next: Int, rows: Int) {
+    guard let base = text.baseAddress?.assumingMemoryBound(to: CChar.self), !roles.isEmpty else { return (start, 0) }
+    // Without a task column the rows' task is --task (none: an error for `parse` to word).
+    let hasTaskColumn = roles.contains { if case .task = $0 { return true } else { return false } }
+    if !hasTaskColumn {
+      guard let flag = schema.taskFlag, flag == task else { return (start, 0) }
+    }
+    // A task column must spell the task with bytes that cannot be a separator or a quote.
+    let taskBytes = Array(task.utf8)
+    if hasTaskColumn && (taskBytes.isEmpty || taskBytes.contains { $0 == 0x2C || $0 == 0x0A || $0 == 0x0D || $0 == 0x22 }) {
+      return (start, 0)
+    }
+    func bounds(_ space: Space?) -> (low: Int64, high: Int64) {
+      guard let space, case .discrete(let n, let first) = space else { return (.min, .max) }
+      let (high, overflow) = first.addingReportingOverflow(Int64(n) - 1)
+      return (first, overflow ? .max : high)
+    }
+    let observationBounds = bounds(schema.declaredObservation)
+    let actionBounds = bounds(schema.declaredAction)
+    var position = start
+    var total = 0
+    var fields = [mtfqi_csv_field](repeating: mtfqi_csv_field(), count: roles.count)
+    while position < text.count {
+      columns.reserveRow()
+      let limit = columns.capacity - columns.count
+      let observationWidth = columns.observationWidth
+      let actionWidth = columns.actionWidth
+      func field(_ kind: Int32, _ column: UnsafeMutableRawPointer?, _ stride: Int = 1, _ offset: Int = 0,
+                 _ range: (low: Int64, high: Int64) = (.min, .max)) -> mtfqi_csv_field {
+        mtfqi_csv_field(kind: kind, column: column, stride: stride, offset: offset, low: range.low, high: range.high)
       }
-      let field = base + fieldStart
-      let length = fieldEnd - fieldStart
-      let textEnd = base + count
-      switch roles[index] {
-      case .task:
-        // Unquoted, and the current task's very bytes (another task goes to `parse`).
-        guard length > 0, field[0] != UInt8(ascii: "\""),
-          Self.sameBytes(task, UnsafeRawBufferPointer(start: field, count: length))
-        else { return nil }
-        sawTask = true
-      case .episode:
-        guard let value = Self.commonInteger(field, length) else { return nil }
-        columns.episodes[row] = value
-      case .step:
-        guard let value = Self.commonInteger(field, length) else { return nil }
-        columns.steps[row] = value
-      case .reward:
-        guard let value = Self.commonNumber(field, length, textEnd: textEnd) else { return nil }
-        columns.rewards[row] = value
-      case .behaviorProbability:
-        guard let value = Self.commonNumber(field, length, textEnd: textEnd), value >= 0 && value <= 1 else {
-          return nil
-        }
-        columns.behaviorProbabilities[row] = value
-      case .terminated:
-        guard length == 1, field[0] &- UInt8(ascii: "0") < 2 else { return nil }
-        columns.terminations[row] = field[0] &- UInt8(ascii: "0")
-      case .truncated:
-        guard length == 1, field[0] &- UInt8(ascii: "0") < 2 else { return nil }
-        columns.truncations[row] = field[0] &- UInt8(ascii: "0")
-      case .observation(let k):
-        if discreteObservation {
-          guard let value = Self.commonInteger(field, length) else { return nil }
-          columns.observationIndices[row] = value
-        } else {
-          guard let value = Self.commonNumber(field, length, textEnd: textEnd) else { return nil }
-          columns.observations[row * observationWidth + k] = value
-        }
-      case .nextObservation(let k):
-        // An empty or "nan" field (a missing next observation) fails here and goes to `parse`.
-        if discreteObservation {
-          guard let value = Self.commonInteger(field, length) else { return nil }
-          columns.nextObservationIndices[row] = value
-        } else {
-          guard let value = Self.commonNumber(field, length, textEnd: textEnd) else { return nil }
-          columns.nextObservations[row * observationWidth + k] = value
-        }
-      case .action(let k):
-        if discreteAction {
-          guard let value = Self.commonInteger(field, length) else { return nil }
-          columns.actionIndices[row] = value
-        } else {
-          guard let value = Self.commonNumber(field, length, textEnd: textEnd) else { return nil }
-          columns.actions[row * actionWidth + k] = value
+      let integerKind = Int32(MTFQI_CSV_INTEGER)
+      let numberKind = Int32(MTFQI_CSV_NUMBER)
+      for (index, role) in roles.enumerated() {
+        switch role {
+        case .task: fields[index] = field(Int32(MTFQI_CSV_TASK), nil)
+        case .episode: fields[index] = field(integerKind, columns.episodes)
+        case .step: fields[index] = field(integerKind, columns.steps)
+        case .reward: fields[index] = field(numberKind, columns.rewards)
+        case .behaviorProbability: fields[index] = field(Int32(MTFQI_CSV_PROBABILITY), columns.behaviorProbabilities)
+        case .terminated: fields[index] = field(Int32(MTFQI_CSV_FLAG), columns.terminations)
+        case .truncated: fields[index] = field(Int32(MTFQI_CSV_FLAG), columns.truncations)
+        case .observation(let k):
+          fields[index] = columns.observationIsDiscrete
+            ? field(integerKind, columns.observationIndices, 1, 0, observationBounds)
+            : field(numberKind, columns.observations, observationWidth, k)
+        case .nextObservation(let k):
+          fields[index] = columns.observationIsDiscrete
+            ? field(integerKind, columns.nextObservationIndices, 1, 0, observationBounds)
+            : field(numberKind, columns.nextObservations, observationWidth, k)
+        case .action(let k):
+          fields[index] = columns.actionIsDiscrete
+            ? field(integerKind, columns.actionIndices, 1, 0, actionBounds)
+            : field(numberKind, columns.actions, actionWidth, k)
         }
       }
-      fieldStart = separator + 1
-    }
-    // Without a task column the row's task is --task (none: an error for `parse` to word).
-    if !sawTask {
-      guard let flag = schema.taskFlag, flag == task else { return nil }
-    }
-    // The declared Discrete spaces (TextSchema.checkSpaces): a value outside goes to `parse`.
-    if let space = schema.declaredObservation, case .discrete(let n, let first) = space {
-      let range = first..<(first + n)
-      guard range.contains(columns.observationIndices[row]), range.contains(columns.nextObservationIndices[row]) else {
-        return nil
+      let rows = taskBytes.withUnsafeBufferPointer { taskBuffer in
+        taskBuffer.withMemoryRebound(to: CChar.self) { taskChars in
+          mtfqi_csv_common_rows(
+            base, text.count, &position, fields, fields.count, taskChars.baseAddress, taskChars.count, columns.count,
+            limit)
+        }
       }
+      columns.commitRows(rows)
+      total += rows
+      if rows < limit { break }
     }
-    if let space = schema.declaredAction, case .discrete(let n, let first) = space {
-      guard (first..<(first + n)).contains(columns.actionIndices[row]) else { return nil }
-    }
-    columns.commitRow()
-    return min(lineEnd + 1, count)
-  }
-
-  /// Whether `task` is spelled by exactly these bytes.
-  @inline(__always)
-  private static func sameBytes(_ task: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
-    var task = task
-    return task.withUTF8 { utf8 in
-      guard utf8.count == bytes.count, let left = utf8.baseAddress, let right = bytes.baseAddress else { return false }
-      return memcmp(left, right, bytes.count) == 0
-    }
-  }
-
-  /// A field of `length` bytes that is an optionally signed integer of 1 to 18 digits (so it
-  /// cannot overflow); nil otherwise.
-  @inline(__always)
-  private static func commonInteger(_ field: UnsafePointer<UInt8>, _ length: Int) -> Int64? {
-    guard length > 0 else { return nil }
-    let signed = field[0] == UInt8(ascii: "-") || field[0] == UInt8(ascii: "+")
-    let first = signed ? 1 : 0
-    guard length - first > 0 && length - first <= 18 else { return nil }
-    var value: Int64 = 0
-    for index in first..<length {
-      let digit = field[index] &- UInt8(ascii: "0")
-      guard digit < 10 else { return nil }
-      value = value &* 10 &+ Int64(digit)
-    }
-    return field[0] == UInt8(ascii: "-") ? -value : value
-  }
-
-  /// A field of `length` bytes that is a finite number, correctly rounded (as
-  /// `TextParsing.double`); nil otherwise. The parser may look at bytes up to `textEnd` (it
-  /// reads eight at a time) but must stop exactly at the field's end.
-  @inline(__always)
-  private static func commonNumber(_ field: UnsafePointer<UInt8>, _ length: Int, textEnd: UnsafePointer<UInt8>) -> Double? {
-    var value = 0.0
-    let first = UnsafeRawPointer(field).assumingMemoryBound(to: CChar.self)
-    let consumed = mtfqi_parse_double(first, first + (textEnd - field), &value)
-    guard consumed == length && length > 0 && value.isFinite else { return nil }
-    return value
+    return (position, total)
   }
 
   func parse(_ line: UnsafeRawBufferPointer, schema: TextSchema, into row: inout TextRow) throws(RowError) {

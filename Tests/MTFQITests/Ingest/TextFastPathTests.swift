@@ -191,15 +191,14 @@ struct TextFastPathTests {
             generalAccepts = false
           }
           let columns = TextColumns(format: schema.format)
-          let separators = SeparatorIndex(base, count: bytes.count)
-          guard
-            let next = parser.parseCommon(
-              bytes, from: 0, separators: separators, schema: schema, task: "cart", into: columns)
-          else {
+          let (next, rows) = parser.parseCommonRows(bytes, from: 0, schema: schema, task: "cart", into: columns)
+          guard rows > 0 else {
             #expect(columns.count == 0)
+            #expect(next == 0)
             return
           }
           accepted += 1
+          #expect(rows == 1)
           #expect(columns.count == 1)
           #expect(generalAccepts, "fast path accepted '\(line)' which the field parser rejects")
           #expect(next == lineFeed + 1, "'\(line)' ends at \(next)")
@@ -226,19 +225,16 @@ struct TextFastPathTests {
     }
   }
 
-  /// The one-pass parser on one block of text of task "cart": where the next line starts (nil
-  /// when the line is left to the general path) and the columns it filled.
+  /// The one-pass parser on one block of text of task "cart": where the line after the first
+  /// starts (nil when the first line is left to the general path) and the columns it filled.
   static func parseCommon(_ text: [UInt8], _ parser: CSVLineParser, _ schema: TextSchema) -> (
     next: Int?, columns: TextColumns
   ) {
     let columns = TextColumns(format: schema.format)
-    let next = text.withUnsafeBytes { bytes -> Int? in
-      guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
-      return parser.parseCommon(
-        bytes, from: 0, separators: SeparatorIndex(base, count: bytes.count), schema: schema, task: "cart",
-        into: columns)
+    let (next, rows) = text.withUnsafeBytes { bytes in
+      parser.parseCommonRows(bytes, from: 0, schema: schema, task: "cart", into: columns)
     }
-    return (next, columns)
+    return (rows > 0 ? next : nil, columns)
   }
 
   @Test("the last line of a block: without a line end, with CRLF, or a lone CR")
@@ -259,29 +255,95 @@ struct TextFastPathTests {
     }
   }
 
-  @Test("separator bits: every comma and line feed, nothing else, across 64-byte words and windows")
-  func separatorIndex() {
-    var random = SplitMix(state: 11)
-    let alphabet: [UInt8] = Array("ab,\n\r\"0189.-".utf8) + [0x8A, 0xAC, 0xFF, 0x00, 0x2B, 0x0B]
-    for length in [0, 1, 7, 8, 63, 64, 65, 200, 70_000, 140_001] {
-      let text = (0..<length).map { _ in alphabet[random.below(alphabet.count)] }
-      let expected = text.indices.filter { text[$0] == UInt8(ascii: ",") || text[$0] == 0x0A }
-      text.withUnsafeBufferPointer { buffer in
-        guard let base = buffer.baseAddress else { return }
-        let index = SeparatorIndex(base, count: length)
-        var found: [Int] = []
-        while true {
-          let next = index.next()
-          if next == length { break }
-          found.append(next)
+  @Test("runs of common lines: past the columns' capacity, stopping at the first other line")
+  func csvRuns() {
+    let parser = CSVLineParser(roles: Self.roles)
+    let schema = Self.schema()
+    var random = SplitMix(state: 99)
+    var lines: [String] = []
+    for index in 0..<3000 {
+      let values = (0..<6).map { _ in String(format: "%.9f", Double(random.below(2_000_001)) / 1e6 - 1) }
+      lines.append(
+        "cart,\(index / 200),\(index % 200),\(values[0]),\(values[1]),\(values[2]),\(values[3]),\(values[4]),"
+          + "\(values[5]),\(index % 200 == 199 ? 1 : 0),0,0.25")
+    }
+    let common = lines.joined(separator: "\n") + "\n"
+    // A quoted field (the general path's) stops the run; what follows is not read.
+    let text = Array((common + "\"cart\"," + lines[0].dropFirst(5) + "\n" + lines[1] + "\n").utf8)
+    let columns = TextColumns(format: schema.format)
+    let (next, rows) = text.withUnsafeBytes { bytes in
+      parser.parseCommonRows(bytes, from: 0, schema: schema, task: "cart", into: columns)
+    }
+    #expect(rows == 3000)
+    #expect(columns.count == 3000)
+    #expect(next == common.utf8.count)
+    for (index, line) in lines.enumerated() where index % 97 == 0 || index == 2999 {
+      var expected = Self.emptyRow()
+      #expect(throws: Never.self) {
+        try Array(line.utf8).withUnsafeBytes { bytes in try parser.parse(bytes, schema: schema, into: &expected) }
+      }
+      expected.task = "cart"
+      #expect(Self.describe(Self.row(columns, index, task: "cart")) == Self.describe(expected), "line \(index)")
+    }
+    // Starting inside the text: the run from the second line on.
+    let second = common.utf8.firstIndex(of: 0x0A).map { common.utf8.distance(from: common.utf8.startIndex, to: $0) + 1 } ?? 0
+    let (_, rest) = text.withUnsafeBytes { bytes in
+      parser.parseCommonRows(bytes, from: second, schema: schema, task: "cart", into: TextColumns(format: schema.format))
+    }
+    #expect(rest == 2999)
+  }
+
+  @Test("Discrete columns: integers within the declared spaces, and no task column (the --task rows)")
+  func csvDiscrete() {
+    let roles: [CSVParser.Role] = [.episode, .step, .observation(0), .action(0), .reward, .nextObservation(0), .terminated, .truncated]
+    let parser = CSVLineParser(roles: roles)
+    let discrete = ColumnFormat(type: .int64, rowShape: [])
+    let schema = TextSchema(
+      format: TaskFormat(observation: discrete, action: discrete, hasBehaviorProbabilities: false),
+      observationShape: .discrete, actionShape: .discrete, hasBehaviorProbabilities: false,
+      declaredObservation: .discrete(n: 5, start: 0), declaredAction: .discrete(n: 3, start: -1), taskFlag: "cart",
+      skipInvalid: false)
+    var accepted = 0
+    for observation in ["-1", "0", "4", "5", "+2", "2.0", "02"] {
+      for action in ["-2", "-1", "1", "2"] {
+        for nextObservation in ["0", "4", "7", ""] {
+          let line = "3,17,\(observation),\(action),-0.5,\(nextObservation),0,0"
+          var expected = TextRow()
+          let generalAccepts = Array(line.utf8).withUnsafeBytes { bytes -> Bool in
+            do throws(RowError) {
+              try parser.parse(bytes, schema: schema, into: &expected)
+              try schema.validate(expected)
+              return try schema.task(of: expected) == "cart"
+            } catch {
+              return false
+            }
+          }
+          let columns = TextColumns(format: schema.format)
+          let (next, rows) = Array((line + "\n").utf8).withUnsafeBytes { bytes in
+            parser.parseCommonRows(bytes, from: 0, schema: schema, task: "cart", into: columns)
+          }
+          guard rows == 1 else {
+            #expect(rows == 0 && next == 0, "'\(line)'")
+            continue
+          }
+          accepted += 1
+          #expect(generalAccepts, "fast path accepted '\(line)' which the field parser rejects")
+          #expect(next == line.utf8.count + 1)
+          #expect(columns.observationIndices[0] == expected.observationIndex, "'\(line)'")
+          #expect(columns.nextObservationIndices[0] == expected.nextObservationIndex, "'\(line)'")
+          #expect(columns.actionIndices[0] == expected.actionIndex, "'\(line)'")
+          #expect(columns.rewards[0] == -0.5 && columns.episodes[0] == 3 && columns.steps[0] == 17)
         }
-        #expect(found == expected, "length \(length)")
-        // Seeking into the middle finds the first separator at or after the position.
-        let middle = length / 2
-        index.seek(middle)
-        #expect(index.next() == (expected.first { $0 >= middle } ?? length))
       }
     }
+    // In range: observation 0, 4, +2, 02; action -1, 1; next 0, 4.
+    #expect(accepted == 4 * 2 * 2)
+    // Another task than --task's: never the fast path.
+    let columns = TextColumns(format: schema.format)
+    let (_, rows) = Array("3,17,0,1,-0.5,0,0,0\n".utf8).withUnsafeBytes { bytes in
+      parser.parseCommonRows(bytes, from: 0, schema: schema, task: "other", into: columns)
+    }
+    #expect(rows == 0)
   }
 }
 
