@@ -12,6 +12,10 @@ SHELL := /bin/bash
 SWIFT ?= swift
 CONFIG_BUILD ?= release
 BIN := .build/$(CONFIG_BUILD)
+# Release executables carry the Swift runtime and Foundation inside them: they start ~10 ms
+# faster (fewer shared libraries to bind) and run without the toolchain's libraries. Debug
+# builds (make test) link them dynamically.
+SWIFT_BUILD_FLAGS ?= $(if $(filter release,$(CONFIG_BUILD)),--static-swift-stdlib)
 OUT ?= build/run
 DATA ?= data/synth
 LOG_PATTERNS := -name '*.csv' -o -name '*.csv.gz' -o -name '*.jsonl' -o -name '*.jsonl.gz' -o -name '*.ndjson' -o -name '*.hdf5' -o -name '*.h5'
@@ -58,7 +62,7 @@ python-deps:
 	@python3 -c "import h5py, numpy, pandas" 2>/dev/null || python3 -m pip install --quiet -r tools/requirements.txt
 
 $(STAMP): $(SOURCES) | deps
-	$(SWIFT) build -c $(CONFIG_BUILD)
+	$(SWIFT) build -c $(CONFIG_BUILD) $(SWIFT_BUILD_FLAGS)
 	@touch $@
 
 build: $(STAMP)

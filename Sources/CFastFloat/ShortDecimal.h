@@ -91,7 +91,7 @@ inline bool clinger(uint64_t mantissa, int64_t exponent, bool negative, double *
 // short_decimal for input with at least 32 readable bytes, so that words can be loaded without
 // bounds checks: up to 7 integer digits and 16 fraction digits with few branches (a branch on
 // a digit count mispredicts often in real data, whose numbers differ in length).
-inline size_t short_decimal_unbounded(const char *first, const char *last, double *value) {
+__attribute__((always_inline)) inline size_t short_decimal_unbounded(const char *first, const char *last, double *value) {
   const char *p = first;
   const bool negative = *p == '-';
   p += negative;
