@@ -19,22 +19,29 @@ size_t mtfqi_parse_double_reference(const char *first, const char *last, double 
 size_t mtfqi_parse_float(const char *first, const char *last, float *value);
 
 
-/// What a field of a common CSV line holds (mtfqi_csv_common_rows).
+/// What a field of a common line holds (mtfqi_csv_common_rows, mtfqi_jsonl_common_rows).
 enum {
-  /// An integer: optional sign and 1 to 18 digits, within [low, high]; stored as int64_t.
-  MTFQI_CSV_INTEGER = 0,
+  /// The field must not appear (JSON Lines only).
+  MTFQI_FIELD_ABSENT = -1,
+  /// An integer within [low, high], stored as int64_t. CSV: optional sign and 1 to 18 digits;
+  /// JSON: optional '-' and digits, within int64_t.
+  MTFQI_FIELD_INTEGER = 0,
   /// A finite number (mtfqi_parse_double), stored as double.
-  MTFQI_CSV_NUMBER = 1,
+  MTFQI_FIELD_NUMBER = 1,
   /// A finite number within [0, 1], stored as double.
-  MTFQI_CSV_PROBABILITY = 2,
-  /// A flag: exactly "0" or "1", stored as uint8_t.
-  MTFQI_CSV_FLAG = 3,
-  /// The task: exactly the bytes of the task passed in; nothing is stored.
-  MTFQI_CSV_TASK = 4,
+  MTFQI_FIELD_PROBABILITY = 2,
+  /// A flag, stored as uint8_t. CSV: exactly "0" or "1"; JSON: true, false, 0 or 1.
+  MTFQI_FIELD_FLAG = 3,
+  /// The task: exactly the bytes of the task passed in (JSON: in quotes); nothing is stored.
+  MTFQI_FIELD_TASK = 4,
+  /// JSON only: an array of exactly `stride` finite numbers, stored from offset 0.
+  MTFQI_FIELD_VECTOR = 5,
+  /// JSON only: as MTFQI_FIELD_VECTOR, or a bare finite number when `stride` is 1.
+  MTFQI_FIELD_VECTOR_OR_NUMBER = 6,
 };
 
-/// One field of the common CSV line, in column order. The field of row r is stored at
-/// ((T *)column)[r * stride + offset], T as its kind says.
+/// One field of a common line. The value of row r is stored at ((T *)column)[r * stride +
+/// offset] (a vector's k-th number at r * stride + k), T as its kind says.
 typedef struct {
   int kind;
   void *column;
@@ -42,7 +49,7 @@ typedef struct {
   size_t offset;
   long long low;
   long long high;
-} mtfqi_csv_field;
+} mtfqi_text_field;
 
 /// Parses common CSV lines one after another from text[*position], a line being `field_count`
 /// fields as `fields` describe, separated by commas, ended by LF, CRLF, or the end of the text
@@ -51,9 +58,33 @@ typedef struct {
 /// common (any field not exactly as its kind says, a quote, a blank line, another task) and
 /// returns the number of rows parsed, *position then being the start of that line (or the end
 /// of the text). Values of a line that is refused may have been written to its row.
-size_t mtfqi_csv_common_rows(const char *text, size_t count, size_t *position, const mtfqi_csv_field *fields,
+size_t mtfqi_csv_common_rows(const char *text, size_t count, size_t *position, const mtfqi_text_field *fields,
                              size_t field_count, const char *task, size_t task_length, size_t first_row,
                              size_t row_limit);
+
+/// The JSON Lines keys, in the order of the `fields` array of mtfqi_jsonl_common_rows.
+enum {
+  MTFQI_KEY_TASK = 0,
+  MTFQI_KEY_EPISODE,
+  MTFQI_KEY_STEP,
+  MTFQI_KEY_OBS,
+  MTFQI_KEY_ACTION,
+  MTFQI_KEY_REWARD,
+  MTFQI_KEY_NEXT_OBS,
+  MTFQI_KEY_TERMINATED,
+  MTFQI_KEY_TRUNCATED,
+  MTFQI_KEY_BEHAVIOR_PROB,
+  MTFQI_KEY_COUNT,
+};
+
+/// As mtfqi_csv_common_rows, for JSON Lines: a common line is one JSON object whose keys are
+/// spelled plainly, each at most once and in any order, with spaces or tabs between tokens;
+/// fields[MTFQI_KEY_*] says what each key holds. Every key whose kind is not ABSENT must
+/// appear; the task may be left out only when `task_optional` is non-zero. After
+/// the object, spaces, tabs and CRs, then LF or the end of the text.
+size_t mtfqi_jsonl_common_rows(const char *text, size_t count, size_t *position, const mtfqi_text_field *fields,
+                               const char *task, size_t task_length, int task_optional, size_t first_row,
+                               size_t row_limit);
 
 #ifdef __cplusplus
 }

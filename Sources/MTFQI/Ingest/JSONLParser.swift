@@ -107,6 +107,77 @@ struct JSONLParser {
 
 /// Parses one JSON Lines record.
 struct JSONLLineParser: TextLineParser {
+  var hasCommonPath: Bool { true }
+
+  /// Common records in one pass (CFastFloat's `mtfqi_jsonl_common_rows`): one object per line
+  /// with plainly spelled keys, each once, in any order, numbers and flags well formed, the
+  /// task (when given) exactly `task` in plain quotes, no null next_obs, and passing the row
+  /// checks (declared Discrete spaces, behavior_prob in [0, 1], the task against --task).
+  /// Values go straight into the next rows of `columns`. Stops before the first line that is
+  /// anything else, which the caller cuts and hands to `parse`.
+  func parseCommonRows(
+    _ text: UnsafeRawBufferPointer, from start: Int, schema: TextSchema, task: String, into columns: TextColumns
+  ) -> (next: Int, rows: Int) {
+    guard let base = text.baseAddress?.assumingMemoryBound(to: CChar.self) else { return (start, 0) }
+    // A record's own task must be --task's when that is given; a record without one takes
+    // --task. A name with a quote or backslash needs the general string decoding.
+    if let flag = schema.taskFlag, flag != task { return (start, 0) }
+    let taskBytes = Array(task.utf8)
+    guard !taskBytes.isEmpty, !taskBytes.contains(0x22), !taskBytes.contains(0x5C) else { return (start, 0) }
+    let taskOptional = schema.taskFlag != nil
+    let observationBounds = TextSchema.integerBounds(schema.declaredObservation)
+    let actionBounds = TextSchema.integerBounds(schema.declaredAction)
+    let absent = mtfqi_text_field(kind: Int32(MTFQI_FIELD_ABSENT), column: nil, stride: 0, offset: 0, low: 0, high: 0)
+    var fields = [mtfqi_text_field](repeating: absent, count: Int(MTFQI_KEY_COUNT))
+    var position = start
+    var total = 0
+    while position < text.count {
+      columns.reserveRow()
+      let limit = columns.capacity - columns.count
+      func field(_ kind: Int32, _ column: UnsafeMutableRawPointer?, stride: Int = 1, _ range: (low: Int64, high: Int64) = (.min, .max))
+        -> mtfqi_text_field
+      {
+        mtfqi_text_field(kind: kind, column: column, stride: stride, offset: 0, low: range.low, high: range.high)
+      }
+      func vector(_ column: UnsafeMutableRawPointer, width: Int, scalarAllowed: Bool) -> mtfqi_text_field {
+        field(Int32(scalarAllowed ? MTFQI_FIELD_VECTOR_OR_NUMBER : MTFQI_FIELD_VECTOR), column, stride: width)
+      }
+      let integer = Int32(MTFQI_FIELD_INTEGER)
+      let observationScalar = schema.observationShape == .discrete
+      fields[Int(MTFQI_KEY_TASK)] = field(Int32(MTFQI_FIELD_TASK), nil)
+      fields[Int(MTFQI_KEY_EPISODE)] = field(integer, columns.episodes)
+      fields[Int(MTFQI_KEY_STEP)] = field(integer, columns.steps)
+      fields[Int(MTFQI_KEY_OBS)] =
+        columns.observationIsDiscrete
+        ? field(integer, columns.observationIndices, observationBounds)
+        : vector(columns.observations, width: columns.observationWidth, scalarAllowed: observationScalar)
+      fields[Int(MTFQI_KEY_NEXT_OBS)] =
+        columns.observationIsDiscrete
+        ? field(integer, columns.nextObservationIndices, observationBounds)
+        : vector(columns.nextObservations, width: columns.observationWidth, scalarAllowed: observationScalar)
+      fields[Int(MTFQI_KEY_ACTION)] =
+        columns.actionIsDiscrete
+        ? field(integer, columns.actionIndices, actionBounds)
+        : vector(columns.actions, width: columns.actionWidth, scalarAllowed: schema.actionShape == .discrete)
+      fields[Int(MTFQI_KEY_REWARD)] = field(Int32(MTFQI_FIELD_NUMBER), columns.rewards)
+      fields[Int(MTFQI_KEY_TERMINATED)] = field(Int32(MTFQI_FIELD_FLAG), columns.terminations)
+      fields[Int(MTFQI_KEY_TRUNCATED)] = field(Int32(MTFQI_FIELD_FLAG), columns.truncations)
+      fields[Int(MTFQI_KEY_BEHAVIOR_PROB)] =
+        schema.hasBehaviorProbabilities ? field(Int32(MTFQI_FIELD_PROBABILITY), columns.behaviorProbabilities) : absent
+      let rows = taskBytes.withUnsafeBufferPointer { taskBuffer in
+        taskBuffer.withMemoryRebound(to: CChar.self) { taskChars in
+          mtfqi_jsonl_common_rows(
+            base, text.count, &position, fields, taskChars.baseAddress, taskChars.count, taskOptional ? 1 : 0,
+            columns.count, limit)
+        }
+      }
+      columns.commitRows(rows)
+      total += rows
+      if rows < limit { break }
+    }
+    return (position, total)
+  }
+
   func parse(_ line: UnsafeRawBufferPointer, schema router: TextSchema, into row: inout TextRow) throws(RowError) {
     var cursor = JSONCursor(line)
     cursor.skipWhitespace()

@@ -43,6 +43,14 @@ struct TextSchema: @unchecked Sendable {
     try checkSpaces(row)
   }
 
+  /// The integers a declared Discrete space takes, as the fast parsers check them (any when
+  /// nothing is declared).
+  static func integerBounds(_ space: Space?) -> (low: Int64, high: Int64) {
+    guard let space, case .discrete(let n, let first) = space else { return (.min, .max) }
+    let (high, overflow) = first.addingReportingOverflow(n - 1)
+    return (first, overflow ? .max : high)
+  }
+
   /// The row's task: its own, or --task; a disagreement or no task at all is a row error.
   func task(of row: TextRow) throws(RowError) -> String {
     switch (row.task, taskFlag) {

@@ -232,7 +232,9 @@ struct CSVLineParser: TextLineParser {
     _ text: UnsafeRawBufferPointer, from start: Int, schema: TextSchema, task: String, into columns: TextColumns
   ) -> (next: Int, rows: Int) {
     guard let base = text.baseAddress?.assumingMemoryBound(to: CChar.self), !roles.isEmpty else { return (start, 0) }
-    // Without a task column the rows' task is --task (none: an error for `parse` to word).
+    // With --task every row's task must be --task's; without a task column the rows' task is
+    // --task (none: an error for `parse` to word).
+    if let flag = schema.taskFlag, flag != task { return (start, 0) }
     let hasTaskColumn = roles.contains { if case .task = $0 { return true } else { return false } }
     if !hasTaskColumn {
       guard let flag = schema.taskFlag, flag == task else { return (start, 0) }
@@ -242,36 +244,31 @@ struct CSVLineParser: TextLineParser {
     if hasTaskColumn && (taskBytes.isEmpty || taskBytes.contains { $0 == 0x2C || $0 == 0x0A || $0 == 0x0D || $0 == 0x22 }) {
       return (start, 0)
     }
-    func bounds(_ space: Space?) -> (low: Int64, high: Int64) {
-      guard let space, case .discrete(let n, let first) = space else { return (.min, .max) }
-      let (high, overflow) = first.addingReportingOverflow(Int64(n) - 1)
-      return (first, overflow ? .max : high)
-    }
-    let observationBounds = bounds(schema.declaredObservation)
-    let actionBounds = bounds(schema.declaredAction)
+    let observationBounds = TextSchema.integerBounds(schema.declaredObservation)
+    let actionBounds = TextSchema.integerBounds(schema.declaredAction)
     var position = start
     var total = 0
-    var fields = [mtfqi_csv_field](repeating: mtfqi_csv_field(), count: roles.count)
+    var fields = [mtfqi_text_field](repeating: mtfqi_text_field(), count: roles.count)
     while position < text.count {
       columns.reserveRow()
       let limit = columns.capacity - columns.count
       let observationWidth = columns.observationWidth
       let actionWidth = columns.actionWidth
       func field(_ kind: Int32, _ column: UnsafeMutableRawPointer?, _ stride: Int = 1, _ offset: Int = 0,
-                 _ range: (low: Int64, high: Int64) = (.min, .max)) -> mtfqi_csv_field {
-        mtfqi_csv_field(kind: kind, column: column, stride: stride, offset: offset, low: range.low, high: range.high)
+                 _ range: (low: Int64, high: Int64) = (.min, .max)) -> mtfqi_text_field {
+        mtfqi_text_field(kind: kind, column: column, stride: stride, offset: offset, low: range.low, high: range.high)
       }
-      let integerKind = Int32(MTFQI_CSV_INTEGER)
-      let numberKind = Int32(MTFQI_CSV_NUMBER)
+      let integerKind = Int32(MTFQI_FIELD_INTEGER)
+      let numberKind = Int32(MTFQI_FIELD_NUMBER)
       for (index, role) in roles.enumerated() {
         switch role {
-        case .task: fields[index] = field(Int32(MTFQI_CSV_TASK), nil)
+        case .task: fields[index] = field(Int32(MTFQI_FIELD_TASK), nil)
         case .episode: fields[index] = field(integerKind, columns.episodes)
         case .step: fields[index] = field(integerKind, columns.steps)
         case .reward: fields[index] = field(numberKind, columns.rewards)
-        case .behaviorProbability: fields[index] = field(Int32(MTFQI_CSV_PROBABILITY), columns.behaviorProbabilities)
-        case .terminated: fields[index] = field(Int32(MTFQI_CSV_FLAG), columns.terminations)
-        case .truncated: fields[index] = field(Int32(MTFQI_CSV_FLAG), columns.truncations)
+        case .behaviorProbability: fields[index] = field(Int32(MTFQI_FIELD_PROBABILITY), columns.behaviorProbabilities)
+        case .terminated: fields[index] = field(Int32(MTFQI_FIELD_FLAG), columns.terminations)
+        case .truncated: fields[index] = field(Int32(MTFQI_FIELD_FLAG), columns.truncations)
         case .observation(let k):
           fields[index] = columns.observationIsDiscrete
             ? field(integerKind, columns.observationIndices, 1, 0, observationBounds)

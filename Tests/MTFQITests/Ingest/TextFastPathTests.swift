@@ -345,6 +345,162 @@ struct TextFastPathTests {
     }
     #expect(rows == 0)
   }
+
+  // MARK: JSON Lines
+
+  /// What the general path makes of the first line of `text` (cut at LF, less one CR), as the
+  /// block parser runs it: the row when it is a good row of task "cart", nil otherwise.
+  static func generalJSONRow(_ text: [UInt8], schema: TextSchema) -> TextRow? {
+    let lineFeed = text.firstIndex(of: 0x0A) ?? text.count
+    var length = lineFeed
+    if length > 0 && text[length - 1] == 0x0D { length -= 1 }
+    return text.withUnsafeBytes { bytes -> TextRow? in
+      let line = UnsafeRawBufferPointer(rebasing: bytes[0..<length])
+      if ParallelLines.isBlank(line) { return nil }
+      var row = emptyRow()
+      do throws(RowError) {
+        try JSONLLineParser().parse(line, schema: schema, into: &row)
+        try schema.validate(row)
+        return try schema.task(of: row) == "cart" ? row : nil
+      } catch {
+        return nil
+      }
+    }
+  }
+
+  @Test("the one-pass JSON Lines parser accepts only what the record parser accepts, with the same row")
+  func jsonRowsMatchTheRecordParser() {
+    let schema = Self.schema()
+    let keys = ["task", "episode", "step", "obs", "action", "reward", "next_obs", "terminated", "truncated", "behavior_prob"]
+    let good = [
+      "\"cart\"", "3", "17", "[0.25, -1.5e-3]", "[2]", "-0.774", "[1e2, 0.001230153]", "false", "true", "0.5",
+    ]
+    func record(_ values: [String], keys: [String] = keys, colon: String = ": ", comma: String = ", ") -> String {
+      "{" + zip(keys, values).map { "\"\($0)\"\(colon)\($1)" }.joined(separator: comma) + "}"
+    }
+    var lines = [record(good)]
+    let oddities = [
+      "", "null", "\"1\"", "nan", "NaN", "Infinity", "1.", ".5", "+7", "-0", "1e", "1e400", "true", "false", "0", "1",
+      "01", "-", "2.5", "[1]", "[]", "[1, 2, 3]", "[1,2]", "[ 1 , 2 ]", "[1, 2", "[1 2]", "[1, [2]]", "[1e2,-0.0]",
+      "12345678901234567890", "9223372036854775807", "-9223372036854775808", "9223372036854775808", "\"cart\"",
+      "\"ca\\\"rt\"", "\"car\"", "\"cart \"", "\"ca\\u0072t\"", "\"carts\"", "[0.5]", "0.5", "1.5", "-0.5", "{}",
+      "tru", "truex", "0x1", "[\"1\", 2]", "[nan, 1]", "1\t", " 1",
+    ]
+    for index in good.indices {
+      for odd in oddities {
+        var changed = good
+        changed[index] = odd
+        lines.append(record(changed))
+      }
+      // Each key left out, and each key twice.
+      lines.append(record(Array(good[..<index] + good[(index + 1)...]), keys: Array(keys[..<index] + keys[(index + 1)...])))
+      lines.append(record(good + [good[index]], keys: keys + [keys[index]]))
+    }
+    lines += [
+      record(good.reversed(), keys: keys.reversed()), record(good, colon: ":", comma: ","),
+      record(good, colon: " :\t", comma: " ,  "), "  " + record(good) + " \t", "\t" + record(good), record(good) + " x",
+      record(good) + "}", record(good + ["1"], keys: keys + ["extra"]), record(good, keys: ["t\\u0061sk"] + keys.dropFirst()),
+      record(good, colon: ":\r"), "", "   ", "{}", "[]", "{\"task\": \"cart\"}", record(good) + "\r",
+      String(record(good).dropLast()),
+    ]
+    var random = SplitMix(state: 5)
+    for _ in 0..<2000 {
+      var changed = good
+      changed[3] = "[\(Self.randomNumberText(&random)), \(Self.randomNumberText(&random))]"
+      changed[5] = Self.randomNumberText(&random)
+      changed[6] = "[\(Self.randomNumberText(&random)),\(Self.randomNumberText(&random))]"
+      lines.append(record(changed))
+    }
+    var accepted = 0
+    for line in lines {
+      for ending in ["\n", "\r\n", "\r\r\n", ""] {
+        let text = Array((line + ending + "{\"next\": 1}\n").utf8)
+        let expected = Self.generalJSONRow(text, schema: schema)
+        let columns = TextColumns(format: schema.format)
+        let (next, rows) = text.withUnsafeBytes { bytes in
+          JSONLLineParser().parseCommonRows(bytes, from: 0, schema: schema, task: "cart", into: columns)
+        }
+        guard rows > 0 else {
+          #expect(columns.count == 0)
+          #expect(next == 0)
+          continue
+        }
+        accepted += 1
+        #expect(rows == 1 && columns.count == 1)
+        guard var expected else {
+          Issue.record("fast path accepted '\(line)' + \(ending.debugDescription), which the record parser rejects")
+          continue
+        }
+        expected.task = "cart"
+        #expect(next == (text.firstIndex(of: 0x0A) ?? text.count) + 1, "'\(line)'")
+        #expect(Self.describe(Self.row(columns, 0, task: "cart")) == Self.describe(expected), "'\(line)'")
+      }
+    }
+    #expect(accepted > 1000)
+  }
+
+  @Test("JSON Lines: Discrete values within the declared spaces, records without a task under --task, runs")
+  func jsonDiscreteAndTaskFlag() {
+    let discrete = ColumnFormat(type: .int64, rowShape: [])
+    func schema(taskFlag: String?) -> TextSchema {
+      TextSchema(
+        format: TaskFormat(observation: discrete, action: discrete, hasBehaviorProbabilities: false),
+        observationShape: .discrete, actionShape: .discrete, hasBehaviorProbabilities: false,
+        declaredObservation: .discrete(n: 5, start: 0), declaredAction: .discrete(n: 3, start: -1), taskFlag: taskFlag,
+        skipInvalid: false)
+    }
+    func common(_ text: String, _ schema: TextSchema, task: String = "cart") -> (next: Int, rows: Int, columns: TextColumns) {
+      let columns = TextColumns(format: schema.format)
+      let (next, rows) = Array(text.utf8).withUnsafeBytes { bytes in
+        JSONLLineParser().parseCommonRows(bytes, from: 0, schema: schema, task: task, into: columns)
+      }
+      return (next, rows, columns)
+    }
+    var accepted = 0
+    for observation in ["-1", "0", "4", "5", "2.0", "[2]", "02"] {
+      for action in ["-2", "-1", "1", "2"] {
+        let line = "{\"episode\": 3, \"step\": 17, \"obs\": \(observation), \"action\": \(action), \"reward\": -0.5, "
+          + "\"next_obs\": 4, \"terminated\": 1, \"truncated\": 0}"
+        let flagged = schema(taskFlag: "cart")
+        var expected = TextRow()
+        let generalAccepts = Array(line.utf8).withUnsafeBytes { bytes -> Bool in
+          do throws(RowError) {
+            try JSONLLineParser().parse(bytes, schema: flagged, into: &expected)
+            try flagged.validate(expected)
+            return try flagged.task(of: expected) == "cart"
+          } catch {
+            return false
+          }
+        }
+        let (next, rows, columns) = common(line + "\n", flagged)
+        guard rows == 1 else {
+          #expect(rows == 0 && next == 0, "'\(line)'")
+          continue
+        }
+        accepted += 1
+        #expect(generalAccepts, "fast path accepted '\(line)' which the record parser rejects")
+        #expect(columns.observationIndices[0] == expected.observationIndex && columns.actionIndices[0] == expected.actionIndex)
+        #expect(columns.nextObservationIndices[0] == 4 && columns.terminations[0] == 1 && columns.truncations[0] == 0)
+        // Without --task, a record without a task has none: the general path words the error.
+        #expect(common(line + "\n", schema(taskFlag: nil)).rows == 0)
+        // Under --task other, neither "cart" rows nor "other" rows without a matching record task pass.
+        #expect(common(line + "\n", schema(taskFlag: "other")).rows == 0)
+      }
+    }
+    // In range: observation 0, 4, 02; action -1, 1.
+    #expect(accepted == 3 * 2)
+    // A record's task must be --task's.
+    let withTask = "{\"task\": \"cart\", \"episode\": 3, \"step\": 17, \"obs\": 1, \"action\": 0, \"reward\": -0.5, \"next_obs\": 4, \"terminated\": 1, \"truncated\": 0}\n"
+    #expect(common(withTask, schema(taskFlag: "cart")).rows == 1)
+    #expect(common(withTask, schema(taskFlag: nil)).rows == 1)
+    #expect(common(withTask, schema(taskFlag: "other"), task: "other").rows == 0)
+    #expect(common(withTask, schema(taskFlag: nil), task: "other").rows == 0)
+    // A run longer than the columns' first capacity, stopped by a record of another task.
+    let run = String(repeating: withTask, count: 2500)
+    let (next, rows, columns) = common(run + withTask.replacingOccurrences(of: "cart", with: "pole") + withTask, schema(taskFlag: nil))
+    #expect(rows == 2500 && columns.count == 2500)
+    #expect(next == run.utf8.count)
+  }
 }
 
 /// The block reader must cut a file into the same parts as the reader before it (a task's
