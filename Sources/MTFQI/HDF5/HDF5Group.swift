@@ -89,7 +89,8 @@ public final class HDF5Group: HDF5Object {
   /// - Parameters:
   ///   - rowShape: the shape of one row (empty for a 1-d dataset).
   ///   - chunkRows: rows per chunk; by default as many as fit in 512 KiB (at most 65,536),
-  ///     which stays under HDF5's 1 MiB default chunk cache.
+  ///     which stays under HDF5's 1 MiB default chunk cache (used when reading; appends
+  ///     through this handle bypass the cache unless compressed).
   public func createExtendibleDataset(
     _ name: String, type: HDF5ElementType, rowShape: [Int] = [], chunkRows: Int? = nil,
     compression: HDF5Compression = .none
@@ -114,8 +115,16 @@ public final class HDF5Group: HDF5Object {
       try H5.check(H5Pset_shuffle(dcpl), operation, file: file.path, object: childPath)
       try H5.check(H5Pset_deflate(dcpl, UInt32(level)), operation, file: file.path, object: childPath)
     }
+    // Without compression, appends go straight to the file: no chunk is cached, so no value is
+    // first copied into HDF5's chunk cache (a compressed chunk must be cached until complete).
+    let dapl = try H5.check(
+      H5Pcreate(mtfqi_H5P_DATASET_ACCESS()), operation, file: file.path, object: childPath)
+    defer { H5Pclose(dapl) }
+    if case .none = compression {
+      try H5.check(H5Pset_chunk_cache(dapl, 521, 0, 1.0), operation, file: file.path, object: childPath)
+    }
     let id = try H5.check(
-      H5Dcreate2(self.id, name, type.fileType, space, H5.propertyDefault, dcpl, H5.propertyDefault),
+      H5Dcreate2(self.id, name, type.fileType, space, H5.propertyDefault, dcpl, dapl),
       operation, file: file.path, object: childPath)
     return HDF5Dataset(file: file, id: id, path: childPath, elementType: type, rowShape: rowShape, rows: 0)
   }
