@@ -28,7 +28,8 @@ let package = Package(
       name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
     .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
     // Correctly rounded, fast decimal-to-binary parsing (fast_float, Debian libfast-float-dev)
-    // behind a plain C function, so no C++ interoperability is needed in Swift.
+    // and the one-pass parsers of common CSV / JSON Lines lines built on it, behind plain C
+    // functions, so no C++ interoperability is needed in Swift.
     .target(
       name: "CFastFloat",
       cxxSettings: [.unsafeFlags(["-O3"])]),
