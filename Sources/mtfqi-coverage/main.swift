@@ -172,6 +172,8 @@ struct Coverage: ParsableCommand {
   }
 
   func run() throws {
+    // The tasks are scanned in parallel, one thread each, so BLAS runs on the calling thread.
+    LinearAlgebra.useOneBLASThreadForProcess()
     Self.keepFreedMemory()
     var options = CoverageOptions(store: store)
     options.model = model

@@ -128,9 +128,17 @@ public enum CoverageAnalysis {
     let firstPassStarted = Date()
     var accumulators: [ScopeAccumulator] = []
     var importances: [ImportanceSums?] = []
-    for (index, name) in taskNames.enumerated() {
-      var accumulator = try scan.scan(
-        task: name, policy: policies[index], hasBehavior: infos[index].hasBehaviorProbabilities)
+    // The tasks are scanned in parallel, each by one thread in row order, and gathered in task
+    // order: the results are those of one task after another, and the first failing task's
+    // error is the one reported.
+    let hasBehavior = infos.map(\.hasBehaviorProbabilities)
+    let scanned = Parallel.map(taskNames.count) { [scan, taskNames, policies] index in
+      Result { () throws(CoverageError) -> ScopeAccumulator in
+        try scan.scan(task: taskNames[index], policy: policies[index], hasBehavior: hasBehavior[index])
+      }
+    }
+    for result in scanned {
+      var accumulator = try result.get()
       // Importance weights: the store's probabilities, else counts (Discrete observations).
       if let store = accumulator.storeImportance {
         importances.append(store)
@@ -300,9 +308,17 @@ public enum CoverageAnalysis {
       var pooledLearned = 0.0
       let learnedB = model.flatMap { $0.representations.count == 1 ? $0.representations[0] : nil }
       let cap = options.bootstrapSample
-      for (index, name) in taskNames.enumerated() {
-        // With one task the pooled scope is that task: test once.
-        let single = taskNames.count == 1
+      // With one task the pooled scope is that task: test once.
+      let single = taskNames.count == 1
+      struct BootstrapJob: Sendable {
+        var task: String
+        var policy: TargetPolicy
+        var factor: MahalanobisFactor
+        var learned: CoverageScan.LearnedFactors?
+        var stride: Int
+        var dataStride: Int
+      }
+      let jobs = taskNames.indices.map { index -> BootstrapJob in
         var learned: CoverageScan.LearnedFactors?
         if let learnedB, let own = taskWork[index].learnedFactor,
           let pooledFactor = pooledWork.learnedFactor
@@ -313,12 +329,26 @@ public enum CoverageAnalysis {
         // Regular strides keep at most `cap` tested rows per task (every row when cap is 0).
         let bootstrapping = accumulators[index].bootstrappingRows
         let rows = accumulators[index].rows
-        let stride = cap > 0 ? max(1, (bootstrapping + cap - 1) / cap) : 1
-        let dataStride = cap > 0 ? max(1, (rows + cap - 1) / cap) : 1
-        let counts = try scan.bootstrapPass(
-          task: name, policy: policies[index], factor: taskWork[index].factor,
-          pooledFactor: single ? nil : pooledWork.factor, learned: learned, stride: stride,
-          dataStride: dataStride)
+        return BootstrapJob(
+          task: taskNames[index], policy: policies[index], factor: taskWork[index].factor, learned: learned,
+          stride: cap > 0 ? max(1, (bootstrapping + cap - 1) / cap) : 1,
+          dataStride: cap > 0 ? max(1, (rows + cap - 1) / cap) : 1)
+      }
+      // In parallel over tasks, as pass 1, gathered in task order.
+      let pooledFactor = single ? nil : pooledWork.factor
+      let tested = Parallel.map(jobs.count) { [scan] index in
+        Result { () throws(CoverageError) -> CoverageScan.BootstrapCounts in
+          let job = jobs[index]
+          return try scan.bootstrapPass(
+            task: job.task, policy: job.policy, factor: job.factor, pooledFactor: pooledFactor,
+            learned: job.learned, stride: job.stride, dataStride: job.dataStride)
+        }
+      }
+      for (index, result) in tested.enumerated() {
+        let counts = try result.get()
+        let stride = jobs[index].stride
+        let dataStride = jobs[index].dataStride
+        let learned = jobs[index].learned
         let tested = Double(max(1, counts.tested))
         var report = BootstrapReport(
           rule: "mahalanobis", rate: counts.tested > 0 ? share(counts.unsupported / tested) : 0,

@@ -19,8 +19,13 @@ struct RowBlock {
 }
 
 /// Streams the rows of the store's tasks in blocks and fills `ScopeAccumulator`s: one pass
-/// over the columns, nothing kept per row.
-struct CoverageScan {
+/// over the columns, nothing kept per row. Several tasks may be scanned at once from different
+/// threads: every HDF5 call goes through `hdf5Lock` (the HDF5 library is not thread-safe), and
+/// the rest only reads the scan's fields.
+struct CoverageScan: @unchecked Sendable {
+  /// Serialises the scan's HDF5 calls across threads.
+  private static let hdf5Lock = NSLock()
+
   let reader: StoreReader
   let map: FeatureMap
   /// Discrete observations: S and the space's start.
@@ -50,6 +55,13 @@ struct CoverageScan {
     }
   }
 
+  /// `body` holding the HDF5 lock.
+  private func locked<T>(_ body: () throws(CoverageError) -> T) throws(CoverageError) -> T {
+    Self.hdf5Lock.lock()
+    defer { Self.hdf5Lock.unlock() }
+    return try body()
+  }
+
   /// Reads rows `range` of every column the analysis needs, validating actions, states and
   /// behaviour probabilities. `withBehavior`: read behavior_probs.
   func readBlock(
@@ -57,14 +69,16 @@ struct CoverageScan {
   ) throws(CoverageError) -> RowBlock {
     let path = reader.path
     func read<T: HDF5Element>(_ name: String, _ type: T.Type) throws(CoverageError) -> [T] {
-      do {
-        return try column(task, name).readRows(range, as: type)
-      } catch let error as CoverageError {
-        throw error
-      } catch {
-        throw .input(
-          "\(path): /tasks/\(task)/\(name) rows \(range.lowerBound)..<\(range.upperBound): \(error)"
-        )
+      try locked { () throws(CoverageError) -> [T] in
+        do {
+          return try column(task, name).readRows(range, as: type)
+        } catch let error as CoverageError {
+          throw error
+        } catch {
+          throw .input(
+            "\(path): /tasks/\(task)/\(name) rows \(range.lowerBound)..<\(range.upperBound): \(error)"
+          )
+        }
       }
     }
     var block = RowBlock(
@@ -144,7 +158,7 @@ struct CoverageScan {
 
   /// The row count of a task.
   func rowCount(_ task: String) throws(CoverageError) -> Int {
-    try column(task, StoreLayout.actions).rows
+    try locked { () throws(CoverageError) -> Int in try column(task, StoreLayout.actions).rows }
   }
 
   // MARK: The pass
@@ -321,7 +335,7 @@ struct CoverageScan {
 
   /// Counts of the Mahalanobis bootstrap test for one task, under the task's own factor and
   /// the pooled one.
-  struct BootstrapCounts {
+  struct BootstrapCounts: Sendable {
     var unsupported = 0.0
     var pooledUnsupported = 0.0
     var dataAbove = 0
@@ -334,7 +348,7 @@ struct CoverageScan {
   }
 
   /// The learned-space part of the bootstrap test: B (D x k) and the factors.
-  struct LearnedFactors {
+  struct LearnedFactors: Sendable {
     var b: Matrix
     var task: MahalanobisFactor
     /// nil when the task is the whole pooled scope.
@@ -494,8 +508,12 @@ final class CoverageProgress: @unchecked Sendable {
   private var lastDraw = 0.0
   private let start = Date()
   private var drawn = false
+  /// Tasks scanned in parallel report from their threads.
+  private let lock = NSLock()
 
   func update(task: String, done: Int, total: Int) {
+    lock.lock()
+    defer { lock.unlock() }
     let now = Date().timeIntervalSince(start)
     guard now - lastDraw >= 0.2 || done == total else { return }
     lastDraw = now
@@ -505,6 +523,8 @@ final class CoverageProgress: @unchecked Sendable {
   }
 
   func finish() {
+    lock.lock()
+    defer { lock.unlock() }
     if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     drawn = false
   }

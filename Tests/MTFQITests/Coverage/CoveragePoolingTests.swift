@@ -92,4 +92,58 @@ struct CoveragePoolingTests {
       #expect(lambda.better == "higher" && lambda.pooled >= lambda.worstValue * (1 - 1e-12))
     }
   }
+
+  /// The passes scan the tasks in parallel (one thread per task at a time): each task's numbers
+  /// must be those of the task analysed alone, and the pooled numbers those of the tasks in order.
+  @Test func tasksScannedInParallelGiveEachTaskItsOwnReport() throws {
+    let directory = try Fixtures.TemporaryDirectory("coverage-parallel")
+    var state: UInt64 = 777
+    func uniform() -> Double {
+      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      return Double(state >> 11) / Double(1 << 53)
+    }
+    var text = "task,episode,step,obs_0,obs_1,action,reward,next_obs_0,next_obs_1,terminated,truncated\n"
+    let tasks = ["t0", "t1", "t2", "t3", "t4"]
+    for (k, task) in tasks.enumerated() {
+      // Tasks differ in where their states lie and in how often they take each action.
+      var x = (uniform(), uniform())
+      for i in 0..<(400 + 150 * k) {
+        let action = uniform() < 0.2 + 0.15 * Double(k) ? 0 : 1 + Int(uniform() * 2)
+        let next = (0.7 * x.0 + 0.3 * uniform() + Double(action) * 0.1 * Double(k), 0.5 * x.1 + uniform())
+        let terminated = i % 40 == 39
+        text += "\(task),\(i / 40),\(i % 40),\(x.0),\(x.1),\(action),0,\(next.0),\(next.1),\(terminated ? 1 : 0),0\n"
+        x = terminated ? (uniform(), uniform()) : next
+      }
+    }
+    let csv = directory.file("tasks.csv")
+    try text.write(toFile: csv, atomically: true, encoding: .utf8)
+    let store = directory.file("tasks.h5")
+    _ = try Ingester.run(
+      Fixtures.options(
+        [csv], output: store, observationSpace: .box(shape: [2], dtype: .float64, low: nil, high: nil),
+        actionSpace: .discrete(n: 3, start: 0)))
+    var options = CoverageOptions(store: store)
+    options.features = try CoverageOptions.parseFeatures("fourier:16:1.0:no-normalize")
+    options.blockRows = 128
+    let all = try CoverageFixtures.analyse(options)
+    #expect(all.timing.passes == 2 && all.tasks.map(\.tasks) == tasks.map { [$0] })
+    func same(_ a: Double, _ b: Double) -> Bool { a == b || abs(a - b) <= 1e-12 * max(abs(a), abs(b)) }
+    for (index, task) in tasks.enumerated() {
+      options.tasks = [task]
+      let alone = try #require(try CoverageFixtures.analyse(options).tasks.first)
+      let inAll = all.tasks[index]
+      #expect(inAll.transitions == alone.transitions, "\(task)")
+      let a = inAll.baseFeatures
+      let b = alone.baseFeatures
+      #expect(same(a.lambdaMin, b.lambdaMin) && same(a.lambdaMax, b.lambdaMax) && same(a.kappa, b.kappa), "\(task)")
+      #expect(same(a.restrictedChiSquare, b.restrictedChiSquare) && same(a.effectiveRank, b.effectiveRank), "\(task)")
+      let x = inAll.unsupportedBootstrap
+      let y = alone.unsupportedBootstrap
+      #expect(x.rule == "mahalanobis" && x.testedRows == y.testedRows && x.dataTestedRows == y.dataTestedRows, "\(task)")
+      #expect(same(x.rate, y.rate) && same(x.dataRate ?? -1, y.dataRate ?? -1), "\(task)")
+    }
+    // The pooled scope holds every task's rows, in task order.
+    #expect(all.pooled.tasks == tasks)
+    #expect(all.pooled.transitions == all.tasks.reduce(0) { $0 + $1.transitions })
+  }
 }
