@@ -30,11 +30,30 @@ public final class HDF5Dataset: HDF5Object {
 
   deinit { H5Dclose(id) }
 
+  /// Opens a dataset so that reads of an uncompressed one go straight from the file into the
+  /// caller's buffer (HDF5 would first copy every chunk that fits its 1 MiB chunk cache into the
+  /// cache). A dataset with filters (compression) is opened with the default cache, so that a
+  /// chunk read in parts is decompressed once.
+  private static func openWithoutChunkCache(parentID: hid_t, name: String, file: HDF5File, path: String)
+    throws(HDF5Error) -> hid_t
+  {
+    let operation = "open dataset"
+    let dapl = try H5.check(H5Pcreate(mtfqi_H5P_DATASET_ACCESS()), operation, file: file.path, object: path)
+    defer { H5Pclose(dapl) }
+    try H5.check(H5Pset_chunk_cache(dapl, 521, 0, 1.0), operation, file: file.path, object: path)
+    let id = try H5.check(H5Dopen2(parentID, name, dapl), operation, file: file.path, object: path)
+    let dcpl = H5Dget_create_plist(id)
+    let filters = dcpl >= 0 ? H5Pget_nfilters(dcpl) : 0
+    if dcpl >= 0 { H5Pclose(dcpl) }
+    guard filters > 0 else { return id }
+    H5Dclose(id)
+    return try H5.check(H5Dopen2(parentID, name, H5.propertyDefault), operation, file: file.path, object: path)
+  }
+
   static func open(in file: HDF5File, parentID: hid_t, name: String, path: String)
     throws(HDF5Error) -> HDF5Dataset
   {
-    let id = try H5.check(
-      H5Dopen2(parentID, name, H5.propertyDefault), "open dataset", file: file.path, object: path)
+    let id = try openWithoutChunkCache(parentID: parentID, name: name, file: file, path: path)
     let type = H5Dget_type(id)
     let elementType = type >= 0 ? HDF5ElementType.classify(type) : nil
     if type >= 0 { H5Tclose(type) }

@@ -550,6 +550,17 @@ struct HDF5Tests {
       try observations.read(as: Double.self)
         == reference.dataset("/tasks/reach/observations").read(as: Double.self))
     #expect(try observations.read(as: Double.self)[37] == Double(37) * 0.1)
+    // Row ranges of a compressed dataset (opened with HDF5's chunk cache) and of a plain one
+    // (opened without it: rows go straight from the file) read the same values.
+    let whole = try reference.dataset("/tasks/reach/observations").read(as: Double.self)
+    let plainObservations = try reference.dataset("/tasks/reach/observations")
+    let width = observations.rowElements
+    for start in stride(from: 0, to: observations.rows, by: 7) {
+      let range = start..<min(observations.rows, start + 5)
+      let expected = Array(whole[(range.lowerBound * width)..<(range.upperBound * width)])
+      #expect(try observations.readRows(range, as: Double.self) == expected)
+      #expect(try plainObservations.readRows(range, as: Double.self) == expected)
+    }
   }
 }
 
