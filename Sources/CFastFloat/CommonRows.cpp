@@ -41,9 +41,9 @@ inline bool integer(const char *&p, const char *end, long long *value) {
   const char *digits = p;
   long long result = 0;
   while (p < end && mtfqi::is_digit(*p)) {
+    if (p - digits == 18) return false;
     result = result * 10 + (*p - '0');
     ++p;
-    if (p - digits > 18) return false;
   }
   if (p == digits) return false;
   *value = negative ? -result : result;
@@ -95,7 +95,6 @@ inline bool line(const char *&p, const char *end, const mtfqi_text_field *fields
   return true;
 }
 
-
 // ---- JSON Lines -----------------------------------------------------------------------------
 
 inline void skip_blanks(const char *&p, const char *end) {
@@ -131,6 +130,7 @@ inline bool literal(const char *&p, const char *end, const char *text, size_t le
   return true;
 }
 
+// Whether c may continue a JSON number token (as the Swift cursor's numberToken reads it).
 inline bool number_byte(char c) {
   return mtfqi::is_digit(c) || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
 }
