@@ -439,6 +439,77 @@ struct TextFastPathTests {
     #expect(accepted > 1000)
   }
 
+  /// What the general CSV path makes of the first line of `text` (cut at LF, less one CR): the
+  /// row when it is a good row of task "cart", nil otherwise.
+  static func generalCSVRow(_ text: [UInt8], parser: CSVLineParser, schema: TextSchema) -> TextRow? {
+    let lineFeed = text.firstIndex(of: 0x0A) ?? text.count
+    var length = lineFeed
+    if length > 0 && text[length - 1] == 0x0D { length -= 1 }
+    return text.withUnsafeBytes { bytes -> TextRow? in
+      let line = UnsafeRawBufferPointer(rebasing: bytes[0..<length])
+      if ParallelLines.isBlank(line) { return nil }
+      var row = emptyRow()
+      do throws(RowError) {
+        try parser.parse(line, schema: schema, into: &row)
+        try schema.validate(row)
+        return try schema.task(of: row) == "cart" ? row : nil
+      } catch {
+        return nil
+      }
+    }
+  }
+
+  @Test("random byte edits of good lines: whatever a fast path takes, the general parser takes alike")
+  func randomEditsAgree() {
+    let schema = Self.schema()
+    let csvParser = CSVLineParser(roles: Self.roles)
+    let csvGood = "cart,3,17,0.25,-1.5e-3,2,-0.774,1e2,0.001230153,0,1,0.5"
+    let jsonGood =
+      "{\"task\": \"cart\", \"episode\": 3, \"step\": 17, \"obs\": [0.25, -1.5e-3], \"action\": [2], "
+      + "\"reward\": -0.774, \"next_obs\": [1e2, 0.001230153], \"terminated\": false, \"truncated\": true, "
+      + "\"behavior_prob\": 0.5}"
+    let alphabet = Array("0123456789,.-+eE \t\r\n\"[]{}:atrufnlsx\\".utf8)
+    var random = SplitMix(state: 31)
+    var accepted = (csv: 0, json: 0)
+    for round in 0..<12_000 {
+      let json = round % 2 == 1
+      var bytes = Array((json ? jsonGood : csvGood).utf8)
+      // One to three edits: replace, insert or delete a byte.
+      for _ in 0...random.below(3) {
+        let at = random.below(bytes.count + 1)
+        switch random.below(3) {
+        case 0 where at < bytes.count: bytes[at] = alphabet[random.below(alphabet.count)]
+        case 1: bytes.insert(alphabet[random.below(alphabet.count)], at: at)
+        default: if at < bytes.count { bytes.remove(at: at) }
+        }
+      }
+      let text = bytes + Array("\n{\"next\": 1}\nnext,line\n".utf8)
+      let expected = json ? Self.generalJSONRow(text, schema: schema) : Self.generalCSVRow(text, parser: csvParser, schema: schema)
+      let columns = TextColumns(format: schema.format)
+      let (next, rows) = text.withUnsafeBytes { raw in
+        json
+          ? JSONLLineParser().parseCommonRows(raw, from: 0, schema: schema, task: "cart", into: columns)
+          : csvParser.parseCommonRows(raw, from: 0, schema: schema, task: "cart", into: columns)
+      }
+      let shown = String(decoding: bytes, as: UTF8.self).debugDescription
+      guard rows > 0 else {
+        #expect(next == 0 && columns.count == 0, "\(shown)")
+        continue
+      }
+      if json { accepted.json += 1 } else { accepted.csv += 1 }
+      #expect(rows == 1, "\(shown)")
+      guard var expected else {
+        Issue.record("fast path took \(shown), which the general parser refuses")
+        continue
+      }
+      expected.task = "cart"
+      #expect(next == (text.firstIndex(of: 0x0A) ?? text.count) + 1, "\(shown)")
+      #expect(Self.describe(Self.row(columns, 0, task: "cart")) == Self.describe(expected), "\(shown)")
+    }
+    // Many edits leave a good line (a digit for a digit, a space in JSON), so both paths see use.
+    #expect(accepted.csv > 300 && accepted.json > 300)
+  }
+
   @Test("JSON Lines: Discrete values within the declared spaces, records without a task under --task, runs")
   func jsonDiscreteAndTaskFlag() {
     let discrete = ColumnFormat(type: .int64, rowShape: [])
