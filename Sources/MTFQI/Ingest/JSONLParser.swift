@@ -128,22 +128,18 @@ struct JSONLLineParser: TextLineParser {
     let observationBounds = TextSchema.integerBounds(schema.declaredObservation)
     let actionBounds = TextSchema.integerBounds(schema.declaredAction)
     let absent = mtfqi_text_field(kind: Int32(MTFQI_FIELD_ABSENT), column: nil, stride: 0, offset: 0, low: 0, high: 0)
-    var fields = [mtfqi_text_field](repeating: absent, count: Int(MTFQI_KEY_COUNT))
-    var position = start
-    var total = 0
-    while position < text.count {
-      columns.reserveRow()
-      let limit = columns.capacity - columns.count
-      func field(_ kind: Int32, _ column: UnsafeMutableRawPointer?, stride: Int = 1, _ range: (low: Int64, high: Int64) = (.min, .max))
-        -> mtfqi_text_field
-      {
-        mtfqi_text_field(kind: kind, column: column, stride: stride, offset: 0, low: range.low, high: range.high)
-      }
-      func vector(_ column: UnsafeMutableRawPointer, width: Int, scalarAllowed: Bool) -> mtfqi_text_field {
-        field(Int32(scalarAllowed ? MTFQI_FIELD_VECTOR_OR_NUMBER : MTFQI_FIELD_VECTOR), column, stride: width)
-      }
-      let integer = Int32(MTFQI_FIELD_INTEGER)
-      let observationScalar = schema.observationShape == .discrete
+    func field(
+      _ kind: Int32, _ column: UnsafeMutableRawPointer?, stride: Int = 1, _ range: (low: Int64, high: Int64) = (.min, .max)
+    ) -> mtfqi_text_field {
+      mtfqi_text_field(kind: kind, column: column, stride: stride, offset: 0, low: range.low, high: range.high)
+    }
+    func vector(_ column: UnsafeMutableRawPointer, width: Int, scalarAllowed: Bool) -> mtfqi_text_field {
+      field(Int32(scalarAllowed ? MTFQI_FIELD_VECTOR_OR_NUMBER : MTFQI_FIELD_VECTOR), column, stride: width)
+    }
+    let integer = Int32(MTFQI_FIELD_INTEGER)
+    let observationScalar = schema.observationShape == .discrete
+    return columns.appendCommonRows(from: start, textCount: text.count) { columns in
+      var fields = [mtfqi_text_field](repeating: absent, count: Int(MTFQI_KEY_COUNT))
       fields[Int(MTFQI_KEY_TASK)] = field(Int32(MTFQI_FIELD_TASK), nil)
       fields[Int(MTFQI_KEY_EPISODE)] = field(integer, columns.episodes)
       fields[Int(MTFQI_KEY_STEP)] = field(integer, columns.steps)
@@ -164,18 +160,16 @@ struct JSONLLineParser: TextLineParser {
       fields[Int(MTFQI_KEY_TRUNCATED)] = field(Int32(MTFQI_FIELD_FLAG), columns.truncations)
       fields[Int(MTFQI_KEY_BEHAVIOR_PROB)] =
         schema.hasBehaviorProbabilities ? field(Int32(MTFQI_FIELD_PROBABILITY), columns.behaviorProbabilities) : absent
-      let rows = taskBytes.withUnsafeBufferPointer { taskBuffer in
+      return fields
+    } parse: { fields, position, firstRow, limit in
+      taskBytes.withUnsafeBufferPointer { taskBuffer in
         taskBuffer.withMemoryRebound(to: CChar.self) { taskChars in
           mtfqi_jsonl_common_rows(
             base, text.count, &position, fields, taskChars.baseAddress, taskChars.count, taskOptional ? 1 : 0,
-            columns.count, limit)
+            firstRow, limit)
         }
       }
-      columns.commitRows(rows)
-      total += rows
-      if rows < limit { break }
     }
-    return (position, total)
   }
 
   func parse(_ line: UnsafeRawBufferPointer, schema router: TextSchema, into row: inout TextRow) throws(RowError) {

@@ -1,3 +1,5 @@
+internal import CFastFloat
+
 /// One task's rows of a block while the block is parsed, in columns of raw memory: writing a
 /// value is a plain store (a Swift array checks on every append that it is not shared). A parser
 /// thread reuses its columns from block to block (`TextColumnsPool`); once the block is parsed
@@ -81,10 +83,27 @@ final class TextColumns {
     capacity = newCapacity
   }
 
-  /// Completes `rows` rows from row `count` on, whose values were written in place.
-  func commitRows(_ rows: Int) {
-    precondition(count + rows <= capacity, "rows written beyond the columns' capacity")
-    count += rows
+  /// Runs a fast parser that writes rows straight into these columns (CFastFloat's
+  /// `mtfqi_*_common_rows`), growing the columns between its calls. `fields` describes where
+  /// each field goes in the current buffers; `parse` gets those, the text position (which it
+  /// moves), the first free row and the room left, and returns how many rows it wrote. Returns
+  /// where parsing stopped and the rows added.
+  func appendCommonRows(
+    from start: Int, textCount: Int, fields: (TextColumns) -> [mtfqi_text_field],
+    parse: (_ fields: [mtfqi_text_field], _ position: inout Int, _ firstRow: Int, _ limit: Int) -> Int
+  ) -> (next: Int, rows: Int) {
+    var position = start
+    var total = 0
+    while position < textCount {
+      reserveRow()
+      let limit = capacity - count
+      let rows = parse(fields(self), &position, count, limit)
+      precondition(rows <= limit, "rows written beyond the columns' capacity")
+      count += rows
+      total += rows
+      if rows < limit { break }
+    }
+    return (position, total)
   }
 
   /// Appends one validated row (the general path).

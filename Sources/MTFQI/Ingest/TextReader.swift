@@ -246,55 +246,46 @@ struct CSVLineParser: TextLineParser {
     }
     let observationBounds = TextSchema.integerBounds(schema.declaredObservation)
     let actionBounds = TextSchema.integerBounds(schema.declaredAction)
-    var position = start
-    var total = 0
-    var fields = [mtfqi_text_field](repeating: mtfqi_text_field(), count: roles.count)
-    while position < text.count {
-      columns.reserveRow()
-      let limit = columns.capacity - columns.count
-      let observationWidth = columns.observationWidth
-      let actionWidth = columns.actionWidth
-      func field(_ kind: Int32, _ column: UnsafeMutableRawPointer?, _ stride: Int = 1, _ offset: Int = 0,
-                 _ range: (low: Int64, high: Int64) = (.min, .max)) -> mtfqi_text_field {
-        mtfqi_text_field(kind: kind, column: column, stride: stride, offset: offset, low: range.low, high: range.high)
-      }
-      let integerKind = Int32(MTFQI_FIELD_INTEGER)
-      let numberKind = Int32(MTFQI_FIELD_NUMBER)
-      for (index, role) in roles.enumerated() {
+    func field(
+      _ kind: Int32, _ column: UnsafeMutableRawPointer?, _ stride: Int = 1, _ offset: Int = 0,
+      _ range: (low: Int64, high: Int64) = (.min, .max)
+    ) -> mtfqi_text_field {
+      mtfqi_text_field(kind: kind, column: column, stride: stride, offset: offset, low: range.low, high: range.high)
+    }
+    let integerKind = Int32(MTFQI_FIELD_INTEGER)
+    let numberKind = Int32(MTFQI_FIELD_NUMBER)
+    return columns.appendCommonRows(from: start, textCount: text.count) { columns in
+      roles.map { role in
         switch role {
-        case .task: fields[index] = field(Int32(MTFQI_FIELD_TASK), nil)
-        case .episode: fields[index] = field(integerKind, columns.episodes)
-        case .step: fields[index] = field(integerKind, columns.steps)
-        case .reward: fields[index] = field(numberKind, columns.rewards)
-        case .behaviorProbability: fields[index] = field(Int32(MTFQI_FIELD_PROBABILITY), columns.behaviorProbabilities)
-        case .terminated: fields[index] = field(Int32(MTFQI_FIELD_FLAG), columns.terminations)
-        case .truncated: fields[index] = field(Int32(MTFQI_FIELD_FLAG), columns.truncations)
+        case .task: field(Int32(MTFQI_FIELD_TASK), nil)
+        case .episode: field(integerKind, columns.episodes)
+        case .step: field(integerKind, columns.steps)
+        case .reward: field(numberKind, columns.rewards)
+        case .behaviorProbability: field(Int32(MTFQI_FIELD_PROBABILITY), columns.behaviorProbabilities)
+        case .terminated: field(Int32(MTFQI_FIELD_FLAG), columns.terminations)
+        case .truncated: field(Int32(MTFQI_FIELD_FLAG), columns.truncations)
         case .observation(let k):
-          fields[index] = columns.observationIsDiscrete
+          columns.observationIsDiscrete
             ? field(integerKind, columns.observationIndices, 1, 0, observationBounds)
-            : field(numberKind, columns.observations, observationWidth, k)
+            : field(numberKind, columns.observations, columns.observationWidth, k)
         case .nextObservation(let k):
-          fields[index] = columns.observationIsDiscrete
+          columns.observationIsDiscrete
             ? field(integerKind, columns.nextObservationIndices, 1, 0, observationBounds)
-            : field(numberKind, columns.nextObservations, observationWidth, k)
+            : field(numberKind, columns.nextObservations, columns.observationWidth, k)
         case .action(let k):
-          fields[index] = columns.actionIsDiscrete
+          columns.actionIsDiscrete
             ? field(integerKind, columns.actionIndices, 1, 0, actionBounds)
-            : field(numberKind, columns.actions, actionWidth, k)
+            : field(numberKind, columns.actions, columns.actionWidth, k)
         }
       }
-      let rows = taskBytes.withUnsafeBufferPointer { taskBuffer in
+    } parse: { fields, position, firstRow, limit in
+      taskBytes.withUnsafeBufferPointer { taskBuffer in
         taskBuffer.withMemoryRebound(to: CChar.self) { taskChars in
           mtfqi_csv_common_rows(
-            base, text.count, &position, fields, fields.count, taskChars.baseAddress, taskChars.count, columns.count,
-            limit)
+            base, text.count, &position, fields, fields.count, taskChars.baseAddress, taskChars.count, firstRow, limit)
         }
       }
-      columns.commitRows(rows)
-      total += rows
-      if rows < limit { break }
     }
-    return (position, total)
   }
 
   func parse(_ line: UnsafeRawBufferPointer, schema: TextSchema, into row: inout TextRow) throws(RowError) {

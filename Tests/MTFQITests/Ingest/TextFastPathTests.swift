@@ -172,38 +172,7 @@ struct TextFastPathTests {
     for line in lines {
       for ending in ["\n", "\r\n", ""] {
         let text = Array((line + ending + "next,line,follows,with,more,text,after,it,0,0,0,0\n").utf8)
-        text.withUnsafeBytes { bytes in
-          guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
-          // The general path, as the block parser runs it: the text up to the first LF, less
-          // one CR before it, parsed field by field.
-          let lineFeed = text.firstIndex(of: 0x0A) ?? text.count
-          var length = lineFeed
-          if length > 0 && text[length - 1] == 0x0D { length -= 1 }
-          let lineBytes = UnsafeRawBufferPointer(start: base, count: length)
-          // What the block parser makes of it: a row of task "cart", or not.
-          var expected = Self.emptyRow()
-          var generalAccepts = true
-          do throws(RowError) {
-            try parser.parse(lineBytes, schema: schema, into: &expected)
-            try schema.validate(expected)
-            generalAccepts = try schema.task(of: expected) == "cart"
-          } catch {
-            generalAccepts = false
-          }
-          let columns = TextColumns(format: schema.format)
-          let (next, rows) = parser.parseCommonRows(bytes, from: 0, schema: schema, task: "cart", into: columns)
-          guard rows > 0 else {
-            #expect(columns.count == 0)
-            #expect(next == 0)
-            return
-          }
-          accepted += 1
-          #expect(rows == 1)
-          #expect(columns.count == 1)
-          #expect(generalAccepts, "fast path accepted '\(line)' which the field parser rejects")
-          #expect(next == lineFeed + 1, "'\(line)' ends at \(next)")
-          #expect(Self.describe(Self.row(columns, 0, task: "cart")) == Self.describe(expected), "'\(line)'")
-        }
+        if Self.agree(text, parser, schema, "'\(line)' + \(ending.debugDescription)") { accepted += 1 }
       }
     }
     #expect(accepted > 300)
@@ -219,38 +188,78 @@ struct TextFastPathTests {
       "cars,3,17,0.25,-1.5e-3,2,-0.774,1e2,0.001230153,0,1,0.5",
       "car,3,17,0.25,-1.5e-3,2,-0.774,1e2,0.001230153,0,1,0.5",
     ] {
-      let (next, columns) = Self.parseCommon(Array((line + "\n").utf8), parser, schema)
-      #expect(next == nil, "'\(line)'")
-      #expect(columns.count == 0)
+      let (next, rows, columns) = Self.fastRows(Array((line + "\n").utf8), parser, schema)
+      #expect(rows == 0 && next == 0 && columns.count == 0, "'\(line)'")
     }
   }
 
-  /// The one-pass parser on one block of text of task "cart": where the line after the first
-  /// starts (nil when the first line is left to the general path) and the columns it filled.
-  static func parseCommon(_ text: [UInt8], _ parser: CSVLineParser, _ schema: TextSchema) -> (
-    next: Int?, columns: TextColumns
-  ) {
+  /// A fast path on `text` from `start`: where it stopped, how many rows it took, its columns.
+  static func fastRows(
+    _ text: [UInt8], _ parser: some TextLineParser, _ schema: TextSchema, task: String = "cart", from start: Int = 0
+  ) -> (next: Int, rows: Int, columns: TextColumns) {
     let columns = TextColumns(format: schema.format)
     let (next, rows) = text.withUnsafeBytes { bytes in
-      parser.parseCommonRows(bytes, from: 0, schema: schema, task: "cart", into: columns)
+      parser.parseCommonRows(bytes, from: start, schema: schema, task: task, into: columns)
     }
-    return (rows > 0 ? next : nil, columns)
+    return (next, rows, columns)
+  }
+
+  /// What the general path makes of the first line of `text` (cut at LF, less one CR), as the
+  /// block parser runs it: the row when it is a good row of `task`, nil otherwise.
+  static func generalRow(_ text: [UInt8], _ parser: some TextLineParser, _ schema: TextSchema, task: String = "cart")
+    -> TextRow?
+  {
+    let lineFeed = text.firstIndex(of: 0x0A) ?? text.count
+    var length = lineFeed
+    if length > 0 && text[length - 1] == 0x0D { length -= 1 }
+    return text.withUnsafeBytes { bytes -> TextRow? in
+      let line = UnsafeRawBufferPointer(rebasing: bytes[0..<length])
+      if ParallelLines.isBlank(line) { return nil }
+      var row = emptyRow()
+      do throws(RowError) {
+        try parser.parse(line, schema: schema, into: &row)
+        try schema.validate(row)
+        guard try schema.task(of: row) == task else { return nil }
+      } catch {
+        return nil
+      }
+      row.task = task
+      return row
+    }
+  }
+
+  /// The fast path on the first line of `text` (of task "cart", followed by a line it must not
+  /// take): it takes nothing, or exactly the general path's row and stops after the line.
+  /// Returns whether it took the line.
+  static func agree(
+    _ text: [UInt8], _ parser: some TextLineParser, _ schema: TextSchema, _ shown: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+  ) -> Bool {
+    let (next, rows, columns) = fastRows(text, parser, schema)
+    guard rows > 0 else {
+      #expect(next == 0 && columns.count == 0, "\(shown)", sourceLocation: sourceLocation)
+      return false
+    }
+    #expect(rows == 1 && columns.count == 1, "\(shown)", sourceLocation: sourceLocation)
+    guard let expected = generalRow(text, parser, schema) else {
+      Issue.record("the fast path took \(shown), which the general parser refuses", sourceLocation: sourceLocation)
+      return true
+    }
+    #expect(next == (text.firstIndex(of: 0x0A) ?? text.count) + 1, "\(shown)", sourceLocation: sourceLocation)
+    #expect(describe(row(columns, 0, task: "cart")) == describe(expected), "\(shown)", sourceLocation: sourceLocation)
+    return true
   }
 
   @Test("the last line of a block: without a line end, with CRLF, or a lone CR")
-  func csvLastLine() {
+  func csvLastLine() throws {
     let parser = CSVLineParser(roles: Self.roles)
     let schema = Self.schema()
     let good = "cart,3,17,0.25,-1.5e-3,2,-0.774,1e2,0.001230153,0,1,0.5"
     for ending in ["", "\r", "\n", "\r\n"] {
       let text = Array((good + ending).utf8)
-      let (next, columns) = Self.parseCommon(text, parser, schema)
-      var expected = Self.emptyRow()
-      #expect(throws: Never.self) {
-        try Array(good.utf8).withUnsafeBytes { bytes in try parser.parse(bytes, schema: schema, into: &expected) }
-      }
-      #expect(next == text.count)
-      #expect(columns.count == 1)
+      let (next, rows, columns) = Self.fastRows(text, parser, schema)
+      let expected = try #require(Self.generalRow(Array(good.utf8), parser, schema))
+      #expect(next == text.count && rows == 1)
       #expect(Self.describe(Self.row(columns, 0, task: "cart")) == Self.describe(expected))
     }
   }
@@ -270,27 +279,16 @@ struct TextFastPathTests {
     let common = lines.joined(separator: "\n") + "\n"
     // A quoted field (the general path's) stops the run; what follows is not read.
     let text = Array((common + "\"cart\"," + lines[0].dropFirst(5) + "\n" + lines[1] + "\n").utf8)
-    let columns = TextColumns(format: schema.format)
-    let (next, rows) = text.withUnsafeBytes { bytes in
-      parser.parseCommonRows(bytes, from: 0, schema: schema, task: "cart", into: columns)
-    }
-    #expect(rows == 3000)
-    #expect(columns.count == 3000)
+    let (next, rows, columns) = Self.fastRows(text, parser, schema)
+    #expect(rows == 3000 && columns.count == 3000)
     #expect(next == common.utf8.count)
     for (index, line) in lines.enumerated() where index % 97 == 0 || index == 2999 {
-      var expected = Self.emptyRow()
-      #expect(throws: Never.self) {
-        try Array(line.utf8).withUnsafeBytes { bytes in try parser.parse(bytes, schema: schema, into: &expected) }
-      }
-      expected.task = "cart"
-      #expect(Self.describe(Self.row(columns, index, task: "cart")) == Self.describe(expected), "line \(index)")
+      let expected = Self.generalRow(Array(line.utf8), parser, schema)
+      #expect(expected.map(Self.describe) == Self.describe(Self.row(columns, index, task: "cart")), "line \(index)")
     }
     // Starting inside the text: the run from the second line on.
     let second = common.utf8.firstIndex(of: 0x0A).map { common.utf8.distance(from: common.utf8.startIndex, to: $0) + 1 } ?? 0
-    let (_, rest) = text.withUnsafeBytes { bytes in
-      parser.parseCommonRows(bytes, from: second, schema: schema, task: "cart", into: TextColumns(format: schema.format))
-    }
-    #expect(rest == 2999)
+    #expect(Self.fastRows(text, parser, schema, from: second).rows == 2999)
   }
 
   @Test("Discrete columns: integers within the declared spaces, and no task column (the --task rows)")
@@ -308,26 +306,17 @@ struct TextFastPathTests {
       for action in ["-2", "-1", "1", "2"] {
         for nextObservation in ["0", "4", "7", ""] {
           let line = "3,17,\(observation),\(action),-0.5,\(nextObservation),0,0"
-          var expected = TextRow()
-          let generalAccepts = Array(line.utf8).withUnsafeBytes { bytes -> Bool in
-            do throws(RowError) {
-              try parser.parse(bytes, schema: schema, into: &expected)
-              try schema.validate(expected)
-              return try schema.task(of: expected) == "cart"
-            } catch {
-              return false
-            }
-          }
-          let columns = TextColumns(format: schema.format)
-          let (next, rows) = Array((line + "\n").utf8).withUnsafeBytes { bytes in
-            parser.parseCommonRows(bytes, from: 0, schema: schema, task: "cart", into: columns)
-          }
+          let expected = Self.generalRow(Array(line.utf8), parser, schema)
+          let (next, rows, columns) = Self.fastRows(Array((line + "\n").utf8), parser, schema)
           guard rows == 1 else {
             #expect(rows == 0 && next == 0, "'\(line)'")
             continue
           }
           accepted += 1
-          #expect(generalAccepts, "fast path accepted '\(line)' which the field parser rejects")
+          guard let expected else {
+            Issue.record("fast path accepted '\(line)' which the field parser rejects")
+            continue
+          }
           #expect(next == line.utf8.count + 1)
           #expect(columns.observationIndices[0] == expected.observationIndex, "'\(line)'")
           #expect(columns.nextObservationIndices[0] == expected.nextObservationIndex, "'\(line)'")
@@ -339,34 +328,10 @@ struct TextFastPathTests {
     // In range: observation 0, 4, +2, 02; action -1, 1; next 0, 4.
     #expect(accepted == 4 * 2 * 2)
     // Another task than --task's: never the fast path.
-    let columns = TextColumns(format: schema.format)
-    let (_, rows) = Array("3,17,0,1,-0.5,0,0,0\n".utf8).withUnsafeBytes { bytes in
-      parser.parseCommonRows(bytes, from: 0, schema: schema, task: "other", into: columns)
-    }
-    #expect(rows == 0)
+    #expect(Self.fastRows(Array("3,17,0,1,-0.5,0,0,0\n".utf8), parser, schema, task: "other").rows == 0)
   }
 
   // MARK: JSON Lines
-
-  /// What the general path makes of the first line of `text` (cut at LF, less one CR), as the
-  /// block parser runs it: the row when it is a good row of task "cart", nil otherwise.
-  static func generalJSONRow(_ text: [UInt8], schema: TextSchema) -> TextRow? {
-    let lineFeed = text.firstIndex(of: 0x0A) ?? text.count
-    var length = lineFeed
-    if length > 0 && text[length - 1] == 0x0D { length -= 1 }
-    return text.withUnsafeBytes { bytes -> TextRow? in
-      let line = UnsafeRawBufferPointer(rebasing: bytes[0..<length])
-      if ParallelLines.isBlank(line) { return nil }
-      var row = emptyRow()
-      do throws(RowError) {
-        try JSONLLineParser().parse(line, schema: schema, into: &row)
-        try schema.validate(row)
-        return try schema.task(of: row) == "cart" ? row : nil
-      } catch {
-        return nil
-      }
-    }
-  }
 
   @Test("the one-pass JSON Lines parser accepts only what the record parser accepts, with the same row")
   func jsonRowsMatchTheRecordParser() {
@@ -415,48 +380,10 @@ struct TextFastPathTests {
     for line in lines {
       for ending in ["\n", "\r\n", "\r\r\n", ""] {
         let text = Array((line + ending + "{\"next\": 1}\n").utf8)
-        let expected = Self.generalJSONRow(text, schema: schema)
-        let columns = TextColumns(format: schema.format)
-        let (next, rows) = text.withUnsafeBytes { bytes in
-          JSONLLineParser().parseCommonRows(bytes, from: 0, schema: schema, task: "cart", into: columns)
-        }
-        guard rows > 0 else {
-          #expect(columns.count == 0)
-          #expect(next == 0)
-          continue
-        }
-        accepted += 1
-        #expect(rows == 1 && columns.count == 1)
-        guard var expected else {
-          Issue.record("fast path accepted '\(line)' + \(ending.debugDescription), which the record parser rejects")
-          continue
-        }
-        expected.task = "cart"
-        #expect(next == (text.firstIndex(of: 0x0A) ?? text.count) + 1, "'\(line)'")
-        #expect(Self.describe(Self.row(columns, 0, task: "cart")) == Self.describe(expected), "'\(line)'")
+        if Self.agree(text, JSONLLineParser(), schema, "'\(line)' + \(ending.debugDescription)") { accepted += 1 }
       }
     }
     #expect(accepted > 1000)
-  }
-
-  /// What the general CSV path makes of the first line of `text` (cut at LF, less one CR): the
-  /// row when it is a good row of task "cart", nil otherwise.
-  static func generalCSVRow(_ text: [UInt8], parser: CSVLineParser, schema: TextSchema) -> TextRow? {
-    let lineFeed = text.firstIndex(of: 0x0A) ?? text.count
-    var length = lineFeed
-    if length > 0 && text[length - 1] == 0x0D { length -= 1 }
-    return text.withUnsafeBytes { bytes -> TextRow? in
-      let line = UnsafeRawBufferPointer(rebasing: bytes[0..<length])
-      if ParallelLines.isBlank(line) { return nil }
-      var row = emptyRow()
-      do throws(RowError) {
-        try parser.parse(line, schema: schema, into: &row)
-        try schema.validate(row)
-        return try schema.task(of: row) == "cart" ? row : nil
-      } catch {
-        return nil
-      }
-    }
   }
 
   @Test("random byte edits of good lines: whatever a fast path takes, the general parser takes alike")
@@ -484,27 +411,12 @@ struct TextFastPathTests {
         }
       }
       let text = bytes + Array("\n{\"next\": 1}\nnext,line\n".utf8)
-      let expected = json ? Self.generalJSONRow(text, schema: schema) : Self.generalCSVRow(text, parser: csvParser, schema: schema)
-      let columns = TextColumns(format: schema.format)
-      let (next, rows) = text.withUnsafeBytes { raw in
-        json
-          ? JSONLLineParser().parseCommonRows(raw, from: 0, schema: schema, task: "cart", into: columns)
-          : csvParser.parseCommonRows(raw, from: 0, schema: schema, task: "cart", into: columns)
-      }
       let shown = String(decoding: bytes, as: UTF8.self).debugDescription
-      guard rows > 0 else {
-        #expect(next == 0 && columns.count == 0, "\(shown)")
-        continue
+      if json {
+        if Self.agree(text, JSONLLineParser(), schema, shown) { accepted.json += 1 }
+      } else {
+        if Self.agree(text, csvParser, schema, shown) { accepted.csv += 1 }
       }
-      if json { accepted.json += 1 } else { accepted.csv += 1 }
-      #expect(rows == 1, "\(shown)")
-      guard var expected else {
-        Issue.record("fast path took \(shown), which the general parser refuses")
-        continue
-      }
-      expected.task = "cart"
-      #expect(next == (text.firstIndex(of: 0x0A) ?? text.count) + 1, "\(shown)")
-      #expect(Self.describe(Self.row(columns, 0, task: "cart")) == Self.describe(expected), "\(shown)")
     }
     // Many edits leave a good line (a digit for a digit, a space in JSON), so both paths see use.
     #expect(accepted.csv > 300 && accepted.json > 300)
@@ -521,11 +433,7 @@ struct TextFastPathTests {
         skipInvalid: false)
     }
     func common(_ text: String, _ schema: TextSchema, task: String = "cart") -> (next: Int, rows: Int, columns: TextColumns) {
-      let columns = TextColumns(format: schema.format)
-      let (next, rows) = Array(text.utf8).withUnsafeBytes { bytes in
-        JSONLLineParser().parseCommonRows(bytes, from: 0, schema: schema, task: task, into: columns)
-      }
-      return (next, rows, columns)
+      Self.fastRows(Array(text.utf8), JSONLLineParser(), schema, task: task)
     }
     var accepted = 0
     for observation in ["-1", "0", "4", "5", "2.0", "[2]", "02"] {
@@ -533,23 +441,17 @@ struct TextFastPathTests {
         let line = "{\"episode\": 3, \"step\": 17, \"obs\": \(observation), \"action\": \(action), \"reward\": -0.5, "
           + "\"next_obs\": 4, \"terminated\": 1, \"truncated\": 0}"
         let flagged = schema(taskFlag: "cart")
-        var expected = TextRow()
-        let generalAccepts = Array(line.utf8).withUnsafeBytes { bytes -> Bool in
-          do throws(RowError) {
-            try JSONLLineParser().parse(bytes, schema: flagged, into: &expected)
-            try flagged.validate(expected)
-            return try flagged.task(of: expected) == "cart"
-          } catch {
-            return false
-          }
-        }
+        let expected = Self.generalRow(Array(line.utf8), JSONLLineParser(), flagged)
         let (next, rows, columns) = common(line + "\n", flagged)
         guard rows == 1 else {
           #expect(rows == 0 && next == 0, "'\(line)'")
           continue
         }
         accepted += 1
-        #expect(generalAccepts, "fast path accepted '\(line)' which the record parser rejects")
+        guard let expected else {
+          Issue.record("fast path accepted '\(line)' which the record parser rejects")
+          continue
+        }
         #expect(columns.observationIndices[0] == expected.observationIndex && columns.actionIndices[0] == expected.actionIndex)
         #expect(columns.nextObservationIndices[0] == 4 && columns.terminations[0] == 1 && columns.truncations[0] == 0)
         // Without --task, a record without a task has none: the general path words the error.
