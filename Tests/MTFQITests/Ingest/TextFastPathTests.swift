@@ -250,6 +250,34 @@ struct TextFastPathTests {
     return true
   }
 
+  /// `agree` for a schema of Discrete observations and actions: the fast path takes nothing,
+  /// or the general path's indices, reward, ids and flags. Returns whether it took the line.
+  static func agreeDiscrete(
+    _ line: String, _ parser: some TextLineParser, _ schema: TextSchema,
+    sourceLocation: SourceLocation = #_sourceLocation
+  ) -> Bool {
+    let (next, rows, columns) = fastRows(Array((line + "\n").utf8), parser, schema)
+    guard rows > 0 else {
+      #expect(next == 0 && columns.count == 0, "'\(line)'", sourceLocation: sourceLocation)
+      return false
+    }
+    guard let expected = generalRow(Array(line.utf8), parser, schema) else {
+      Issue.record("the fast path took '\(line)', which the general parser refuses", sourceLocation: sourceLocation)
+      return true
+    }
+    #expect(rows == 1 && next == line.utf8.count + 1, "'\(line)'", sourceLocation: sourceLocation)
+    let taken = [
+      columns.observationIndices[0], columns.nextObservationIndices[0], columns.actionIndices[0], columns.episodes[0],
+      columns.steps[0], Int64(columns.terminations[0]), Int64(columns.truncations[0]),
+    ]
+    let general = [
+      expected.observationIndex, expected.nextObservationIndex, expected.actionIndex, expected.episode, expected.step,
+      Int64(expected.terminated), Int64(expected.truncated),
+    ]
+    #expect(taken == general && columns.rewards[0] == expected.reward, "'\(line)'", sourceLocation: sourceLocation)
+    return true
+  }
+
   @Test("the last line of a block: without a line end, with CRLF, or a lone CR")
   func csvLastLine() throws {
     let parser = CSVLineParser(roles: Self.roles)
@@ -306,22 +334,7 @@ struct TextFastPathTests {
       for action in ["-2", "-1", "1", "2"] {
         for nextObservation in ["0", "4", "7", ""] {
           let line = "3,17,\(observation),\(action),-0.5,\(nextObservation),0,0"
-          let expected = Self.generalRow(Array(line.utf8), parser, schema)
-          let (next, rows, columns) = Self.fastRows(Array((line + "\n").utf8), parser, schema)
-          guard rows == 1 else {
-            #expect(rows == 0 && next == 0, "'\(line)'")
-            continue
-          }
-          accepted += 1
-          guard let expected else {
-            Issue.record("fast path accepted '\(line)' which the field parser rejects")
-            continue
-          }
-          #expect(next == line.utf8.count + 1)
-          #expect(columns.observationIndices[0] == expected.observationIndex, "'\(line)'")
-          #expect(columns.nextObservationIndices[0] == expected.nextObservationIndex, "'\(line)'")
-          #expect(columns.actionIndices[0] == expected.actionIndex, "'\(line)'")
-          #expect(columns.rewards[0] == -0.5 && columns.episodes[0] == 3 && columns.steps[0] == 17)
+          if Self.agreeDiscrete(line, parser, schema) { accepted += 1 }
         }
       }
     }
@@ -440,20 +453,8 @@ struct TextFastPathTests {
       for action in ["-2", "-1", "1", "2"] {
         let line = "{\"episode\": 3, \"step\": 17, \"obs\": \(observation), \"action\": \(action), \"reward\": -0.5, "
           + "\"next_obs\": 4, \"terminated\": 1, \"truncated\": 0}"
-        let flagged = schema(taskFlag: "cart")
-        let expected = Self.generalRow(Array(line.utf8), JSONLLineParser(), flagged)
-        let (next, rows, columns) = common(line + "\n", flagged)
-        guard rows == 1 else {
-          #expect(rows == 0 && next == 0, "'\(line)'")
-          continue
-        }
+        guard Self.agreeDiscrete(line, JSONLLineParser(), schema(taskFlag: "cart")) else { continue }
         accepted += 1
-        guard let expected else {
-          Issue.record("fast path accepted '\(line)' which the record parser rejects")
-          continue
-        }
-        #expect(columns.observationIndices[0] == expected.observationIndex && columns.actionIndices[0] == expected.actionIndex)
-        #expect(columns.nextObservationIndices[0] == 4 && columns.terminations[0] == 1 && columns.truncations[0] == 0)
         // Without --task, a record without a task has none: the general path words the error.
         #expect(common(line + "\n", schema(taskFlag: nil)).rows == 0)
         // Under --task other, neither "cart" rows nor "other" rows without a matching record task pass.
