@@ -4,8 +4,8 @@
 #   make bench     benchmarks against the Python peers (build/bench/*/results.md)
 #   make scaling   the paper's scaling sweeps (SCALING=quick for a fast variant)
 #
-# Your own logs: make run LOGS=path/to/logs NEW_TASK=path/to/new-task-logs OUT=build/mine \
-#   CONFIG=my-train.json TRUTH= FEATURES=one-hot SPACES="--observation-space discrete:50 --action-space discrete:4"
+# Your own logs: make run LOGS=path/to/logs NEW_TASK=path/to/new-task-logs OUT=build/mine
+#   (spaces inferred, one-hot features, no truth; CONFIG=, TRAIN_FLAGS=, FEATURES=, SPACES= to change)
 SHELL := /bin/bash
 .DELETE_ON_ERROR:
 
@@ -18,24 +18,40 @@ BIN := .build/$(CONFIG_BUILD)
 SWIFT_BUILD_FLAGS ?= $(if $(filter release,$(CONFIG_BUILD)),--static-swift-stdlib)
 OUT ?= build/run
 DATA ?= data/synth
-LOG_PATTERNS := -name '*.csv' -o -name '*.csv.gz' -o -name '*.jsonl' -o -name '*.jsonl.gz' -o -name '*.ndjson' -o -name '*.hdf5' -o -name '*.h5'
-# Training logs and the new task's logs: files or folders (every log file below a folder).
+# Training logs and the new task's logs: files or folders. A folder is searched recursively for
+# log files (*.csv, *.jsonl, *.ndjson, optionally .gz; *.hdf5, *.h5) and Minari dataset folders
+# (a folder holding data/main_data.hdf5, ingested as one dataset); see tools/find_logs.sh.
 LOGS ?= $(DATA)/train
 NEW_TASK ?= $(DATA)/new
-TRAIN_LOGS := $(sort $(shell find $(LOGS) -maxdepth 1 -type f \( $(LOG_PATTERNS) \) 2>/dev/null))
-NEW_LOGS := $(sort $(shell find $(NEW_TASK) -maxdepth 1 -type f \( $(LOG_PATTERNS) \) 2>/dev/null))
-# Declared spaces for the default data (a 100-row log need not visit every state).
-SPACES ?= --observation-space discrete:50 --action-space discrete:4
-# Training settings (schemas/train-config.schema.json); the default names the feature table and truth.
-CONFIG ?= data/train.json
+TRAIN_LOGS := $(shell tools/find_logs.sh $(LOGS))
+NEW_LOGS := $(shell tools/find_logs.sh $(NEW_TASK))
+TRAIN_LOG_FILES := $(shell tools/find_logs.sh --files $(LOGS))
+NEW_LOG_FILES := $(shell tools/find_logs.sh --files $(NEW_TASK))
+# Whether LOGS is the bundled synthetic family (its settings below name its truth and features);
+# for your own logs the defaults are: spaces inferred, one-hot features, no truth, no gates.
+DEFAULT_DATA := $(if $(filter $(DATA)/train $(DATA)/train/,$(LOGS)),yes)
+# Declared spaces (for the default data: a 100-row log need not visit every state). Empty: the
+# store infers its spaces from every task's data and widens them as tasks arrive.
+SPACES ?= $(if $(DEFAULT_DATA),--observation-space discrete:50 --action-space discrete:4)
+# Training settings (schemas/train-config.schema.json); the default data's config names its
+# feature table and truth. Empty: flags only (TRAIN_FLAGS; one-hot features by default).
+CONFIG ?= $(if $(DEFAULT_DATA),data/train.json)
 # Flags that override the config (e.g. --feature-table FILE --truth FILE --rank 8).
 TRAIN_FLAGS ?=
 # The synthetic family's exact truth; empty for logs without one (held-out Bellman error instead).
-TRUTH ?= $(DATA)/truth.h5
+TRUTH ?= $(if $(DEFAULT_DATA),$(DATA)/truth.h5)
 # Base features for coverage (schemas/coverage.md): table:FILE, one-hot, raw, fourier.
-FEATURES ?= table:$(DATA)/features.h5
-# Coverage gates: make stops before training when the data cannot support it (exit 3).
-COVERAGE_GATES ?= --max-unseen-share 0 --max-concentrability 50 --min-lambda 1e-3 --max-kappa 20
+FEATURES ?= $(if $(DEFAULT_DATA),table:$(DATA)/features.h5,one-hot)
+# Coverage gates: make stops before training when the data cannot support it (exit 3). Off for
+# your own logs unless you set them (coverage still reports every number).
+COVERAGE_GATES ?= $(if $(DEFAULT_DATA),--max-unseen-share 0 --max-concentrability 50 --min-lambda 1e-3 --max-kappa 20)
+
+# Python for tools/ and the test suite's cross-checks (h5py, numpy, pandas): python3 on PATH
+# when it has them, else Debian's /usr/bin/python3 with Debian's python3-h5py, python3-numpy and
+# python3-pandas, which `make python-deps` installs (no pip: Debian's python3 refuses it).
+PYTHON_DEB_PACKAGES := python3 python3-h5py python3-numpy python3-pandas
+PYTHON_CHECK := import h5py, numpy, pandas
+PYTHON ?= $(shell for p in python3 /usr/bin/python3; do command -v $$p >/dev/null 2>&1 && $$p -c "$(PYTHON_CHECK)" >/dev/null 2>&1 && { command -v $$p; exit 0; }; done; echo /usr/bin/python3)
 
 APT_PACKAGES := libhdf5-dev zlib1g-dev libopenblas-dev liblapacke-dev pkg-config libfast-float-dev hdf5-tools time
 SOURCES := Package.swift $(shell find Sources -name '*.swift' -o -name '*.h' -o -name '*.cpp' -o -name '*.modulemap' 2>/dev/null)
@@ -56,10 +72,16 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# Python packages for tools/ (h5py round-trip checks, numpy reference, benchmark peers); the
-# product itself needs no Python.
+# Python packages for tools/ (h5py round-trip checks, numpy reference, benchmark peers), from
+# Debian's packages when no python3 on PATH has them; the product itself needs no Python.
 python-deps:
-	@python3 -c "import h5py, numpy, pandas" 2>/dev/null || python3 -m pip install --quiet -r tools/requirements.txt
+	@for p in python3 /usr/bin/python3; do \
+	  command -v $$p >/dev/null 2>&1 && $$p -c "$(PYTHON_CHECK)" >/dev/null 2>&1 && exit 0; \
+	done; \
+	echo "Installing: $(PYTHON_DEB_PACKAGES)"; \
+	SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(PYTHON_DEB_PACKAGES) >/dev/null; \
+	/usr/bin/python3 -c "$(PYTHON_CHECK)"
 
 $(STAMP): $(SOURCES) | deps
 	$(SWIFT) build -c $(CONFIG_BUILD) $(SWIFT_BUILD_FLAGS)
@@ -68,11 +90,13 @@ $(STAMP): $(SOURCES) | deps
 build: $(STAMP)
 
 # --- The pipeline -----------------------------------------------------------------------------
-$(OUT)/store.h5: $(TRAIN_LOGS) $(STAMP)
+$(OUT)/store.h5: $(TRAIN_LOG_FILES) $(STAMP)
+	@test -n "$(TRAIN_LOGS)" || { echo "No logs found in LOGS=$(LOGS) (tools/find_logs.sh says which files count)" >&2; exit 2; }
 	@mkdir -p $(OUT)
 	$(BIN)/mtfqi-ingest $(TRAIN_LOGS) $(SPACES) -o $@
 
-$(OUT)/new.h5: $(NEW_LOGS) $(STAMP)
+$(OUT)/new.h5: $(NEW_LOG_FILES) $(STAMP)
+	@test -n "$(NEW_LOGS)" || { echo "No logs found in NEW_TASK=$(NEW_TASK) (tools/find_logs.sh says which files count)" >&2; exit 2; }
 	@mkdir -p $(OUT)
 	$(BIN)/mtfqi-ingest $(NEW_LOGS) $(SPACES) -o $@
 
@@ -80,7 +104,7 @@ $(OUT)/coverage.json: $(OUT)/store.h5
 	$(BIN)/mtfqi-coverage $< $(if $(TRUTH),--truth $(TRUTH)) --features $(FEATURES) $(COVERAGE_GATES) -o $@
 
 $(OUT)/model.h5: $(OUT)/store.h5 $(OUT)/coverage.json $(CONFIG)
-	$(BIN)/mtfqi-train $< -o $@ --config $(CONFIG) $(TRAIN_FLAGS) --q-tables $(OUT)/q
+	$(BIN)/mtfqi-train $< -o $@ $(if $(CONFIG),--config $(CONFIG)) $(if $(TRUTH),$(if $(DEFAULT_DATA),,--truth $(TRUTH))) $(TRAIN_FLAGS) --q-tables $(OUT)/q
 
 $(OUT)/representation.h5: $(OUT)/model.h5 $(OUT)/new.h5
 	$(BIN)/mtfqi-export $< --store $(OUT)/new.h5 -o $@
@@ -109,16 +133,16 @@ coverage-gate: $(OUT)/store.h5
 # --- Tests ------------------------------------------------------------------------------------
 test: deps python-deps
 	$(SWIFT) build
-	$(SWIFT) test
+	MTFQI_PYTHON=$(PYTHON) $(SWIFT) test
 
 # --- Benchmarks and scaling (not part of test) ------------------------------------------------
 bench: deps python-deps build
-	@test -f build/bench/bench.csv || python3 tools/make_bench_data.py --out build/bench
-	python3 tools/bench_ingest.py --binary $(BIN)/mtfqi-ingest --data build/bench --runs 3
-	python3 tools/bench_train.py --bin $(BIN) --out build/bench/train --runs 3
+	@test -f build/bench/bench.csv || $(PYTHON) tools/make_bench_data.py --out build/bench
+	$(PYTHON) tools/bench_ingest.py --binary $(BIN)/mtfqi-ingest --data build/bench --runs 3
+	$(PYTHON) tools/bench_train.py --bin $(BIN) --out build/bench/train --runs 3
 
 scaling: deps python-deps build
-	python3 tools/scaling.py --bin $(BIN) $(if $(filter quick,$(SCALING)),--quick --out build/scaling-quick,--out build/scaling)
+	$(PYTHON) tools/scaling.py --bin $(BIN) $(if $(filter quick,$(SCALING)),--quick --out build/scaling-quick,--out build/scaling)
 
 clean:
 	rm -rf build .build

@@ -150,7 +150,7 @@ struct EvaluateCommandTests {
     let directory = try ReuseFixtures.scratch("scaling")
     let binaries = try Executables.url("mtfqi-fit").deletingLastPathComponent().path
     let run = try Executables.runTool([
-      "python3", TrainFixtures.toolsDirectory + "/scaling.py", "--bin", binaries, "--out",
+      Executables.python, TrainFixtures.toolsDirectory + "/scaling.py", "--bin", binaries, "--out",
       directory, "--quick",
     ])
     #expect(run.status == 0, "\(run)")
@@ -184,7 +184,7 @@ struct EvaluateCommandTests {
     #expect(svg.hasPrefix("<svg") && svg.contains("polyline"))
     // A second run reuses every cached stage run.
     let again = try Executables.runTool([
-      "python3", TrainFixtures.toolsDirectory + "/scaling.py", "--bin", binaries, "--out",
+      Executables.python, TrainFixtures.toolsDirectory + "/scaling.py", "--bin", binaries, "--out",
       directory, "--quick",
     ])
     func results(_ text: String) -> String { text.components(separatedBy: "figures:")[0] }

@@ -9,7 +9,7 @@ import Testing
 @Suite("Ingest: stores read back with h5py equal the CSV / JSON Lines sources")
 struct H5pyRoundTripTests {
   static let pythonWithH5py: Bool = {
-    (try? Executables.runTool(["python3", "-c", "import h5py, numpy"]).status) == 0
+    Executables.pythonRequired || (try? Executables.runTool([Executables.python, "-c", "import h5py, numpy"]).status) == 0
   }()
 
   /// tools/check_store_roundtrip.py, found from this file's path.
@@ -21,7 +21,7 @@ struct H5pyRoundTripTests {
     .appendingPathComponent("tools/check_store_roundtrip.py").path
 
   static func check(_ store: String, task: String, _ sources: [String]) throws -> Executables.Run {
-    try Executables.runTool(["python3", script, store, "--task", task] + sources)
+    try Executables.runTool([Executables.python, script, store, "--task", task] + sources)
   }
 
   /// Values that stress exact decimal parsing and float64 storage.

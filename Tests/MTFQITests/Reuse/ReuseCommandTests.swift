@@ -196,7 +196,7 @@ struct ReuseCommandTests {
         "mtfqi-fit", [pipeline.representation, pipeline.newStore, "--task", task, "-o", head])
       #expect(fit.status == 0, "\(fit)")
       let run = try Executables.runTool([
-        "python3", TrainFixtures.toolsDirectory + "/reuse_example.py", pipeline.representation,
+        Executables.python, TrainFixtures.toolsDirectory + "/reuse_example.py", pipeline.representation,
         "--task", task,
         "--head", head,
       ])

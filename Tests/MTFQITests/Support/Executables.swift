@@ -69,6 +69,16 @@ enum Executables {
       stderr: try capture.readStderr())
   }
 
+  /// The Python interpreter for tools/ cross-checks: `MTFQI_PYTHON` (set by `make test` to an
+  /// interpreter that has h5py, numpy and pandas), else `python3` on PATH.
+  static var python: String {
+    ProcessInfo.processInfo.environment["MTFQI_PYTHON"].flatMap { $0.isEmpty ? nil : $0 } ?? "python3"
+  }
+
+  /// Whether `make test` promised a Python with h5py and numpy (`MTFQI_PYTHON` is set): the
+  /// cross-checks then fail instead of being skipped when that Python cannot import them.
+  static var pythonRequired: Bool { ProcessInfo.processInfo.environment["MTFQI_PYTHON"].map { !$0.isEmpty } ?? false }
+
   /// Runs a program found on PATH (through /usr/bin/env).
   static func runTool(_ arguments: [String]) throws -> Run {
     try run(url: URL(fileURLWithPath: "/usr/bin/env"), arguments)

@@ -23,7 +23,7 @@ struct ReferenceAgreementTests {
     #expect(run.status == 0, "\(run)")
     let reference = directory + "/reference.h5"
     let python = try Executables.runTool([
-      "python3", TrainFixtures.toolsDirectory + "/mfqi_reference.py", "--store", store, "--model",
+      Executables.python, TrainFixtures.toolsDirectory + "/mfqi_reference.py", "--store", store, "--model",
       model, "--out", reference,
     ])
     #expect(python.status == 0, "\(python)")
