@@ -89,7 +89,10 @@ public struct TaskTransitions: Sendable {
 
   static func loadTask(_ reader: StoreReader, _ name: String) throws -> TaskTransitions {
     let path = reader.path
-    let info = try reader.info(name)
+    var info = try reader.info(name)
+    // Every task is read in the store's spaces (which hold every task's data), not its own.
+    let spaces = try reader.spaces()
+    (info.observationSpace, info.actionSpace) = (spaces.observation, spaces.action)
     guard info.transitions > 0 else {
       throw FQIError.guardrail(
         "\(path): task \(name) has no transitions: there is nothing to fit for it; leave it out with --tasks or re-ingest it"

@@ -51,16 +51,13 @@ struct TextSchema: @unchecked Sendable {
     return (first, overflow ? .max : high)
   }
 
-  /// The row's task: its own, or --task; a disagreement or no task at all is a row error.
+  /// The row's task as the file spells it: its own, else --task; none at all is a row error.
+  /// (The router turns it into the store's task name: --task renames a file's single task,
+  /// --task-map renames several.)
   func task(of row: TextRow) throws(RowError) -> String {
-    switch (row.task, taskFlag) {
-    case (let record?, let flag?) where record != flag:
-      throw RowError(field: "task", expected: "'\(flag)' (given with --task)", found: "'\(record)'")
-    case (let record?, _): return record
-    case (nil, let flag?): return flag
-    case (nil, nil):
-      throw RowError(field: "task", expected: "a task (a task column/field, or --task NAME)", found: "none")
-    }
+    if let record = row.task { return record }
+    if let flag = taskFlag { return flag }
+    throw RowError(field: "task", expected: "a task (a task column/field, or --task NAME)", found: "none")
   }
 }
 
@@ -96,6 +93,8 @@ extension TextLineParser {
 struct ParsedBlock: @unchecked Sendable {
   var batches: [String: TransitionBatch] = [:]
   var order: [String] = []
+  /// The line where each task of `order` first appears (for messages about the task's name).
+  var firstLines: [String: Int] = [:]
   var terminalRowsWithoutNext: [String: Int] = [:]
   /// Rejected rows (skip-invalid): line number, task if known, message.
   var rejections: [(line: Int, task: String?, message: String)] = []
@@ -109,6 +108,7 @@ struct ParsedBlock: @unchecked Sendable {
   mutating func shiftLines(by offset: Int) {
     if let failure { self.failure = (failure.line + offset, failure.message) }
     if !rejections.isEmpty { rejections = rejections.map { ($0.line + offset, $0.task, $0.message) } }
+    if !firstLines.isEmpty { firstLines = firstLines.mapValues { $0 + offset } }
   }
 }
 
@@ -330,6 +330,7 @@ enum ParallelLines {
           columns.reserveRow(atLeast: estimatedRows)
           columnsByTask[task] = columns
           result.order.append(task)
+          result.firstLines[task] = lineNumber
           current = columns
         }
         currentTask = task

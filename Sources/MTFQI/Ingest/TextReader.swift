@@ -232,9 +232,8 @@ struct CSVLineParser: TextLineParser {
     _ text: UnsafeRawBufferPointer, from start: Int, schema: TextSchema, task: String, into columns: TextColumns
   ) -> (next: Int, rows: Int) {
     guard let base = text.baseAddress?.assumingMemoryBound(to: CChar.self), !roles.isEmpty else { return (start, 0) }
-    // With --task every row's task must be --task's; without a task column the rows' task is
-    // --task (none: an error for `parse` to word).
-    if let flag = schema.taskFlag, flag != task { return (start, 0) }
+    // Rows carry the task of their task column (--task renames it later); without a task
+    // column the rows' task is --task (none: an error for `parse` to word).
     let hasTaskColumn = roles.contains { if case .task = $0 { return true } else { return false } }
     if !hasTaskColumn {
       guard let flag = schema.taskFlag, flag == task else { return (start, 0) }

@@ -24,6 +24,8 @@ public final class TaskWriter {
     let behaviorProbabilities: HDF5Dataset?
   }
   private var columns: Columns?
+  /// `next_observation_missing`, created at the first row without a next observation.
+  private var missingMask: HDF5Dataset?
 
   /// The spaces given by the source (Minari) or on the command line; nil = infer from the data.
   public var declaredObservationSpace: Space?
@@ -208,6 +210,7 @@ public final class TaskWriter {
       }
     }
     let width = format.observation.width
+    try appendMissingMask(batch, width: width)
     Self.track(batch.observations, width: width, min: &observationMin, max: &observationMax)
     // Next observations belong to the observation space too (a terminal next state may be seen
     // nowhere else); NaN (a missing next observation) never compares, so it is skipped.
@@ -246,6 +249,40 @@ public final class TaskWriter {
     rowCount += n
     current?.rowsStored += n
     current?.nextObservationMismatches += mismatches
+  }
+
+  /// Rows of `batch` without a next observation: the reader's mask, or (float columns) a NaN
+  /// first coordinate. The mask dataset is created at the first such row (earlier rows 0).
+  private func appendMissingMask(_ batch: TransitionBatch, width: Int) throws(HDF5Error) {
+    let n = batch.count
+    var mask = batch.nextObservationMissing.count == n ? batch.nextObservationMissing : []
+    if mask.isEmpty {
+      switch batch.nextObservations.type {
+      case .float64:
+        if batch.nextObservations.float64.contains(where: \.isNaN) {
+          mask = (0..<n).map { batch.nextObservations.float64[$0 * width].isNaN ? 1 : 0 }
+        }
+      case .float32:
+        if batch.nextObservations.float32.contains(where: \.isNaN) {
+          mask = (0..<n).map { batch.nextObservations.float32[$0 * width].isNaN ? 1 : 0 }
+        }
+      default: break
+      }
+    }
+    if missingMask == nil {
+      guard mask.contains(where: { $0 != 0 }) else { return }
+      let made = try group.createExtendibleDataset(
+        StoreLayout.nextObservationMissing, type: .uint8, rowShape: [],
+        chunkRows: Self.chunkRows(firstBatch: n), compression: compression)
+      if rowCount > 0 {
+        let zeros = [UInt8](repeating: 0, count: rowCount)
+        try zeros.withUnsafeBufferPointer { b throws(HDF5Error) in try made.append(b, rows: rowCount) }
+      }
+      missingMask = made
+    }
+    guard let missingMask else { return }
+    if mask.isEmpty { mask = [UInt8](repeating: 0, count: n) }
+    try mask.withUnsafeBufferPointer { b throws(HDF5Error) in try missingMask.append(b, rows: n) }
   }
 
   /// Ends the current source: renumbers its episode ids when they collide with earlier sources
