@@ -179,6 +179,23 @@ struct StoreSpacesEndToEndTests {
     #expect(refused.stderr.contains("Discrete(60) reaches 59, above 49, the highest value of the representation's observation space"), "\(refused.stderr)")
     let refusedExport = try Self.run("mtfqi-export", [model, "--store", outsideStore, "-o", directory.file("r2.h5")])
     #expect(refusedExport.status == 1 && refusedExport.stderr.contains("reaches 59, above 49"), "\(refusedExport)")
+
+    // Integer states written as obs_0 (a one-wide Box): one flag away, and the message says which.
+    var text = "episode,step,obs_0,action,reward,next_obs_0,terminated,truncated\n"
+    for r in rows { text += "\(r.episode),\(r.step),\(r.obs),\(r.action),\(r.reward),\(r.next),0,\(r.truncated ? 1 : 0)\n" }
+    let boxLog = directory.file("box.csv")
+    try Self.write(text, boxLog)
+    let boxStore = directory.file("box.h5")
+    #expect(try Self.run("mtfqi-ingest", [boxLog, "--task", "fresh", "-o", boxStore]).status == 0)
+    for (stage, arguments) in [
+      ("mtfqi-fit", [representation, boxStore, "-o", directory.file("h3.h5")]),
+      ("mtfqi-export", [model, "--store", boxStore, "-o", directory.file("r3.h5")]),
+    ] {
+      let hinted = try Self.run(stage, arguments)
+      #expect(hinted.status == 1, "\(stage): \(hinted)")
+      #expect(hinted.stderr.contains("is Box(shape=(1,), float64) but the representation's observation space (one-hot features) is Discrete(50)"), "\(stage): \(hinted.stderr)")
+      #expect(hinted.stderr.contains("re-ingest with --observation-space discrete:50 or name the column 'obs'"), "\(stage): \(hinted.stderr)")
+    }
   }
 
   // MARK: Box spaces
@@ -267,13 +284,13 @@ struct StoreSpacesEndToEndTests {
     let model = directory.file("model.h5")
     let config = try Self.config(
       directory.path,
-      #"{"features": {"kind": "one-hot"}, "rank": 1, "iterations": 30, "ridge": 1e-8, "als_tolerance": 1e-10, "single_task": false}"#)
+      #"{"features": {"kind": "one-hot"}, "rank": 1, "iterations": 30, "ridge": 2e-5, "als_tolerance": 1e-10, "single_task": false}"#)
     let train = try Self.run("mtfqi-train", [store, "-o", model, "--config", config, "--q-tables", directory.file("q")])
     #expect(train.status == 0, "\(train)")
     let q = try Self.qTable(directory.file("q/a.csv"))
     for (state, action) in [(13, 3), (14, 0), (15, 3)] {
       let value = try #require(q[state]?[action])
-      #expect(abs(value - 1) < 1e-3, "Q(\(state), \(action)) = \(value)")
+      #expect(abs(value - 1) < 5e-3, "Q(\(state), \(action)) = \(value)")
     }
   }
 
