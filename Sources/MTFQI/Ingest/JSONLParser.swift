@@ -111,7 +111,8 @@ struct JSONLLineParser: TextLineParser {
 
   /// Common records in one pass (CFastFloat's `mtfqi_jsonl_common_rows`): one object per line
   /// with plainly spelled keys, each once, in any order, numbers and flags well formed, the
-  /// task (when given) exactly `task` in plain quotes, no null next_obs, and passing the row
+  /// task (when given) exactly `task` in plain quotes or, when `task` is spelled as a JSON
+  /// integer, those digits bare (an integer task id), no null next_obs, and passing the row
   /// checks (declared Discrete spaces, behavior_prob in [0, 1], the task against --task).
   /// Values go straight into the next rows of `columns`. Stops before the first line that is
   /// anything else, which the caller cuts and hands to `parse`.
