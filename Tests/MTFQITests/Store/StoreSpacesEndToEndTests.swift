@@ -278,6 +278,25 @@ struct StoreSpacesEndToEndTests {
     }
     #expect([4, 10, 16].map { observations[$0] } == [13, 14, 15])
     #expect(try reader.spaces().observation == .discrete(n: 16, start: 0))
+    // The same in plain h5py: the mask, the placeholders and the store's spaces at the root.
+    if H5pyRoundTripTests.pythonWithH5py {
+      let script = """
+        import h5py, json, sys
+        f = h5py.File(sys.argv[1], "r")
+        t = f["tasks/b"]
+        m = t["next_observation_missing"][:]
+        rows = [int(i) for i in m.nonzero()[0]]
+        assert rows == [4, 10, 16], rows
+        assert all(t["terminations"][r] == 1 and t["next_observations"][r] == t["observations"][r] for r in rows)
+        space = json.loads(f.attrs["observation_space"])
+        assert space == {"type": "Discrete", "dtype": "int64", "start": 0, "n": 16}, space
+        origin = f.attrs["observation_space_origin"]
+        assert (origin.decode() if isinstance(origin, bytes) else origin) == "inferred", origin
+        print("ok")
+        """
+      let check = try Executables.run(url: URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script, store])
+      #expect(check.status == 0 && check.stdout.contains("ok"), "\(check)")
+    }
 
     // States 13..15 occur only on those terminal rows, with reward 1: Q there is 1, not the
     // 1 + 0.9 Q(s, .) a bootstrap from the placeholder would give.
@@ -435,5 +454,14 @@ struct StoreSpacesEndToEndTests {
       "mtfqi-train", [store, "-o", directory.file("m.h5"), "--features", "one-hot", "--rank", "1"])
     #expect(train.status != 0)
     #expect(train.stderr.contains("re-ingest with --observation-space discrete:9 or name the column 'obs'"), "\(train.stderr)")
+    let coverage = try Self.run("mtfqi-coverage", [store, "--features", "one-hot", "-o", directory.file("c.json")])
+    #expect(coverage.status != 0 && coverage.status != 3)
+    #expect(coverage.stderr.contains("re-ingest with --observation-space discrete:9 or name the column 'obs'"), "\(coverage.stderr)")
+    // One flag away indeed: with it, the same log trains one-hot.
+    let discrete = directory.file("d.h5")
+    #expect(try Self.run("mtfqi-ingest", [log, "-o", discrete, "--observation-space", "discrete:9"]).status == 0)
+    let retrained = try Self.run(
+      "mtfqi-train", [discrete, "-o", directory.file("m.h5"), "--features", "one-hot", "--rank", "1", "--ridge", "1e-3"])
+    #expect(retrained.status == 0, "\(retrained)")
   }
 }
