@@ -65,6 +65,21 @@ public final class StoreWriter {
       guard let writer = writers[name] else { continue }
       let observation = writer.observationSpace()
       let action = writer.actionSpace()
+      // A declared space is checked against the data's own range (Discrete values were checked
+      // row by row already; Box bounds are checked here).
+      if (observation.declared || action.declared), let observed = writer.observedSpaces() {
+        for (role, declared, data) in [
+          ("observation", observation, observed.observation), ("action", action, observed.action),
+        ] where declared.declared {
+          if let problem = declared.space.containmentProblem(
+            data, inner: "the \(role)s of task '\(StoreLayout.shownName(name))'", outer: "the declared \(role) space", bounds: true)
+          {
+            let files = writer.sources.map(\.path).joined(separator: ", ")
+            throw MTFQIError.invalidInput(
+              "\(files): data outside the declared \(role) space \(declared.space.json): \(problem)")
+          }
+        }
+      }
       infos.append(
         TaskInfo(
           name: name, observationSpace: observation.space, observationSpaceDeclared: observation.declared,

@@ -325,11 +325,21 @@ public final class TaskWriter {
     return (Self.infer(format.action, min: actionMin, max: actionMax, rows: rowCount), false)
   }
 
-  private static func infer(_ column: ColumnFormat, min: [Double], max: [Double], rows: Int) -> Space {
+  /// The range the data cover, exactly (Discrete from the lowest to the highest value seen;
+  /// Box the observed bounds), to check against declared spaces; nil before any row.
+  public func observedSpaces() -> (observation: Space, action: Space)? {
+    guard rowCount > 0 else { return nil }
+    return (
+      Self.infer(format.observation, min: observationMin, max: observationMax, rows: rowCount, exact: true),
+      Self.infer(format.action, min: actionMin, max: actionMax, rows: rowCount, exact: true)
+    )
+  }
+
+  private static func infer(_ column: ColumnFormat, min: [Double], max: [Double], rows: Int, exact: Bool = false) -> Space {
     if column.type == .int64 && column.rowShape.isEmpty {
       let low = rows > 0 ? Int64(min[0]) : 0
       let high = rows > 0 ? Int64(max[0]) : 0
-      let start = Swift.min(0, low)
+      let start = exact ? low : Swift.min(0, low)
       return .discrete(n: high - start + 1, start: start)
     }
     return .box(
