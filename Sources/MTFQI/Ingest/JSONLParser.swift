@@ -239,9 +239,7 @@ struct JSONLLineParser: TextLineParser {
           if cursor.peekLiteral("null") {
             cursor.index += 4  // past the literal, so the ',' or '}' after it is read next
             row.nextObservationMissing = true
-            if router.observationIsDiscrete {
-              throw RowError(field: "next_obs", expected: "an integer (a Discrete next observation cannot be missing)", found: "null")
-            }
+            // A Discrete row gets its own state as the placeholder once the row is whole.
             for k in row.nextObservation.indices { row.nextObservation[k] = .nan }
           } else if router.observationIsDiscrete {
             row.nextObservationIndex = try cursor.integer(field: "next_obs")

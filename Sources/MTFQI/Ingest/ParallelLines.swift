@@ -313,6 +313,9 @@ enum ParallelLines {
         try parser.parse(line, schema: schema, into: &row)
         try schema.validate(row)
         task = try schema.task(of: row)
+        // A terminated Discrete row without a next observation: its own state is the
+        // placeholder (marked in next_observation_missing; it never bootstraps).
+        if row.nextObservationMissing && schema.observationIsDiscrete { row.nextObservationIndex = row.observationIndex }
       } catch {
         let message = "field '\(error.field)': expected \(error.expected), found \(error.found)"
         if schema.skipInvalid {

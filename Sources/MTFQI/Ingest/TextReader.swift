@@ -335,13 +335,10 @@ struct CSVLineParser: TextLineParser {
         }
       case .nextObservation(let k):
         if field.isEmpty || (field.count == 3 && (TextParsing.double(field)?.isNaN ?? false)) {
+          // Missing (allowed on a terminated row only, checked by `validate`): NaN for a Box; a
+          // Discrete row gets its own state as the placeholder once the row is whole.
           nextMissingFields += 1
-          if discreteObservation {
-            throw RowError(
-              field: "next_obs", expected: "an integer (a Discrete next observation cannot be missing)",
-              found: TextParsing.show(field))
-          }
-          row.nextObservation[k] = .nan
+          if !discreteObservation { row.nextObservation[k] = .nan }
         } else if discreteObservation {
           row.nextObservationIndex = try integer(field, "next_obs")
         } else {

@@ -313,6 +313,38 @@ struct StoreSpacesEndToEndTests {
     }
   }
 
+  @Test("CSV and JSON Lines: a terminated Discrete row without next_obs is kept with its own state as placeholder, masked", arguments: ["csv", "jsonl"])
+  func textDiscreteMissingNext(format: String) throws {
+    let directory = try Fixtures.TemporaryDirectory("mtfqi-spaces")
+    let path = directory.file("log.\(format)")
+    let text: String
+    if format == "csv" {
+      text = "episode,step,obs,action,reward,next_obs,terminated,truncated\n0,0,2,1,0,3,0,0\n0,1,3,0,1,,1,0\n1,0,4,1,0,5,0,1\n"
+    } else {
+      text = """
+        {"episode": 0, "step": 0, "obs": 2, "action": 1, "reward": 0, "next_obs": 3, "terminated": false, "truncated": false}
+        {"episode": 0, "step": 1, "obs": 3, "action": 0, "reward": 1, "next_obs": null, "terminated": true, "truncated": false}
+        {"episode": 1, "step": 0, "obs": 4, "action": 1, "reward": 0, "next_obs": 5, "terminated": false, "truncated": true}
+
+        """
+    }
+    try Self.write(text, path)
+    let store = directory.file("s.h5")
+    let ingest = try Self.run("mtfqi-ingest", [path, "--task", "t", "-o", store])
+    #expect(ingest.status == 0, "\(ingest)")
+    let reader = try StoreReader(path: store)
+    #expect(try reader.read(task: "t", column: StoreLayout.nextObservations, as: Int64.self) == [3, 3, 5])
+    #expect(try reader.read(task: "t", column: StoreLayout.nextObservationMissing, as: UInt8.self) == [0, 1, 0])
+    #expect(try reader.info("t").sources.first?.terminalRowsWithoutNextObservation == 1)
+    #expect(try reader.spaces().observation == .discrete(n: 6, start: 0))
+    // On a row that would bootstrap it stays an error naming the line.
+    let bootstrapping = text.replacingOccurrences(of: format == "csv" ? ",,1,0" : "\"terminated\": true", with: format == "csv" ? ",,0,0" : "\"terminated\": false")
+    try Self.write(bootstrapping, path)
+    let refused = try Self.run("mtfqi-ingest", [path, "--task", "t", "-o", directory.file("x.h5")])
+    #expect(refused.status == 1)
+    #expect(refused.stderr.contains("\(path):\(format == "csv" ? 3 : 2): field 'next_obs': expected a next observation (it may be missing only on a terminated row)"), "\(refused.stderr)")
+  }
+
   @Test("A store whose mask marks a row that bootstraps is refused by every reader")
   func maskOnBootstrappingRowRefused() throws {
     let directory = try Fixtures.TemporaryDirectory("mtfqi-spaces")
