@@ -42,7 +42,8 @@ public final class IngestContext {
     if let mapped = options.taskMap[raw] {
       name = mapped
     } else if let flag = options.task {
-      if raw != flag && !renamed.contains(raw) {
+      // Every distinct id of the file counts (records without a task count as --task's own).
+      if !renamed.contains(raw) {
         if let other = renamed.first {
           throw MTFQIError.invalidInput(
             "\(file):\(location): field 'task': --task \(StoreLayout.shownName(flag)) renames the single task of a file, but this file has tasks '\(StoreLayout.shownName(other))' and '\(StoreLayout.shownName(raw))': rename each with --task-map OLD=NEW instead")

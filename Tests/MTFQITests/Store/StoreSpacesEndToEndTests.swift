@@ -394,6 +394,9 @@ struct StoreSpacesEndToEndTests {
     let refused = try Self.run("mtfqi-ingest", [two, "--task", "g", "-o", directory.file("x.h5")])
     #expect(refused.status == 1)
     #expect(refused.stderr.contains("\(two):\(rows.count + 1): field 'task': --task g renames the single task of a file, but this file has tasks '0' and '1'"), "\(refused.stderr)")
+    // Even when --task names one of them.
+    let named = try Self.run("mtfqi-ingest", [two, "--task", "1", "-o", directory.file("x.h5")])
+    #expect(named.status == 1 && named.stderr.contains("this file has tasks '0' and '1'"), "\(named)")
 
     // An invalid name: file and line, the name cut to 64 characters.
     let long = String(repeating: "x", count: 100) + "/bad"
@@ -438,6 +441,18 @@ struct StoreSpacesEndToEndTests {
     #expect(try Self.run("mtfqi-ingest", [outside, "--task", "b", "-o", store, "--append"]).status == 0)
     let spaces = try StoreReader(path: store).spaces()
     #expect(spaces.observation == .discrete(n: 12, start: 0) && spaces.observationDeclared)
+
+    // A declared Box: data beyond a bound is refused naming the dimension and the two values.
+    let box = directory.file("box.csv")
+    try Self.write(
+      "episode,step,obs_0,obs_1,action,reward,next_obs_0,next_obs_1,terminated,truncated\n0,0,0.5,0.2,1,0,0.6,0.3,0,0\n0,1,0.6,0.3,0,1,0.7,1.25,1,0\n", box)
+    let boxRefused = try Self.run(
+      "mtfqi-ingest",
+      [box, "--task", "b", "-o", directory.file("box.h5"), "--observation-space", #"{"type": "Box", "dtype": "float64", "shape": [2], "low": [0, 0], "high": [1, 1]}"#])
+    #expect(boxRefused.status == 1)
+    #expect(boxRefused.stderr.contains("\(box): data outside the declared observation space"), "\(boxRefused.stderr)")
+    #expect(boxRefused.stderr.contains("dimension 1: the observations of task 'b' high 1.25 is above the declared observation space high 1.0"), "\(boxRefused.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: directory.file("box.h5")))
   }
 
   // MARK: Older stores
