@@ -270,9 +270,10 @@ enum D4RLReader {
           observationBlock.appendRow(i, width: observationWidth, to: &batch.observations)
           if let next {
             next.block.appendRow(next.offset, width: observationWidth, to: &batch.nextObservations)
-            if !floatObservations { batch.nextObservationMissing.append(0) }
+            batch.nextObservationMissing.append(0)
           } else if floatObservations {
             batch.nextObservations.appendNaNRow(width: observationWidth)
+            batch.nextObservationMissing.append(1)
             nanTerminals += 1
           } else {
             // Integers cannot hold NaN: the placeholder is the row's own observation (inside

@@ -210,7 +210,7 @@ public final class TaskWriter {
       }
     }
     let width = format.observation.width
-    try appendMissingMask(batch, width: width)
+    try appendMissingMask(batch)
     Self.track(batch.observations, width: width, min: &observationMin, max: &observationMax)
     // Next observations belong to the observation space too (a terminal next state may be seen
     // nowhere else); NaN (a missing next observation) never compares, so it is skipped.
@@ -251,24 +251,14 @@ public final class TaskWriter {
     current?.nextObservationMismatches += mismatches
   }
 
-  /// Rows of `batch` without a next observation: the reader's mask, or (float columns) a NaN
-  /// first coordinate. The mask dataset is created at the first such row (earlier rows 0).
-  private func appendMissingMask(_ batch: TransitionBatch, width: Int) throws(HDF5Error) {
+  /// Rows of `batch` without a next observation, as the reader marked them (an empty mask: none).
+  /// The mask dataset is created at the first such row (earlier rows 0).
+  private func appendMissingMask(_ batch: TransitionBatch) throws(HDF5Error) {
     let n = batch.count
-    var mask = batch.nextObservationMissing.count == n ? batch.nextObservationMissing : []
-    if mask.isEmpty {
-      switch batch.nextObservations.type {
-      case .float64:
-        if batch.nextObservations.float64.contains(where: \.isNaN) {
-          mask = (0..<n).map { batch.nextObservations.float64[$0 * width].isNaN ? 1 : 0 }
-        }
-      case .float32:
-        if batch.nextObservations.float32.contains(where: \.isNaN) {
-          mask = (0..<n).map { batch.nextObservations.float32[$0 * width].isNaN ? 1 : 0 }
-        }
-      default: break
-      }
-    }
+    precondition(
+      batch.nextObservationMissing.isEmpty || batch.nextObservationMissing.count == n,
+      "next_observation_missing must have one flag per row or none")
+    var mask = batch.nextObservationMissing
     if missingMask == nil {
       guard mask.contains(where: { $0 != 0 }) else { return }
       let made = try group.createExtendibleDataset(

@@ -106,8 +106,8 @@ public struct TransitionBatch: Sendable {
   public var episodes: [Int64] = []
   public var steps: [Int64] = []
   public var behaviorProbabilities: [Double] = []
-  /// 1 where the source had no next observation (the stored one is a placeholder); empty when
-  /// every row has one. Float columns need not set it: a NaN next observation marks itself.
+  /// 1 where the source had no next observation (the stored one is a placeholder: NaN, or the
+  /// row's own observation for integers); empty when every row of the batch has one.
   public var nextObservationMissing: [UInt8] = []
 
   public init(format: TaskFormat, capacity: Int = 0) {

@@ -345,6 +345,22 @@ struct StoreSpacesEndToEndTests {
     #expect(refused.stderr.contains("\(path):\(format == "csv" ? 3 : 2): field 'next_obs': expected a next observation (it may be missing only on a terminated row)"), "\(refused.stderr)")
   }
 
+  @Test("Float D4RL rows without a next observation: NaN and the same mask")
+  func floatD4RLMask() throws {
+    let directory = try Fixtures.TemporaryDirectory("mtfqi-spaces")
+    let store = directory.file("s.h5")
+    #expect(try Self.run("mtfqi-ingest", [Fixtures.d4rl("no-next-obs-last-terminal"), "--task", "f", "-o", store]).status == 0)
+    let reader = try StoreReader(path: store)
+    let next = try reader.read(task: "f", column: StoreLayout.nextObservations, as: Double.self)
+    let missing = try reader.read(task: "f", column: StoreLayout.nextObservationMissing, as: UInt8.self)
+    let terminations = try reader.read(task: "f", column: StoreLayout.terminations, as: UInt8.self)
+    let nanRows = (0..<missing.count).filter { next[$0 * 4].isNaN }
+    #expect(!nanRows.isEmpty)
+    #expect(missing.indices.filter { missing[$0] == 1 } == nanRows)
+    #expect(nanRows.allSatisfy { terminations[$0] == 1 })
+    #expect(try reader.info("f").sources.first?.terminalRowsWithoutNextObservation == nanRows.count)
+  }
+
   @Test("A store whose mask marks a row that bootstraps is refused by every reader")
   func maskOnBootstrappingRowRefused() throws {
     let directory = try Fixtures.TemporaryDirectory("mtfqi-spaces")
