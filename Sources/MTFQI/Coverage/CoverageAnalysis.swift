@@ -540,7 +540,12 @@ public enum CoverageAnalysis {
       case .invalidSpec(let message): throw .usage("--features: \(message)")
       case .mismatch(let message):
         // One flag away: integer states stored as a one-wide Box.
-        let values = (try? reader.observationValues(tasks: tasks)) ?? []
+        let values: [Double]
+        do {
+          values = try reader.observationValues(tasks: tasks)
+        } catch {
+          throw .input(error.description)
+        }
         let hint = Space.integerBoxHint(observationSpace, values: values).map { "; \($0)" } ?? ""
         throw .input("--features: \(message)\(hint)")
       case .io(let message): throw .input("--features: \(message)")

@@ -125,6 +125,10 @@ struct JSONLLineParser: TextLineParser {
     // needs the general string decoding.
     let taskBytes = Array(task.utf8)
     guard !taskBytes.isEmpty, !taskBytes.contains(0x22), !taskBytes.contains(0x5C) else { return (start, 0) }
+    // Declared Box bounds are checked on the general path only.
+    if TextSchema.hasFiniteBounds(schema.declaredObservation) || TextSchema.hasFiniteBounds(schema.declaredAction) {
+      return (start, 0)
+    }
     let taskOptional = schema.taskFlag == task
     let observationBounds = TextSchema.integerBounds(schema.declaredObservation)
     let actionBounds = TextSchema.integerBounds(schema.declaredAction)

@@ -29,6 +29,37 @@ struct TextSchema: @unchecked Sendable {
         throw RowError(field: "action", expected: "an integer in [\(start), \(start + n - 1)] (declared \(space))", found: "\(row.actionIndex)")
       }
     }
+    if let space = declaredObservation, Self.hasFiniteBounds(space) {
+      let scalar = observationShape == .discrete
+      try Self.checkBounds(row.observation, space, field: { scalar ? "obs" : "obs_\($0)" })
+      if !row.nextObservationMissing {
+        try Self.checkBounds(row.nextObservation, space, field: { scalar ? "next_obs" : "next_obs_\($0)" })
+      }
+    }
+    if let space = declaredAction, Self.hasFiniteBounds(space) {
+      let scalar = actionShape == .discrete
+      try Self.checkBounds(row.action, space, field: { scalar ? "action" : "act_\($0)" })
+    }
+  }
+
+  /// Whether a declared Box has a finite bound (its rows are then checked against the bounds,
+  /// on the general path only: the fast paths leave such files to it).
+  static func hasFiniteBounds(_ space: Space?) -> Bool {
+    guard let space, case .box(_, _, let low, let high) = space else { return false }
+    return (low ?? []).contains { $0.isFinite } || (high ?? []).contains { $0.isFinite }
+  }
+
+  private static func checkBounds(_ values: [Double], _ space: Space, field: (Int) -> String) throws(RowError) {
+    guard case .box(_, _, let low, let high) = space else { return }
+    for (k, value) in values.enumerated() {
+      let lower = low.flatMap { k < $0.count ? $0[k] : nil } ?? -.infinity
+      let upper = high.flatMap { k < $0.count ? $0[k] : nil } ?? .infinity
+      if !(value >= lower && value <= upper) {
+        throw RowError(
+          field: field(k), expected: "a number in [\(Space.number(lower)), \(Space.number(upper))] (declared \(space.json))",
+          found: "\(value)")
+      }
+    }
   }
 
   /// The checks that do not depend on the text format.

@@ -234,6 +234,10 @@ struct CSVLineParser: TextLineParser {
     guard let base = text.baseAddress?.assumingMemoryBound(to: CChar.self), !roles.isEmpty else { return (start, 0) }
     // Rows carry the task of their task column (--task renames it later); without a task
     // column the rows' task is --task (none: an error for `parse` to word).
+    // Declared Box bounds are checked on the general path only.
+    if TextSchema.hasFiniteBounds(schema.declaredObservation) || TextSchema.hasFiniteBounds(schema.declaredAction) {
+      return (start, 0)
+    }
     let hasTaskColumn = roles.contains { if case .task = $0 { return true } else { return false } }
     if !hasTaskColumn {
       guard let flag = schema.taskFlag, flag == task else { return (start, 0) }

@@ -92,7 +92,7 @@ public struct FileInspection: Codable, Sendable {
       inspection.observationSpaceOrigin = spaces.observationDeclared ? "declared" : "inferred"
       inspection.actionSpace = spaces.action.json
       inspection.actionSpaceOrigin = spaces.actionDeclared ? "declared" : "inferred"
-      inspection.spacesRecorded = store.spacesRecorded
+      inspection.spacesRecorded = try store.spacesRecorded()
     }
     return inspection
   }

@@ -112,8 +112,12 @@ public final class StoreReader {
 
   /// Whether the store records its spaces at the root (stores written before store-level spaces
   /// do not; `spaces()` then merges the tasks' own).
-  public var spacesRecorded: Bool {
-    (try? file.root().hasAttribute(StoreLayout.observationSpaceAttribute)) ?? false
+  public func spacesRecorded() throws(MTFQIError) -> Bool {
+    do {
+      return try file.root().hasAttribute(StoreLayout.observationSpaceAttribute)
+    } catch {
+      throw MTFQIError.hdf5(error)
+    }
   }
 
   /// The store's observation and action spaces: the root attributes, or (a store written before

@@ -108,7 +108,7 @@ struct StoreSpacesEndToEndTests {
     // Each task keeps its own inferred space; the store's is the merge, recorded at the root.
     #expect(try reader.info("0").observationSpace == .discrete(n: 43, start: 0))
     #expect(try reader.info("7").observationSpace == .discrete(n: 50, start: 0))
-    #expect(reader.spacesRecorded)
+    #expect(try reader.spacesRecorded())
     let spaces = try reader.spaces()
     #expect(spaces == StoreSpaces(observation: .discrete(n: 50, start: 0), observationDeclared: false, action: .discrete(n: 3, start: 0), actionDeclared: false))
     let inspect = try Executables.run("mtfqi-inspect", [store])
@@ -466,8 +466,16 @@ struct StoreSpacesEndToEndTests {
       "mtfqi-ingest",
       [box, "--task", "b", "-o", directory.file("box.h5"), "--observation-space", #"{"type": "Box", "dtype": "float64", "shape": [2], "low": [0, 0], "high": [1, 1]}"#])
     #expect(boxRefused.status == 1)
-    #expect(boxRefused.stderr.contains("\(box): data outside the declared observation space"), "\(boxRefused.stderr)")
-    #expect(boxRefused.stderr.contains("dimension 1: the observations of task 'b' high 1.25 is above the declared observation space high 1.0"), "\(boxRefused.stderr)")
+    #expect(boxRefused.stderr.contains("\(box):3: field 'next_obs_1': expected a number in [0.0, 1.0]"), "\(boxRefused.stderr)")
+    #expect(boxRefused.stderr.hasSuffix("found 1.25\n"), "\(boxRefused.stderr)")
+    // HDF5 sources are checked against declared bounds as a whole: file, dimension, both values.
+    let d4rl = Fixtures.d4rl("with-next-obs")
+    let hdf5Refused = try Self.run(
+      "mtfqi-ingest",
+      [d4rl, "--task", "w", "-o", directory.file("box.h5"), "--observation-space", #"{"type": "Box", "dtype": "float32", "shape": [3], "low": [-1, -1, -1], "high": [1, 1, 1]}"#])
+    #expect(hdf5Refused.status == 1)
+    #expect(hdf5Refused.stderr.contains("\(d4rl): data outside the declared observation space"), "\(hdf5Refused.stderr)")
+    #expect(hdf5Refused.stderr.contains("dimension 0: the observations of task 'w' low "), "\(hdf5Refused.stderr)")
     #expect(!FileManager.default.fileExists(atPath: directory.file("box.h5")))
   }
 
@@ -479,7 +487,7 @@ struct StoreSpacesEndToEndTests {
     let store = directory.file("old.h5")
     try FileManager.default.copyItem(atPath: Fixtures.path("store-v1/two-tasks.h5"), toPath: store)
     let reader = try StoreReader(path: store)
-    #expect(!reader.spacesRecorded)
+    #expect(try !reader.spacesRecorded())
     #expect(try reader.info("a").observationSpace == .discrete(n: 5, start: 0))
     #expect(try reader.info("b").observationSpace == .discrete(n: 6, start: 0))
     #expect(try reader.spaces().observation == .discrete(n: 6, start: 0))
@@ -497,7 +505,7 @@ struct StoreSpacesEndToEndTests {
     try Self.write(Self.csv(Self.walk(seed: 8, states: 7, episodes: 1, length: 5), task: "c"), more)
     #expect(try Self.run("mtfqi-ingest", [more, "-o", store, "--append"]).status == 0)
     let appended = try StoreReader(path: store)
-    #expect(appended.spacesRecorded)
+    #expect(try appended.spacesRecorded())
     #expect(try appended.spaces().observation == .discrete(n: 7, start: 0))
   }
 
