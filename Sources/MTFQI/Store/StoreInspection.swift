@@ -41,6 +41,8 @@ public struct FileInspection: Codable, Sendable {
   public var actionSpace: String = ""
   public var actionSpaceOrigin: String = ""
   public var spacesRecorded = true
+  /// Why an older store has no common spaces (its tasks' kinds or shapes differ); empty otherwise.
+  public var spacesProblem = ""
 
   enum CodingKeys: String, CodingKey {
     case path, format, tasks
@@ -50,6 +52,7 @@ public struct FileInspection: Codable, Sendable {
     case actionSpace = "action_space"
     case actionSpaceOrigin = "action_space_origin"
     case spacesRecorded = "spaces_recorded"
+    case spacesProblem = "spaces_problem"
   }
 
   /// Reads a file's description. Files that are not mtfqi files are refused with the reason.
@@ -87,12 +90,18 @@ public struct FileInspection: Codable, Sendable {
     }
     var inspection = FileInspection(path: path, format: format, formatVersion: StoreLayout.formatVersion, tasks: tasks)
     if !store.taskNames.isEmpty {
-      let spaces = try store.spaces()
-      inspection.observationSpace = spaces.observation.json
-      inspection.observationSpaceOrigin = spaces.observationDeclared ? "declared" : "inferred"
-      inspection.actionSpace = spaces.action.json
-      inspection.actionSpaceOrigin = spaces.actionDeclared ? "declared" : "inferred"
       inspection.spacesRecorded = try store.spacesRecorded()
+      do {
+        let spaces = try store.spaces()
+        inspection.observationSpace = spaces.observation.json
+        inspection.observationSpaceOrigin = spaces.observationDeclared ? "declared" : "inferred"
+        inspection.actionSpace = spaces.action.json
+        inspection.actionSpaceOrigin = spaces.actionDeclared ? "declared" : "inferred"
+      } catch {
+        // An older store whose tasks share no space still opens: say why it has none.
+        guard !inspection.spacesRecorded else { throw error }
+        inspection.spacesProblem = error.description
+      }
     }
     return inspection
   }
@@ -112,6 +121,9 @@ public struct FileInspection: Codable, Sendable {
       ])
     }
     lines.append(contentsOf: TextTable.render(rows))
+    if !spacesProblem.isEmpty {
+      lines.append("Store spaces: none common to the tasks (a store written before store-level spaces): \(spacesProblem)")
+    }
     if !observationSpace.isEmpty {
       func show(_ json: String, _ origin: String) -> String {
         ((try? Space.parse(json, context: "")).map { "\($0)" } ?? json) + " (\(origin))"

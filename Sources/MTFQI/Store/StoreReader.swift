@@ -120,6 +120,17 @@ public final class StoreReader {
     }
   }
 
+  /// Whether `spaces()` succeeds: always for a store that records its spaces; for an older store,
+  /// when its tasks' own spaces merge (same kinds and shapes, declared ones holding the rest).
+  public func spacesMerge() -> Bool {
+    do {
+      _ = try spaces()
+      return true
+    } catch {
+      return false
+    }
+  }
+
   /// The store's observation and action spaces: the root attributes, or (a store written before
   /// they existed) the merge of the tasks' own space attributes by the rules the writer uses
   /// (`StoreSpaces.combine`): every task's data lies inside them.

@@ -509,6 +509,23 @@ struct StoreSpacesEndToEndTests {
     #expect(try appended.spaces().observation == .discrete(n: 7, start: 0))
   }
 
+  @Test("An older store whose tasks share no space (Discrete and Box) still opens and inspects; a task of it trains alone")
+  func oldMixedKindsStore() throws {
+    let directory = try Fixtures.TemporaryDirectory("mtfqi-spaces")
+    let store = directory.file("mixed.h5")
+    try FileManager.default.copyItem(atPath: Fixtures.path("store-v1/mixed-kinds.h5"), toPath: store)
+    let inspect = try Executables.run("mtfqi-inspect", [store])
+    #expect(inspect.status == 0, "\(inspect)")
+    #expect(inspect.stdout.contains("Store spaces: none common to the tasks"), "\(inspect.stdout)")
+    #expect(inspect.stdout.contains("Box(shape=(2,), float64) (inferred) float64"), "\(inspect.stdout)")
+    let alone = try Self.run(
+      "mtfqi-train", [store, "-o", directory.file("m.h5"), "--tasks", "a", "--rank", "1", "--features", "one-hot", "--ridge", "1e-3"])
+    #expect(alone.status == 0, "\(alone)")
+    let both = try Self.run("mtfqi-train", [store, "-o", directory.file("m2.h5"), "--rank", "1", "--features", "one-hot"])
+    #expect(both.status != 0)
+    #expect(both.stderr.contains("task c has observation space Box(shape=(2,), float64) but task a has Discrete(5)"), "\(both.stderr)")
+  }
+
   // MARK: Hints
 
   @Test("One-hot on a one-wide Box of integers suggests --observation-space discrete:N (train and fit)")
