@@ -166,6 +166,11 @@ struct StoreSpacesEndToEndTests {
     let fit = try Self.run("mtfqi-fit", [representation, newStore, "-o", head, "--scratch"])
     #expect(fit.status == 0, "\(fit)")
     #expect(FileManager.default.fileExists(atPath: head))
+    // Coverage of the new task under the model: in the model's 50 states.
+    let coverage = try Self.run("mtfqi-coverage", [newStore, "--model", model, "-o", directory.file("c.json")])
+    #expect(coverage.status == 0, "\(coverage)")
+    let report = try String(contentsOfFile: directory.file("c.json"), encoding: .utf8)
+    #expect(report.contains("Discrete(50)"), "\(report.prefix(400))")
 
     // A real mismatch names what differs: a state beyond the model's 49.
     var outside = Self.walk(seed: 7, states: 60, episodes: 2, length: 25)
@@ -177,6 +182,9 @@ struct StoreSpacesEndToEndTests {
     let refused = try Self.run("mtfqi-fit", [representation, outsideStore, "-o", directory.file("h2.h5")])
     #expect(refused.status == 1)
     #expect(refused.stderr.contains("Discrete(60) reaches 59, above 49, the highest value of the representation's observation space"), "\(refused.stderr)")
+    let refusedCoverage = try Self.run("mtfqi-coverage", [outsideStore, "--model", model, "-o", directory.file("c2.json")])
+    #expect(refusedCoverage.status == 1, "\(refusedCoverage)")
+    #expect(refusedCoverage.stderr.contains("the model does not fit \(outsideStore): the store's observation space Discrete(60) reaches 59, above 49"), "\(refusedCoverage.stderr)")
     let refusedExport = try Self.run("mtfqi-export", [model, "--store", outsideStore, "-o", directory.file("r2.h5")])
     #expect(refusedExport.status == 1 && refusedExport.stderr.contains("reaches 59, above 49"), "\(refusedExport)")
 
