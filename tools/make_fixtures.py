@@ -544,6 +544,54 @@ def write_d4rl_fixtures(written):
     written.append((out / "missing-timeouts.hdf5", "malformed: no /timeouts dataset"))
 
 
+    write_integer_d4rl_fixture(written)
+
+
+def write_integer_d4rl_fixture(written):
+    """8. Integer observations (a FrozenLake-like grid written by h5py), no next_observations.
+
+    Episodes end terminal, timeout, terminal, terminal (the file's last row is terminal). The
+    states 13, 14 and 15 are reached only on the terminal last rows (reward 1 there, 0
+    elsewhere), so a trainer that bootstrapped from their placeholder next observation would
+    show it in Q(13..15, a). Only h5py and numpy are needed (`--integer-d4rl-only`)."""
+    import numpy as np
+
+    out = FIXTURES / "d4rl"
+    rng = np.random.default_rng(808)
+    lengths = [5, 3, 4, 6]
+    ends = ["terminal", "timeout", "terminal", "terminal"]
+    goals = iter([13, 14, 15])
+    obs, terminals, timeouts, rewards = [], [], [], []
+    for length, end in zip(lengths, ends):
+        states = rng.integers(0, 13, size=length)
+        term = np.zeros(length, dtype=bool)
+        tout = np.zeros(length, dtype=bool)
+        reward = np.zeros(length, dtype=np.float32)
+        if end == "terminal":
+            states[-1] = next(goals)
+            term[-1] = True
+            reward[-1] = 1.0
+        else:
+            tout[-1] = True
+        obs.append(states)
+        terminals.append(term)
+        timeouts.append(tout)
+        rewards.append(reward)
+    obs = np.concatenate(obs).astype(np.int64)
+    n = len(obs)
+    d4rl_file(
+        out / "no-next-obs-integer.hdf5",
+        {
+            "observations": obs,
+            "actions": rng.integers(0, 4, size=n).astype(np.int64),
+            "rewards": np.concatenate(rewards),
+            "terminals": np.concatenate(terminals),
+            "timeouts": np.concatenate(timeouts),
+        },
+    )
+    written.append((out / "no-next-obs-integer.hdf5", "no next_observations; int64 observations (N,) in 0..15 (13..15 only on terminal last rows, reward 1); int64 actions; a timeout inside; last row terminal"))
+
+
 # ----------------------------------------------------------------------------------------------
 
 
@@ -551,9 +599,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--old-python", help="a Python with minari 0.4.3 (default: a venv made on first use)")
     parser.add_argument("--old-layout-worker", metavar="DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--integer-d4rl-only", action="store_true",
+                        help="write only d4rl/no-next-obs-integer.hdf5 (needs only h5py and numpy)")
     args = parser.parse_args()
     if args.old_layout_worker:
         old_layout_worker(args.old_layout_worker)
+        return
+    if args.integer_d4rl_only:
+        written = []
+        write_integer_d4rl_fixture(written)
+        for path, covers in written:
+            print(f"wrote {Path(path).relative_to(ROOT)} ({Path(path).stat().st_size // 1024} KiB): {covers}")
         return
 
     import gymnasium

@@ -164,6 +164,18 @@ inline int json_key(const char *&p, const char *end) {
   return key;
 }
 
+// Whether text is a JSON integer as JSON writes one: -?(0|[1-9][0-9]*).
+inline bool json_integer_spelling(const char *text, size_t length) {
+  size_t i = 0;
+  if (i < length && text[i] == '-') ++i;
+  if (i == length) return false;
+  if (text[i] == '0') return i + 1 == length;
+  for (; i < length; ++i) {
+    if (!mtfqi::is_digit(text[i])) return false;
+  }
+  return true;
+}
+
 // One value of `field` for row `row`.
 inline bool json_value(const char *&p, const char *end, const mtfqi_text_field &field, const char *task,
                        size_t task_length, size_t row) {
@@ -199,7 +211,17 @@ inline bool json_value(const char *&p, const char *end, const mtfqi_text_field &
       return true;
     }
     case MTFQI_FIELD_TASK:
-      if (task_length == 0 || static_cast<size_t>(end - p) < task_length + 2 || *p != '"' ||
+      if (task_length == 0) return false;
+      if (p < end && *p != '"') {
+        // An integer task id names the task by its characters as written (`"task": 7` is task
+        // "7"): the same bytes as the task, which must be a JSON integer, and then no number byte.
+        if (!json_integer_spelling(task, task_length) || static_cast<size_t>(end - p) < task_length ||
+            std::memcmp(p, task, task_length) != 0 || (p + task_length < end && number_byte(p[task_length])))
+          return false;
+        p += task_length;
+        return true;
+      }
+      if (static_cast<size_t>(end - p) < task_length + 2 || *p != '"' ||
           std::memcmp(p + 1, task, task_length) != 0 || p[task_length + 1] != '"')
         return false;
       p += task_length + 2;

@@ -8,8 +8,11 @@ struct Ingest: ParsableCommand {
     commandName: "mtfqi-ingest",
     abstract: "Read logged transitions (CSV, JSON Lines, gzip, Minari folders, D4RL HDF5) into one HDF5 store.",
     discussion: """
-      Each input goes to a task: --task NAME for every input of this call, or the task column/field \
-      of the records (Minari: the dataset id). A --task that disagrees with the records is an error. \
+      Each input goes to a task: the task column/field of the records (a string or an integer: \
+      "task": 7 and a CSV 7 are task 7), else --task NAME (Minari: the dataset id; D4RL: the file \
+      name). --task NAME also renames the single task of a file whose records carry one; \
+      --task-map OLD=NEW (repeatable) renames several. All tasks of a store share one observation \
+      space and one action space: declared ones are checked, inferred ones widen as tasks arrive. \
       The store is written to a temporary file and renamed into place: a failed run leaves no \
       partial file and never touches an existing store. The layout is in schemas/store.md.
 
@@ -21,6 +24,7 @@ struct Ingest: ParsableCommand {
       Examples:
         mtfqi-ingest logs/reach.csv logs/push.csv.gz -o build/store.h5
         mtfqi-ingest new-task.jsonl --task new -o build/store.h5 --append
+        mtfqi-ingest runs.csv --task-map 0=reach --task-map 1=push -o build/store.h5
         mtfqi-ingest minari/cartpole-v0 -o build/cartpole.h5 --json
         mtfqi-ingest logs/*.csv --observation-space discrete:50 --action-space discrete:4 -o store.h5
       """,
@@ -32,8 +36,11 @@ struct Ingest: ParsableCommand {
   @Option(name: .shortAndLong, help: "The store to write (HDF5).")
   var output: String
 
-  @Option(help: "Task name for every input of this call.")
+  @Option(help: "Task name for every input of this call; renames the single task of a file whose records carry one.")
   var task: String?
+
+  @Option(name: .customLong("task-map"), help: "OLD=NEW: store the sources' task OLD as NEW (repeatable).")
+  var taskMap: [String] = []
 
   @Flag(help: "Add the tasks to an existing store (a new file with all tasks is written and renamed over it).")
   var append = false
@@ -78,6 +85,24 @@ struct Ingest: ParsableCommand {
       throw ValidationError("--format must be one of csv, jsonl, minari, d4rl; found '\(format)'")
     }
     if rejectReport != nil && !skipInvalid { throw ValidationError("--reject-report only makes sense with --skip-invalid") }
+    _ = try parsedTaskMap()
+  }
+
+  /// --task-map OLD=NEW pairs; an OLD given twice with different NEWs is an error.
+  func parsedTaskMap() throws -> [String: String] {
+    var map: [String: String] = [:]
+    for entry in taskMap {
+      guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex,
+        entry.index(after: equals) != entry.endIndex
+      else { throw ValidationError("--task-map expects OLD=NEW, found '\(entry)'") }
+      let old = String(entry[..<equals])
+      let new = String(entry[entry.index(after: equals)...])
+      if let earlier = map[old], earlier != new {
+        throw ValidationError("--task-map maps '\(old)' twice: to '\(earlier)' and to '\(new)'")
+      }
+      map[old] = new
+    }
+    return map
   }
 
   func run() throws {
@@ -87,6 +112,7 @@ struct Ingest: ParsableCommand {
     options.inputs = inputs
     options.output = output
     options.task = task
+    options.taskMap = try parsedTaskMap()
     options.append = append
     options.replace = replace
     options.float32 = float32

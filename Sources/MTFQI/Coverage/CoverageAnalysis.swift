@@ -33,19 +33,38 @@ public enum CoverageAnalysis {
         throw .input(error.description)
       }
     }
-    let first = infos[0]
-    for info in infos.dropFirst() {
-      guard sameSpace(info.observationSpace, first.observationSpace) else {
-        throw .input(
-          "\(options.store): task \(info.name) has observation space \(info.observationSpace) but task \(first.name) has \(first.observationSpace): pooled coverage needs one space (declare it with mtfqi-ingest --observation-space)"
-        )
-      }
-      guard info.actionSpace == first.actionSpace else {
-        throw .input(
-          "\(options.store): task \(info.name) has action space \(info.actionSpace) but task \(first.name) has \(first.actionSpace): pooled coverage needs one space (declare it with mtfqi-ingest --action-space)"
-        )
+    // Every task is analysed in the store's spaces (which hold every task's data); with a model,
+    // in the model's, which must hold the store's.
+    let storeSpaces: StoreSpaces
+    do {
+      storeSpaces = try reader.spaces()
+    } catch {
+      throw .input(error.description)
+    }
+    var model: TrainedModel?
+    if let path = options.model {
+      do {
+        model = try TrainedModel.read(path)
+      } catch {
+        throw .input(error.description)
       }
     }
+    for index in infos.indices {
+      infos[index].observationSpace = model?.featureMap.observationSpace ?? storeSpaces.observation
+      infos[index].actionSpace = model?.featureMap.actionSpace ?? storeSpaces.action
+    }
+    if let map = model?.featureMap {
+      for (role, modelSpace, space) in [
+        ("observation", map.observationSpace, storeSpaces.observation), ("action", map.actionSpace, storeSpaces.action),
+      ] {
+        if let problem = modelSpace.containmentProblem(
+          space, inner: "the store's \(role) space", outer: "the model's", bounds: false)
+        {
+          throw .input("\(options.model ?? ""): the model does not fit \(options.store): \(problem)")
+        }
+      }
+    }
+    let first = infos[0]
     for info in infos where info.transitions == 0 {
       throw .input(
         "\(options.store): task \(info.name) has no transitions; leave it out with --tasks")
@@ -68,15 +87,7 @@ public enum CoverageAnalysis {
       options, discrete: discreteStates != nil,
       behaviorKnown: discreteStates != nil || everyTaskHasBehavior)
 
-    // The model, the feature map and the objective.
-    var model: TrainedModel?
-    if let path = options.model {
-      do {
-        model = try TrainedModel.read(path)
-      } catch {
-        throw .input(error.description)
-      }
-    }
+    // The feature map and the objective.
     let (map, featureSource) = try resolveFeatureMap(
       options, model: model, observationSpace: observationSpace, actionSpace: first.actionSpace,
       reader: reader, tasks: taskNames)
@@ -504,26 +515,13 @@ public enum CoverageAnalysis {
     }
   }
 
-  /// Box spaces compare by shape (bounds may differ between inferred task spaces).
-  static func sameSpace(_ a: Space, _ b: Space) -> Bool {
-    switch (a, b) {
-    case (.discrete, .discrete): return a == b
-    case (.box(let shapeA, _, _, _), .box(let shapeB, _, _, _)): return shapeA == shapeB
-    default: return false
-    }
-  }
-
   static func resolveFeatureMap(
     _ options: CoverageOptions, model: TrainedModel?, observationSpace: Space, actionSpace: Space,
     reader: StoreReader, tasks: [String]
   ) throws(CoverageError) -> (FeatureMap, String) {
     if let model {
       let map = model.featureMap
-      guard sameSpace(map.observationSpace, observationSpace), map.actionSpace == actionSpace else {
-        throw .input(
-          "\(options.model ?? ""): the model was trained on observation space \(map.observationSpace) and action space \(map.actionSpace), but the store has \(observationSpace) and \(actionSpace)"
-        )
-      }
+      // The analysis runs in the model's spaces, checked to hold the store's in `run`.
       try checkDimensions(map)
       return (map, "model")
     }
@@ -540,7 +538,17 @@ public enum CoverageAnalysis {
     } catch {
       switch error {
       case .invalidSpec(let message): throw .usage("--features: \(message)")
-      case .mismatch(let message), .io(let message): throw .input("--features: \(message)")
+      case .mismatch(let message):
+        // One flag away: integer states stored as a one-wide Box.
+        let values: [Double]
+        do {
+          values = try reader.observationValues(tasks: tasks)
+        } catch {
+          throw .input(error.description)
+        }
+        let hint = Space.integerBoxHint(observationSpace, values: values).map { "; \($0)" } ?? ""
+        throw .input("--features: \(message)\(hint)")
+      case .io(let message): throw .input("--features: \(message)")
       }
     }
     if normalized {

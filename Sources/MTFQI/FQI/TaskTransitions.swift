@@ -89,7 +89,14 @@ public struct TaskTransitions: Sendable {
 
   static func loadTask(_ reader: StoreReader, _ name: String) throws -> TaskTransitions {
     let path = reader.path
-    let info = try reader.info(name)
+    var info = try reader.info(name)
+    // Every task is read in the store's spaces (which hold every task's data), not its own. A
+    // store written before store-level spaces whose tasks share none is read in each task's own,
+    // as then (`load` refuses tasks whose spaces differ, naming them).
+    if reader.spacesMerge() {
+      let spaces = try reader.spaces()
+      (info.observationSpace, info.actionSpace) = (spaces.observation, spaces.action)
+    }
     guard info.transitions > 0 else {
       throw FQIError.guardrail(
         "\(path): task \(name) has no transitions: there is nothing to fit for it; leave it out with --tasks or re-ingest it"

@@ -112,8 +112,10 @@ public struct FeatureMap: Sendable {
     switch spec.kind {
     case .oneHot, .table:
       guard case .discrete(let stateN, _) = observationSpace else {
+        let hint = Space.integerBoxHint(observationSpace, values: trainingObservations.flatMap { $0 })
         throw .mismatch(
-          "features.kind = \"\(spec.kind.rawValue)\" needs a Discrete observation space, but it is \(observationSpace); use \"raw\" or \"fourier\" features"
+          "features.kind = \"\(spec.kind.rawValue)\" needs a Discrete observation space, but it is \(observationSpace); "
+            + (hint.map { "\($0), or use \"raw\" or \"fourier\" features" } ?? "use \"raw\" or \"fourier\" features")
         )
       }
       let states = Int(stateN)

@@ -11,9 +11,10 @@ import Foundation
 /// - With `next_observations`, every row is stored with its own next observation.
 /// - Without it, a row's next observation is the following row's observation in the same
 ///   episode. The last row of an episode has no known next observation:
-///   - ending by a terminal, it is kept (it never bootstraps) with a NaN next observation and
-///     counted in `terminal_rows_without_next_observation` (integer observations cannot hold
-///     NaN: such a file needs `next_observations`, and is refused otherwise);
+///   - ending by a terminal, it is kept (it never bootstraps) and counted in
+///     `terminal_rows_without_next_observation`; its next observation is NaN (float
+///     observations) or, for integer observations, which cannot hold NaN, the row's own
+///     observation as a placeholder; either way `next_observation_missing` marks the row;
 ///   - ending by a timeout, it is dropped (it would bootstrap from an unknown state) and counted
 ///     in `timeout_rows_dropped`;
 ///   - the file's final row with neither flag (the log stops mid-episode) is treated like a
@@ -80,7 +81,7 @@ enum D4RLReader {
     let format = TaskFormat(
       observation: observationColumn, action: actionColumn, hasBehaviorProbabilities: false)
     let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-    let task = context.options.task ?? HDF5Source.taskName(from: stem, fallback: "d4rl")
+    let task = try context.taskName(derived: HDF5Source.taskName(from: stem, fallback: "d4rl"), file: path)
     let rewardDtype = rewards.elementType?.name ?? "?"
     var record = SourceRecord(path: path, format: "d4rl", sha256: try SHA256Digest.ofFile(path))
     record.rewardSourceDtype = rewardDtype
@@ -214,11 +215,6 @@ enum D4RLReader {
           } else if !endsEpisode {
             next = (observationBlock, i + 1, observations.path, row + 1)
           } else if terminal {
-            guard floatObservations else {
-              throw MTFQIError.invalidInput(
-                "\(path): /terminals row \(row): the episode ends here and the file has no /next_observations: a terminal row's missing next observation is stored as NaN, which integer observations cannot hold (add /next_observations)"
-              )
-            }
             next = nil
           } else {
             dropped += 1  // timed out (or the file stops mid-episode): unknown next observation
@@ -274,8 +270,16 @@ enum D4RLReader {
           observationBlock.appendRow(i, width: observationWidth, to: &batch.observations)
           if let next {
             next.block.appendRow(next.offset, width: observationWidth, to: &batch.nextObservations)
-          } else {
+            batch.nextObservationMissing.append(0)
+          } else if floatObservations {
             batch.nextObservations.appendNaNRow(width: observationWidth)
+            batch.nextObservationMissing.append(1)
+            nanTerminals += 1
+          } else {
+            // Integers cannot hold NaN: the placeholder is the row's own observation (inside
+            // the space, so it never widens it), marked in next_observation_missing.
+            observationBlock.appendRow(i, width: observationWidth, to: &batch.nextObservations)
+            batch.nextObservationMissing.append(1)
             nanTerminals += 1
           }
           actionBlock.appendRow(i, width: actionWidth, to: &batch.actions)

@@ -30,19 +30,49 @@ public final class IngestContext {
     self.progress = progress
   }
 
-  /// The task a record belongs to: the record's own task, `--task`, or an error naming the
-  /// place. A `--task` that disagrees with the record is an error.
-  public func resolveTask(recordTask: String?, file: String, location: String) throws(MTFQIError) -> String {
-    switch (recordTask, options.task) {
-    case (let record?, let flag?) where record != flag:
-      throw MTFQIError.invalidInput(
-        "\(file):\(location): field 'task': --task \(flag) was given but the record says '\(record)'")
-    case (let record?, _): return record
-    case (nil, let flag?): return flag
-    case (nil, nil):
-      throw MTFQIError.invalidInput(
-        "\(file):\(location): no task: the records have no 'task' field and no --task NAME was given")
+  /// The store's name of a task that a text file spells `raw` (its task column/field, or
+  /// --task for records without one): `--task-map RAW=NEW` first; else `--task NAME` renames
+  /// the file's single task (a second distinct task in the file is an error: `renamed` holds
+  /// the file's ids renamed so far); else `raw`. The name must be a valid task name; messages
+  /// name the file and line and show the name cut to 64 characters.
+  public func taskName(_ raw: String, file: String, location: String, renamed: inout [String]) throws(MTFQIError)
+    -> String
+  {
+    let name: String
+    if let mapped = options.taskMap[raw] {
+      name = mapped
+    } else if let flag = options.task {
+      // Every distinct id of the file counts (records without a task count as --task's own).
+      if !renamed.contains(raw) {
+        if let other = renamed.first {
+          throw MTFQIError.invalidInput(
+            "\(file):\(location): field 'task': --task \(StoreLayout.shownName(flag)) renames the single task of a file, but this file has tasks '\(StoreLayout.shownName(other))' and '\(StoreLayout.shownName(raw))': rename each with --task-map OLD=NEW instead")
+        }
+        renamed.append(raw)
+      }
+      name = flag
+    } else {
+      name = raw
     }
+    try Self.checkTaskName(name, file: file, location: location, raw: raw)
+    return name
+  }
+
+  /// A task named by an HDF5 source (`--task`, or the dataset id / file name, which
+  /// `--task-map` may rename).
+  public func taskName(derived: String, file: String) throws(MTFQIError) -> String {
+    let name = options.task ?? options.taskMap[derived] ?? derived
+    try Self.checkTaskName(name, file: file, location: nil, raw: derived)
+    return name
+  }
+
+  static func checkTaskName(_ name: String, file: String, location: String?, raw: String) throws(MTFQIError) {
+    guard !StoreLayout.isValidTaskName(name) else { return }
+    let place = location.map { "\(file):\($0)" } ?? file
+    let origin = name == raw ? "" : " (for the file's task '\(StoreLayout.shownName(raw))')"
+    let length = name.utf8.count > 128 ? " and at most 128 bytes (it has \(name.utf8.count))" : ""
+    throw MTFQIError.invalidInput(
+      "\(place): field 'task': expected a task name of letters, digits, '_', '-' and '.', not starting with '.'\(length), found '\(StoreLayout.shownName(name))'\(origin)")
   }
 
   /// The writer of `task`, started with `format` on first use, with `source` begun on it.

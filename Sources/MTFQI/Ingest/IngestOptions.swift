@@ -6,6 +6,8 @@ public struct IngestOptions: Sendable {
   public var output: String = ""
   /// Task for every input of this call; when the records carry a task too, they must agree.
   public var task: String?
+  /// Renames of the sources' own task ids (`--task-map OLD=NEW`, repeatable).
+  public var taskMap: [String: String] = [:]
   /// Add tasks to an existing store (a new file is written and renamed over it).
   public var append = false
   /// Replace tasks that already exist in the store (with `append`).

@@ -18,6 +18,13 @@ public enum IngestReport {
       ])
     }
     lines.append(contentsOf: TextTable.render(rows))
+    func describe(_ json: String, _ origin: String) -> String {
+      ((try? Space.parse(json, context: "")).map { "\($0)" } ?? json) + " (\(origin))"
+    }
+    if !summary.observationSpace.isEmpty {
+      lines.append(
+        "Store spaces: observations \(describe(summary.observationSpace, summary.observationSpaceOrigin)), actions \(describe(summary.actionSpace, summary.actionSpaceOrigin))")
+    }
     if !summary.keptTasks.isEmpty {
       lines.append("Kept from the existing store: \(summary.keptTasks.joined(separator: ", "))")
     }

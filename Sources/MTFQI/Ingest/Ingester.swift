@@ -33,9 +33,18 @@ public struct IngestSummary: Codable, Sendable {
   public var keptTasks: [String]
   public var rejectionReport: String?
   public var seconds: Double
+  /// The store's spaces after this run (every task's data inside them) and their origins.
+  public var observationSpace: String
+  public var observationSpaceOrigin: String
+  public var actionSpace: String
+  public var actionSpaceOrigin: String
 
   enum CodingKeys: String, CodingKey {
     case output, tasks, seconds
+    case observationSpace = "observation_space"
+    case observationSpaceOrigin = "observation_space_origin"
+    case actionSpace = "action_space"
+    case actionSpaceOrigin = "action_space_origin"
     case rowsRead = "rows_read"
     case rowsRejected = "rows_rejected"
     case rowsStored = "rows_stored"
@@ -81,7 +90,25 @@ public enum Ingester {
     if options.append && FileManager.default.fileExists(atPath: options.output) {
       existing = try StoreReader(path: options.output)
     }
+    // The existing store's declared spaces are the store's: this call's data is checked
+    // against them row by row, as if they had been given on the command line.
+    var options = options
+    var leadingObservation: StoreSpaces.Part?
+    var leadingAction: StoreSpaces.Part?
+    if let existing, !existing.taskNames.isEmpty {
+      let spaces = try existing.spaces()
+      if spaces.observationDeclared {
+        leadingObservation = StoreSpaces.Part(space: spaces.observation, declared: true, source: "the store \(options.output)")
+        if options.observationSpace == nil { options.observationSpace = spaces.observation }
+      }
+      if spaces.actionDeclared {
+        leadingAction = StoreSpaces.Part(space: spaces.action, declared: true, source: "the store \(options.output)")
+        if options.actionSpace == nil { options.actionSpace = spaces.action }
+      }
+    }
     let store = try StoreWriter(destination: options.output, compression: options.compression)
+    store.leadingObservation = leadingObservation
+    store.leadingAction = leadingAction
     var succeeded = false
     defer { if !succeeded { store.abort() } }
     let preexisting = options.replace ? Set<String>() : Set(existing?.taskNames ?? [])
@@ -127,6 +154,7 @@ public enum Ingester {
       let written = Set(store.writtenTaskNames)
       try store.copyTasks(from: existing, excluding: written)
     }
+    let spaces = try store.storeSpaces()
     try store.commit()
     succeeded = true
     let sources = tasks.flatMap(\.sources)
@@ -137,7 +165,11 @@ public enum Ingester {
       rowsStored: rowsStored,
       nextObservationMismatches: sources.reduce(0) { $0 + $1.nextObservationMismatches },
       tasks: tasks, keptTasks: store.copiedTasks, rejectionReport: reportPath,
-      seconds: Date().timeIntervalSince(started))
+      seconds: Date().timeIntervalSince(started),
+      observationSpace: spaces?.observation.json ?? "",
+      observationSpaceOrigin: (spaces?.observationDeclared ?? false) ? "declared" : "inferred",
+      actionSpace: spaces?.action.json ?? "",
+      actionSpaceOrigin: (spaces?.actionDeclared ?? false) ? "declared" : "inferred")
   }
 
   static func writeRejections(_ rejections: [Rejection], to path: String) throws(MTFQIError) {

@@ -111,7 +111,8 @@ struct JSONLLineParser: TextLineParser {
 
   /// Common records in one pass (CFastFloat's `mtfqi_jsonl_common_rows`): one object per line
   /// with plainly spelled keys, each once, in any order, numbers and flags well formed, the
-  /// task (when given) exactly `task` in plain quotes, no null next_obs, and passing the row
+  /// task (when given) exactly `task` in plain quotes or, when `task` is spelled as a JSON
+  /// integer, those digits bare (an integer task id), no null next_obs, and passing the row
   /// checks (declared Discrete spaces, behavior_prob in [0, 1], the task against --task).
   /// Values go straight into the next rows of `columns`. Stops before the first line that is
   /// anything else, which the caller cuts and hands to `parse`.
@@ -119,12 +120,16 @@ struct JSONLLineParser: TextLineParser {
     _ text: UnsafeRawBufferPointer, from start: Int, schema: TextSchema, task: String, into columns: TextColumns
   ) -> (next: Int, rows: Int) {
     guard let base = text.baseAddress?.assumingMemoryBound(to: CChar.self) else { return (start, 0) }
-    // A record's own task must be --task's when that is given; a record without one takes
-    // --task. A name with a quote or backslash needs the general string decoding.
-    if let flag = schema.taskFlag, flag != task { return (start, 0) }
+    // A record without a task takes --task, so it belongs here only when `task` is --task's
+    // (a record's own task is renamed later, by the router). A name with a quote or backslash
+    // needs the general string decoding.
     let taskBytes = Array(task.utf8)
     guard !taskBytes.isEmpty, !taskBytes.contains(0x22), !taskBytes.contains(0x5C) else { return (start, 0) }
-    let taskOptional = schema.taskFlag != nil
+    // Declared Box bounds are checked on the general path only.
+    if TextSchema.hasFiniteBounds(schema.declaredObservation) || TextSchema.hasFiniteBounds(schema.declaredAction) {
+      return (start, 0)
+    }
+    let taskOptional = schema.taskFlag == task
     let observationBounds = TextSchema.integerBounds(schema.declaredObservation)
     let actionBounds = TextSchema.integerBounds(schema.declaredAction)
     let absent = mtfqi_text_field(kind: Int32(MTFQI_FIELD_ABSENT), column: nil, stride: 0, offset: 0, low: 0, high: 0)
@@ -208,7 +213,7 @@ struct JSONLLineParser: TextLineParser {
         switch key {
         case .task:
           bit = 1 << 0
-          if !cursor.skipString(equalTo: row.task) { row.task = try cursor.string(field: "task") }
+          if !cursor.skipString(equalTo: row.task) { row.task = try cursor.taskID() }
           sawTask = true
         case .episode:
           bit = 1 << 1
@@ -238,9 +243,7 @@ struct JSONLLineParser: TextLineParser {
           if cursor.peekLiteral("null") {
             cursor.index += 4  // past the literal, so the ',' or '}' after it is read next
             row.nextObservationMissing = true
-            if router.observationIsDiscrete {
-              throw RowError(field: "next_obs", expected: "an integer (a Discrete next observation cannot be missing)", found: "null")
-            }
+            // A Discrete row gets its own state as the placeholder once the row is whole.
             for k in row.nextObservation.indices { row.nextObservation[k] = .nan }
           } else if router.observationIsDiscrete {
             row.nextObservationIndex = try cursor.integer(field: "next_obs")
@@ -427,6 +430,33 @@ struct JSONCursor {
     }
     if matches { index = start + expected.utf8.count + 1 }
     return matches
+  }
+
+  /// A task id: a JSON string, or a JSON integer named by its characters as written (the name
+  /// the same characters in a CSV task column give: `"task": 7`, `"task": "7"` and a CSV `7`
+  /// all feed task `7`; JSON writes no leading zeros or '+'). Fractions, exponents, booleans
+  /// and null are refused.
+  mutating func taskID() throws(RowError) -> String {
+    if peek == UInt8(ascii: "\"") { return try string(field: "task") }
+    let start = index
+    var position = index
+    if position < bytes.count && bytes[position] == UInt8(ascii: "-") { position += 1 }
+    let digitsStart = position
+    while position < bytes.count && bytes[position] >= UInt8(ascii: "0") && bytes[position] <= UInt8(ascii: "9") {
+      position += 1
+    }
+    let digits = position - digitsStart
+    let wellFormed =
+      digits > 0 && (digits == 1 || bytes[digitsStart] != UInt8(ascii: "0"))
+      && (position == bytes.count || Self.endsValue(bytes[position]))
+    guard wellFormed else {
+      let token = numberToken()
+      let shown = token.isEmpty ? foundHere() : TextParsing.show(token)
+      index = start
+      throw RowError(field: "task", expected: "a string or an integer", found: shown)
+    }
+    index = position
+    return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
   }
 
   /// A JSON string with escapes decoded.

@@ -105,10 +105,9 @@ enum MinariReader {
 
     let format = TaskFormat(
       observation: observationColumn, action: actionColumn, hasBehaviorProbabilities: false)
-    let task =
-      context.options.task
-      ?? HDF5Source.taskName(
-        from: metadata.datasetID ?? datasetFolderName(path), fallback: "minari")
+    let task = try context.taskName(
+      derived: HDF5Source.taskName(from: metadata.datasetID ?? datasetFolderName(path), fallback: "minari"),
+      file: path)
     var record = SourceRecord(
       path: path, format: "minari", sha256: try SHA256Digest.ofFile(dataFile))
     record.rewardSourceDtype = rewardDtypes.sorted().joined(separator: ",")

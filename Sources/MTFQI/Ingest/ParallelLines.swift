@@ -29,6 +29,37 @@ struct TextSchema: @unchecked Sendable {
         throw RowError(field: "action", expected: "an integer in [\(start), \(start + n - 1)] (declared \(space))", found: "\(row.actionIndex)")
       }
     }
+    if let space = declaredObservation, Self.hasFiniteBounds(space) {
+      let scalar = observationShape == .discrete
+      try Self.checkBounds(row.observation, space, field: { scalar ? "obs" : "obs_\($0)" })
+      if !row.nextObservationMissing {
+        try Self.checkBounds(row.nextObservation, space, field: { scalar ? "next_obs" : "next_obs_\($0)" })
+      }
+    }
+    if let space = declaredAction, Self.hasFiniteBounds(space) {
+      let scalar = actionShape == .discrete
+      try Self.checkBounds(row.action, space, field: { scalar ? "action" : "act_\($0)" })
+    }
+  }
+
+  /// Whether a declared Box has a finite bound (its rows are then checked against the bounds,
+  /// on the general path only: the fast paths leave such files to it).
+  static func hasFiniteBounds(_ space: Space?) -> Bool {
+    guard let space, case .box(_, _, let low, let high) = space else { return false }
+    return (low ?? []).contains { $0.isFinite } || (high ?? []).contains { $0.isFinite }
+  }
+
+  private static func checkBounds(_ values: [Double], _ space: Space, field: (Int) -> String) throws(RowError) {
+    guard case .box(_, _, let low, let high) = space else { return }
+    for (k, value) in values.enumerated() {
+      let lower = low.flatMap { k < $0.count ? $0[k] : nil } ?? -.infinity
+      let upper = high.flatMap { k < $0.count ? $0[k] : nil } ?? .infinity
+      if !(value >= lower && value <= upper) {
+        throw RowError(
+          field: field(k), expected: "a number in [\(Space.number(lower)), \(Space.number(upper))] (declared \(space.json))",
+          found: "\(value)")
+      }
+    }
   }
 
   /// The checks that do not depend on the text format.
@@ -51,16 +82,13 @@ struct TextSchema: @unchecked Sendable {
     return (first, overflow ? .max : high)
   }
 
-  /// The row's task: its own, or --task; a disagreement or no task at all is a row error.
+  /// The row's task as the file spells it: its own, else --task; none at all is a row error.
+  /// (The router turns it into the store's task name: --task renames a file's single task,
+  /// --task-map renames several.)
   func task(of row: TextRow) throws(RowError) -> String {
-    switch (row.task, taskFlag) {
-    case (let record?, let flag?) where record != flag:
-      throw RowError(field: "task", expected: "'\(flag)' (given with --task)", found: "'\(record)'")
-    case (let record?, _): return record
-    case (nil, let flag?): return flag
-    case (nil, nil):
-      throw RowError(field: "task", expected: "a task (a task column/field, or --task NAME)", found: "none")
-    }
+    if let record = row.task { return record }
+    if let flag = taskFlag { return flag }
+    throw RowError(field: "task", expected: "a task (a task column/field, or --task NAME)", found: "none")
   }
 }
 
@@ -96,6 +124,8 @@ extension TextLineParser {
 struct ParsedBlock: @unchecked Sendable {
   var batches: [String: TransitionBatch] = [:]
   var order: [String] = []
+  /// The line where each task of `order` first appears (for messages about the task's name).
+  var firstLines: [String: Int] = [:]
   var terminalRowsWithoutNext: [String: Int] = [:]
   /// Rejected rows (skip-invalid): line number, task if known, message.
   var rejections: [(line: Int, task: String?, message: String)] = []
@@ -109,6 +139,7 @@ struct ParsedBlock: @unchecked Sendable {
   mutating func shiftLines(by offset: Int) {
     if let failure { self.failure = (failure.line + offset, failure.message) }
     if !rejections.isEmpty { rejections = rejections.map { ($0.line + offset, $0.task, $0.message) } }
+    if !firstLines.isEmpty { firstLines = firstLines.mapValues { $0 + offset } }
   }
 }
 
@@ -313,6 +344,9 @@ enum ParallelLines {
         try parser.parse(line, schema: schema, into: &row)
         try schema.validate(row)
         task = try schema.task(of: row)
+        // A terminated Discrete row without a next observation: its own state is the
+        // placeholder (marked in next_observation_missing; it never bootstraps).
+        if row.nextObservationMissing && schema.observationIsDiscrete { row.nextObservationIndex = row.observationIndex }
       } catch {
         let message = "field '\(error.field)': expected \(error.expected), found \(error.found)"
         if schema.skipInvalid {
@@ -330,6 +364,7 @@ enum ParallelLines {
           columns.reserveRow(atLeast: estimatedRows)
           columnsByTask[task] = columns
           result.order.append(task)
+          result.firstLines[task] = lineNumber
           current = columns
         }
         currentTask = task

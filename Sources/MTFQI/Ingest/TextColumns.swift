@@ -26,6 +26,8 @@ final class TextColumns {
   private(set) var episodes = UnsafeMutablePointer<Int64>.allocate(capacity: 0)
   private(set) var steps = UnsafeMutablePointer<Int64>.allocate(capacity: 0)
   private(set) var behaviorProbabilities = UnsafeMutablePointer<Double>.allocate(capacity: 0)
+  /// Rows (of these columns) whose next observation the source did not have.
+  private var missingRows: [Int] = []
 
   init(format: TaskFormat) {
     self.format = format
@@ -130,11 +132,22 @@ final class TextColumns {
     episodes[index] = row.episode
     steps[index] = row.step
     if format.hasBehaviorProbabilities { behaviorProbabilities[index] = row.behaviorProbability }
+    if row.nextObservationMissing { missingRows.append(index) }
     count += 1
   }
 
   /// Appends the rows to `batch` in its storage types, and empties the columns for reuse.
   func moveRows(into batch: inout TransitionBatch) {
+    let before = batch.count
+    if !missingRows.isEmpty || !batch.nextObservationMissing.isEmpty {
+      if batch.nextObservationMissing.count < before {
+        batch.nextObservationMissing += [UInt8](repeating: 0, count: before - batch.nextObservationMissing.count)
+      }
+      var mask = [UInt8](repeating: 0, count: count)
+      for row in missingRows { mask[row] = 1 }
+      batch.nextObservationMissing += mask
+    }
+    missingRows.removeAll(keepingCapacity: true)
     batch.reserve(rows: batch.count + count)
     func copy(_ values: UnsafeMutablePointer<Double>, _ width: Int, into column: inout ColumnValues) {
       let all = UnsafeBufferPointer(start: values, count: count * width)

@@ -232,9 +232,12 @@ struct CSVLineParser: TextLineParser {
     _ text: UnsafeRawBufferPointer, from start: Int, schema: TextSchema, task: String, into columns: TextColumns
   ) -> (next: Int, rows: Int) {
     guard let base = text.baseAddress?.assumingMemoryBound(to: CChar.self), !roles.isEmpty else { return (start, 0) }
-    // With --task every row's task must be --task's; without a task column the rows' task is
-    // --task (none: an error for `parse` to word).
-    if let flag = schema.taskFlag, flag != task { return (start, 0) }
+    // Rows carry the task of their task column (--task renames it later); without a task
+    // column the rows' task is --task (none: an error for `parse` to word).
+    // Declared Box bounds are checked on the general path only.
+    if TextSchema.hasFiniteBounds(schema.declaredObservation) || TextSchema.hasFiniteBounds(schema.declaredAction) {
+      return (start, 0)
+    }
     let hasTaskColumn = roles.contains { if case .task = $0 { return true } else { return false } }
     if !hasTaskColumn {
       guard let flag = schema.taskFlag, flag == task else { return (start, 0) }
@@ -336,13 +339,10 @@ struct CSVLineParser: TextLineParser {
         }
       case .nextObservation(let k):
         if field.isEmpty || (field.count == 3 && (TextParsing.double(field)?.isNaN ?? false)) {
+          // Missing (allowed on a terminated row only, checked by `validate`): NaN for a Box; a
+          // Discrete row gets its own state as the placeholder once the row is whole.
           nextMissingFields += 1
-          if discreteObservation {
-            throw RowError(
-              field: "next_obs", expected: "an integer (a Discrete next observation cannot be missing)",
-              found: TextParsing.show(field))
-          }
-          row.nextObservation[k] = .nan
+          if !discreteObservation { row.nextObservation[k] = .nan }
         } else if discreteObservation {
           row.nextObservationIndex = try integer(field, "next_obs")
         } else {

@@ -100,6 +100,18 @@ final class TextRowRouter {
   var observationIsDiscrete: Bool { schema.observationIsDiscrete }
   var actionIsDiscrete: Bool { schema.actionIsDiscrete }
 
+  /// The store's name of each task the file spells `raw` (see IngestContext.taskName).
+  private var names: [String: String] = [:]
+  /// The file's own task ids that --task renamed (at most one).
+  private var renamed: [String] = []
+
+  private func name(of raw: String, line: Int) throws(MTFQIError) -> String {
+    if let known = names[raw] { return known }
+    let name = try context.taskName(raw, file: path, location: "\(line)", renamed: &renamed)
+    names[raw] = name
+    return name
+  }
+
   private func writer(for task: String) throws(MTFQIError) -> TaskWriter {
     if let existing = writers[task] { return existing }
     var record = SourceRecord(path: path, format: formatName, sha256: "")
@@ -114,15 +126,16 @@ final class TextRowRouter {
   /// (not skipping) becomes the run's error after the rows before it.
   func absorb(_ block: ParsedBlock) throws(MTFQIError) {
     dataRows += block.dataRows
-    for task in block.order {
-      guard let batch = block.batches[task], batch.count > 0 else { continue }
+    for raw in block.order {
+      guard let batch = block.batches[raw], batch.count > 0 else { continue }
+      let task = try name(of: raw, line: block.firstLines[raw] ?? shapeLine)
       let writer = try writer(for: task)
       do {
         try writer.append(batch)
       } catch {
         throw MTFQIError.hdf5(error)
       }
-      let missing = block.terminalRowsWithoutNext[task] ?? 0
+      let missing = block.terminalRowsWithoutNext[raw] ?? 0
       writer.updateSource {
         $0.rowsRead += batch.count
         $0.terminalRowsWithoutNextObservation += missing
@@ -130,7 +143,7 @@ final class TextRowRouter {
     }
     for rejection in block.rejections {
       context.reject(file: path, location: "line \(rejection.line)", message: rejection.message)
-      if let task = rejection.task, let writer = writers[task] {
+      if let raw = rejection.task, let task = names[raw], let writer = writers[task] {
         writer.updateSource { $0.rowsRejected += 1; $0.rowsRead += 1 }
       } else {
         unassignedRejections += 1

@@ -268,34 +268,36 @@ public struct ExportedRepresentation: Sendable {
   /// Refuses a store task whose spaces do not fit this representation's feature map, with a
   /// message naming both files, the task and what differs.
   ///
-  /// The action spaces must be equal (the heads index actions). Pair feature maps (one-hot,
-  /// table) need the same Discrete observation space; block feature maps (raw, fourier) need a
-  /// Box of the same shape (bounds may differ: inferred bounds are just the observed ranges).
+  /// Compatibility is containment (`Space.containmentProblem`): the store's action space must lie
+  /// inside the training actions (the heads index actions); pair feature maps (one-hot, table)
+  /// need a Discrete observation space inside the map's states; block feature maps (raw,
+  /// fourier) need a Box of the same shape (they are defined on all of R^d, so bounds are not
+  /// compared). `observations` (the task's, optional) let a refusal suggest
+  /// `--observation-space discrete:N` when a one-wide Box holds only integers.
   public func checkCompatible(
-    observationSpace: Space, actionSpace: Space, store: String, task: String, source: String
+    observationSpace: Space, actionSpace: Space, store: String, task: String, source: String,
+    observations: [Double] = []
   ) throws(FQIError) {
     let map = featureMap
     let kind = map.spec.kind.rawValue
-    guard actionSpace == map.actionSpace else {
+    if let problem = map.actionSpace.containmentProblem(
+      actionSpace, inner: "the action space of task \(task) of \(store)", outer: "the representation's action space", bounds: false)
+    {
       throw .guardrail(
-        "\(source): the representation was trained on action space \(map.actionSpace), but task \(task) of \(store) has \(actionSpace): the features phi-hat(s, a) and the max over actions are defined only for the training actions"
+        "\(source): \(problem): the features phi-hat(s, a) and the max over actions are defined only for the training actions"
       )
     }
-    switch map.structure {
-    case .pairs:
-      guard observationSpace == map.observationSpace else {
-        throw .guardrail(
-          "\(source): the feature map (\(kind), psi over \(map.observationSpace) x \(map.actionSpace)) does not fit task \(task) of \(store), whose observation space is \(observationSpace): a \(kind) feature map is defined only on the states it was built for"
-        )
+    if let problem = map.observationSpace.containmentProblem(
+      observationSpace, inner: "the observation space of task \(task) of \(store)",
+      outer: "the representation's observation space (\(kind) features)", bounds: false)
+    {
+      var hint = ""
+      if case .discrete(let n, _) = map.observationSpace,
+        let text = Space.integerBoxHint(observationSpace, values: observations, n: n)
+      {
+        hint = "; \(text)"
       }
-    case .actionBlocks:
-      guard case .box(let shape, _, _, _) = observationSpace,
-        case .box(let trainedShape, _, _, _) = map.observationSpace, shape == trainedShape
-      else {
-        throw .guardrail(
-          "\(source): the feature map (\(kind) on observations \(map.observationSpace)) does not fit task \(task) of \(store), whose observation space is \(observationSpace): the observation shapes differ"
-        )
-      }
+      throw .guardrail("\(source): the feature map does not fit the store: \(problem)\(hint)")
     }
   }
 }

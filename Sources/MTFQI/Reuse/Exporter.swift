@@ -107,7 +107,7 @@ public enum Exporter {
       for task in tasks {
         try representation.checkCompatible(
           observationSpace: task.observationSpace, actionSpace: task.actionSpace, store: store,
-          task: task.name, source: request.model)
+          task: task.name, source: request.model, observations: task.observations)
       }
       let blasThreads = LinearAlgebra.blasThreadCount
       LinearAlgebra.setBLASThreadCount(1)

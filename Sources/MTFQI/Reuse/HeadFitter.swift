@@ -143,10 +143,12 @@ public enum HeadFitter {
       }
       taskName = names[0]
     }
-    let task = try TaskTransitions.load(store: request.store, tasks: [taskName])[0]
+    var task = try TaskTransitions.load(store: request.store, tasks: [taskName])[0]
     try representation.checkCompatible(
       observationSpace: task.observationSpace, actionSpace: task.actionSpace, store: request.store,
-      task: taskName, source: request.representation)
+      task: taskName, source: request.representation, observations: task.observations)
+    // The data lie inside the representation's spaces: fit in those (a small task's own).
+    (task.observationSpace, task.actionSpace) = (representation.featureMap.observationSpace, representation.featureMap.actionSpace)
 
     // Keep only the bases used; featureSteps index into them.
     let used: [Int] = settings.basisPerStep

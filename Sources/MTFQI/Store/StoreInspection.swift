@@ -34,10 +34,25 @@ public struct FileInspection: Codable, Sendable {
   public var format: String
   public var formatVersion: Int64
   public var tasks: [Task]
+  /// The store's spaces (every task's data inside them) and their origins; `spacesRecorded` is
+  /// false for a store written before they were recorded (they are merged from the tasks').
+  public var observationSpace: String = ""
+  public var observationSpaceOrigin: String = ""
+  public var actionSpace: String = ""
+  public var actionSpaceOrigin: String = ""
+  public var spacesRecorded = true
+  /// Why an older store has no common spaces (its tasks' kinds or shapes differ); empty otherwise.
+  public var spacesProblem = ""
 
   enum CodingKeys: String, CodingKey {
     case path, format, tasks
     case formatVersion = "format_version"
+    case observationSpace = "observation_space"
+    case observationSpaceOrigin = "observation_space_origin"
+    case actionSpace = "action_space"
+    case actionSpaceOrigin = "action_space_origin"
+    case spacesRecorded = "spaces_recorded"
+    case spacesProblem = "spaces_problem"
   }
 
   /// Reads a file's description. Files that are not mtfqi files are refused with the reason.
@@ -73,7 +88,22 @@ public struct FileInspection: Codable, Sendable {
           rewardSourceDtype: info.rewardSourceDtype, hasBehaviorProbabilities: info.hasBehaviorProbabilities,
           sources: info.sources))
     }
-    return FileInspection(path: path, format: format, formatVersion: StoreLayout.formatVersion, tasks: tasks)
+    var inspection = FileInspection(path: path, format: format, formatVersion: StoreLayout.formatVersion, tasks: tasks)
+    if !store.taskNames.isEmpty {
+      inspection.spacesRecorded = try store.spacesRecorded()
+      do {
+        let spaces = try store.spaces()
+        inspection.observationSpace = spaces.observation.json
+        inspection.observationSpaceOrigin = spaces.observationDeclared ? "declared" : "inferred"
+        inspection.actionSpace = spaces.action.json
+        inspection.actionSpaceOrigin = spaces.actionDeclared ? "declared" : "inferred"
+      } catch {
+        // An older store whose tasks share no space still opens: say why it has none.
+        guard !inspection.spacesRecorded else { throw error }
+        inspection.spacesProblem = error.description
+      }
+    }
+    return inspection
   }
 
   /// The readable summary.
@@ -91,6 +121,17 @@ public struct FileInspection: Codable, Sendable {
       ])
     }
     lines.append(contentsOf: TextTable.render(rows))
+    if !spacesProblem.isEmpty {
+      lines.append("Store spaces: none common to the tasks (a store written before store-level spaces): \(spacesProblem)")
+    }
+    if !observationSpace.isEmpty {
+      func show(_ json: String, _ origin: String) -> String {
+        ((try? Space.parse(json, context: "")).map { "\($0)" } ?? json) + " (\(origin))"
+      }
+      lines.append(
+        "Store spaces: observations \(show(observationSpace, observationSpaceOrigin)), actions \(show(actionSpace, actionSpaceOrigin))"
+          + (spacesRecorded ? "" : "; merged from the tasks' own spaces (a store written before store-level spaces)"))
+    }
     lines.append("")
     lines.append("Sources:")
     for task in tasks {

@@ -13,6 +13,21 @@ public enum StoreLayout {
   public static let episode = "episode"
   public static let step = "step"
   public static let behaviorProbabilities = "behavior_probs"
+  /// Optional (N,) uint8: 1 where the source had no next observation (a terminal row; the
+  /// stored next observation is a placeholder, schemas/store.md).
+  public static let nextObservationMissing = "next_observation_missing"
+
+  /// Root attributes of the store's spaces (written since the store-level spaces; a store
+  /// without them is read by merging its tasks' own space attributes).
+  public static let observationSpaceAttribute = "observation_space"
+  public static let actionSpaceAttribute = "action_space"
+  public static let observationOriginAttribute = "observation_space_origin"
+  public static let actionOriginAttribute = "action_space_origin"
+
+  /// A task name as shown in a message: cut to 64 characters with "…" after it.
+  public static func shownName(_ name: String) -> String {
+    name.count <= 64 ? name : String(name.prefix(64)) + "…"
+  }
 
   /// Task names become HDF5 link names and file names: letters, digits, '_', '-', '.', not
   /// starting with '.'.

@@ -13,6 +13,12 @@ public final class StoreWriter {
   private var writerOrder: [String] = []
   /// Tasks copied from the existing store.
   public private(set) var copiedTasks: [String] = []
+  /// The recorded spaces of the copied tasks (their own attributes).
+  private var copiedInfos: [TaskInfo] = []
+  /// The existing store's declared spaces (with --append): they stay the store's, and every
+  /// task's data must lie inside them.
+  public var leadingObservation: StoreSpaces.Part?
+  public var leadingAction: StoreSpaces.Part?
 
   public init(destination: String, compression: HDF5Compression = .none) throws(MTFQIError) {
     self.destination = destination
@@ -39,10 +45,51 @@ public final class StoreWriter {
       for task in existing.taskNames where !excluding.contains(task) {
         try source.copy(task, to: tasksGroup)
         copiedTasks.append(task)
+        copiedInfos.append(try existing.info(task))
       }
-    } catch {
+    } catch let error as HDF5Error {
       throw MTFQIError.hdf5(error)
+    } catch let error as MTFQIError {
+      throw error
+    } catch {
+      throw MTFQIError.invalidInput("\(existing.path): \(error)")
     }
+  }
+
+  /// The store's spaces: the existing store's declared ones, the copied tasks' and the tasks
+  /// written by this run merged (`StoreSpaces.combine`: declared wins and is checked, inferred
+  /// parts widen). Nil while the store has no task.
+  public func storeSpaces() throws(MTFQIError) -> StoreSpaces? {
+    var infos = copiedInfos
+    for name in writerOrder {
+      guard let writer = writers[name] else { continue }
+      let observation = writer.observationSpace()
+      let action = writer.actionSpace()
+      // A declared space is checked against the data's own range (Discrete values were checked
+      // row by row already; Box bounds are checked here).
+      if (observation.declared || action.declared), let observed = writer.observedSpaces() {
+        for (role, declared, data) in [
+          ("observation", observation, observed.observation), ("action", action, observed.action),
+        ] where declared.declared {
+          if let problem = declared.space.containmentProblem(
+            data, inner: "the \(role)s of task '\(StoreLayout.shownName(name))'", outer: "the declared \(role) space", bounds: true)
+          {
+            let files = writer.sources.map(\.path).joined(separator: ", ")
+            throw MTFQIError.invalidInput(
+              "\(files): data outside the declared \(role) space \(declared.space.json): \(problem)")
+          }
+        }
+      }
+      infos.append(
+        TaskInfo(
+          name: name, observationSpace: observation.space, observationSpaceDeclared: observation.declared,
+          actionSpace: action.space, actionSpaceDeclared: action.declared, transitions: writer.rowCount,
+          episodes: writer.episodeCount, sources: writer.sources, observationType: writer.format.observation.type,
+          actionType: writer.format.action.type, hasBehaviorProbabilities: writer.format.hasBehaviorProbabilities,
+          rewardSourceDtype: ""))
+    }
+    return try StoreSpaces.merging(
+      infos, store: destination, leadingObservation: leadingObservation, leadingAction: leadingAction)
   }
 
   /// Tasks written by this run, in the order they were started.
@@ -74,6 +121,17 @@ public final class StoreWriter {
 
   /// Writes every task's attributes, closes the file and renames it over the destination.
   public func commit() throws(MTFQIError) {
+    if let spaces = try storeSpaces(), let file {
+      do {
+        let root = try file.root()
+        try root.setAttribute(StoreLayout.observationSpaceAttribute, spaces.observation.json)
+        try root.setAttribute(StoreLayout.observationOriginAttribute, spaces.observationDeclared ? "declared" : "inferred")
+        try root.setAttribute(StoreLayout.actionSpaceAttribute, spaces.action.json)
+        try root.setAttribute(StoreLayout.actionOriginAttribute, spaces.actionDeclared ? "declared" : "inferred")
+      } catch {
+        throw MTFQIError.hdf5(error)
+      }
+    }
     for name in writerOrder {
       if let writer = writers[name] { try writer.finish() }
     }

@@ -24,6 +24,8 @@ public final class TaskWriter {
     let behaviorProbabilities: HDF5Dataset?
   }
   private var columns: Columns?
+  /// `next_observation_missing`, created at the first row without a next observation.
+  private var missingMask: HDF5Dataset?
 
   /// The spaces given by the source (Minari) or on the command line; nil = infer from the data.
   public var declaredObservationSpace: Space?
@@ -208,6 +210,7 @@ public final class TaskWriter {
       }
     }
     let width = format.observation.width
+    try appendMissingMask(batch)
     Self.track(batch.observations, width: width, min: &observationMin, max: &observationMax)
     // Next observations belong to the observation space too (a terminal next state may be seen
     // nowhere else); NaN (a missing next observation) never compares, so it is skipped.
@@ -246,6 +249,30 @@ public final class TaskWriter {
     rowCount += n
     current?.rowsStored += n
     current?.nextObservationMismatches += mismatches
+  }
+
+  /// Rows of `batch` without a next observation, as the reader marked them (an empty mask: none).
+  /// The mask dataset is created at the first such row (earlier rows 0).
+  private func appendMissingMask(_ batch: TransitionBatch) throws(HDF5Error) {
+    let n = batch.count
+    precondition(
+      batch.nextObservationMissing.isEmpty || batch.nextObservationMissing.count == n,
+      "next_observation_missing must have one flag per row or none")
+    var mask = batch.nextObservationMissing
+    if missingMask == nil {
+      guard mask.contains(where: { $0 != 0 }) else { return }
+      let made = try group.createExtendibleDataset(
+        StoreLayout.nextObservationMissing, type: .uint8, rowShape: [],
+        chunkRows: Self.chunkRows(firstBatch: n), compression: compression)
+      if rowCount > 0 {
+        let zeros = [UInt8](repeating: 0, count: rowCount)
+        try zeros.withUnsafeBufferPointer { b throws(HDF5Error) in try made.append(b, rows: rowCount) }
+      }
+      missingMask = made
+    }
+    guard let missingMask else { return }
+    if mask.isEmpty { mask = [UInt8](repeating: 0, count: n) }
+    try mask.withUnsafeBufferPointer { b throws(HDF5Error) in try missingMask.append(b, rows: n) }
   }
 
   /// Ends the current source: renumbers its episode ids when they collide with earlier sources
@@ -288,11 +315,21 @@ public final class TaskWriter {
     return (Self.infer(format.action, min: actionMin, max: actionMax, rows: rowCount), false)
   }
 
-  private static func infer(_ column: ColumnFormat, min: [Double], max: [Double], rows: Int) -> Space {
+  /// The range the data cover, exactly (Discrete from the lowest to the highest value seen;
+  /// Box the observed bounds), to check against declared spaces; nil before any row.
+  public func observedSpaces() -> (observation: Space, action: Space)? {
+    guard rowCount > 0 else { return nil }
+    return (
+      Self.infer(format.observation, min: observationMin, max: observationMax, rows: rowCount, exact: true),
+      Self.infer(format.action, min: actionMin, max: actionMax, rows: rowCount, exact: true)
+    )
+  }
+
+  private static func infer(_ column: ColumnFormat, min: [Double], max: [Double], rows: Int, exact: Bool = false) -> Space {
     if column.type == .int64 && column.rowShape.isEmpty {
       let low = rows > 0 ? Int64(min[0]) : 0
       let high = rows > 0 ? Int64(max[0]) : 0
-      let start = Swift.min(0, low)
+      let start = exact ? low : Swift.min(0, low)
       return .discrete(n: high - start + 1, start: start)
     }
     return .box(

@@ -106,6 +106,9 @@ public struct TransitionBatch: Sendable {
   public var episodes: [Int64] = []
   public var steps: [Int64] = []
   public var behaviorProbabilities: [Double] = []
+  /// 1 where the source had no next observation (the stored one is a placeholder: NaN, or the
+  /// row's own observation for integers); empty when every row of the batch has one.
+  public var nextObservationMissing: [UInt8] = []
 
   public init(format: TaskFormat, capacity: Int = 0) {
     self.format = format
@@ -142,5 +145,6 @@ public struct TransitionBatch: Sendable {
     episodes.removeAll(keepingCapacity: true)
     steps.removeAll(keepingCapacity: true)
     behaviorProbabilities.removeAll(keepingCapacity: true)
+    nextObservationMissing.removeAll(keepingCapacity: true)
   }
 }

@@ -411,8 +411,15 @@ struct IngestEndToEndTests {
   func deterministicAcrossProcesses() throws {
     let workspace = try Workspace()
     let csv = try workspace.write("tasks.csv", TextLogs.csv(TextIngestTests.multiTask, TextLogs.Layout(behavior: true)))
-    let jsonl = try workspace.write(
-      "more.jsonl", TextLogs.jsonl(TextLogs.boxRows(task: "zeta") + TextLogs.boxRows(task: "alpha", scale: 2)))
+    // Three observation values and two action values, as in the CSV: a store has one space.
+    let widened = (TextLogs.boxRows(task: "zeta") + TextLogs.boxRows(task: "alpha", scale: 2)).map { row in
+      var row = row
+      row.obs.append("1")
+      row.next.append("1")
+      row.action.append("0")
+      return row
+    }
+    let jsonl = try workspace.write("more.jsonl", TextLogs.jsonl(widened))
     var stores: [Data] = []
     for run in 0..<4 {
       let output = workspace.file("s\(run).h5")
@@ -483,8 +490,11 @@ struct IngestEndToEndTests {
     let store = workspace.file("two.h5")
     let made = try Executables.run(
       "mtfqi-ingest", [workspace.file("keep.csv"), grid, "--task", "grid", "-o", workspace.file("bad.h5"), "--quiet"])
-    #expect(made.status == 1, "keep.csv names task 'keep', not 'grid': \(made)")
-    let keep = try Executables.run("mtfqi-ingest", [workspace.file("keep.csv"), "-o", store, "--quiet"])
+    #expect(made.status == 1, "--task grid renames keep.csv's task, whose Box rows cannot join grid's Discrete ones: \(made)")
+    // A store has one observation space: the task kept beside 'grid' is Discrete too.
+    let keepLines = [Self.discreteHeader] + (0..<7).map { "\($0 / 4),\($0 % 4),\($0),1,0,\($0 + 1),0,\($0 == 6 ? 1 : 0)" }
+    let keepLog = try workspace.write("keep-grid.csv", lines: keepLines)
+    let keep = try Executables.run("mtfqi-ingest", [keepLog, "--task", "keep", "-o", store, "--quiet"])
     #expect(keep.status == 0, "\(keep)")
     let add = try Executables.run(
       "mtfqi-ingest",
@@ -497,7 +507,8 @@ struct IngestEndToEndTests {
     #expect(lines.first == "\(store): mtfqi store (format version 1), 2 task(s), 10 transitions", "\(text.stdout)")
     #expect(
       lines.contains { $0.hasPrefix("grid ") && $0.contains("Discrete(50)") && $0.contains("Discrete(2) (inferred)") })
-    #expect(lines.contains { $0.hasPrefix("keep ") && $0.contains("(inferred)") && $0.contains("float64") })
+    #expect(lines.contains { $0.hasPrefix("keep ") && $0.contains("Discrete(8) (inferred) int64") })
+    #expect(text.stdout.contains("Store spaces: observations Discrete(50) (declared), actions Discrete(2) (inferred)"), "\(text.stdout)")
     #expect(text.stdout.contains("Sources:"))
     #expect(text.stdout.contains("grid <- \(grid) [csv] 3 stored of 3 read"))
 

@@ -475,6 +475,42 @@ struct TextFastPathTests {
     #expect(rows == 2500 && columns.count == 2500)
     #expect(next == run.utf8.count)
   }
+
+  @Test("JSON Lines: an integer task id is taken by the fast path only where the general path names the same task")
+  func jsonIntegerTaskIDs() {
+    let discrete = ColumnFormat(type: .int64, rowShape: [])
+    let schema = TextSchema(
+      format: TaskFormat(observation: discrete, action: discrete, hasBehaviorProbabilities: false),
+      observationShape: .discrete, actionShape: .discrete, hasBehaviorProbabilities: false,
+      declaredObservation: nil, declaredAction: nil, taskFlag: nil, skipInvalid: false)
+    let cases: [(text: String, task: String, taken: Bool)] = [
+      ("7", "7", true), ("\"7\"", "7", true), ("7", "8", false), ("70", "7", false), ("-3", "-3", true),
+      ("0", "0", true), ("-0", "-0", true), ("07", "07", false), ("7.0", "7", false), ("7e0", "7", false),
+      ("7 ", "7", true), ("12345678901234567890123", "12345678901234567890123", true), ("true", "true", false),
+    ]
+    for (text, task, taken) in cases {
+      let line = "{\"task\": \(text), \"episode\": 3, \"step\": 1, \"obs\": 2, \"action\": 0, \"reward\": 1, \"next_obs\": 4, \"terminated\": 0, \"truncated\": 0}"
+      let (_, rows, _) = Self.fastRows(Array((line + "\n").utf8), JSONLLineParser(), schema, task: task)
+      #expect((rows == 1) == taken, "'\(line)' as task \(task)")
+      // The general path: the same task for every line the fast path took.
+      let general = Self.generalRow(Array(line.utf8), JSONLLineParser(), schema, task: task)
+      if taken { #expect(general != nil, "'\(line)'") }
+    }
+    // The general path refuses what is not a JSON string or integer, naming the field.
+    var row = Self.emptyRow()
+    for bad in ["07", "7.0", "true", "null", "[7]"] {
+      let line = Array("{\"task\": \(bad), \"episode\": 0, \"step\": 0, \"obs\": 0, \"action\": 0, \"reward\": 0, \"next_obs\": 0, \"terminated\": 0, \"truncated\": 0}".utf8)
+      var failure: RowError?
+      line.withUnsafeBytes { bytes in
+        do throws(RowError) {
+          try JSONLLineParser().parse(bytes, schema: schema, into: &row)
+        } catch {
+          failure = error
+        }
+      }
+      #expect(failure?.field == "task" && failure?.expected == "a string or an integer", "\(bad): \(String(describing: failure))")
+    }
+  }
 }
 
 /// The block reader must cut a file into the same parts as the reader before it (a task's

@@ -359,7 +359,7 @@ struct TextIngestTests {
     }
   }
 
-  @Test("--task for files without a task column; a --task that disagrees with the records is an error")
+  @Test("--task for files without a task column; --task renames the single task of a file that carries one")
   func taskFlag() throws {
     let directory = try Fixtures.TemporaryDirectory("mtfqi-text")
     let rows = TextLogs.boxRows(task: nil)
@@ -380,11 +380,17 @@ struct TextIngestTests {
     #expect(noTask.hasSuffix("found none"))
     let tagged = directory.file("tagged.csv")
     try TextLogs.write(TextLogs.csv(TextLogs.boxRows(task: "walk")), to: tagged)
-    let disagree = Fixtures.failure(Fixtures.options([tagged], output: directory.file("x.h5"), task: "run"))
-    #expect(disagree.hasPrefix("\(tagged):2: field 'task': expected 'run'"), "\(disagree)")
-    #expect(disagree.hasSuffix("found 'walk'"))
+    // The records say 'walk': --task run stores them as task 'run'.
+    _ = try TextLogs.ingest(Fixtures.options([tagged], output: directory.file("renamed.h5"), task: "run"))
+    #expect(try StoreReader(path: directory.file("renamed.h5")).taskNames == ["run"])
+    #expect(try StoreReader(path: directory.file("renamed.h5")).info("run").transitions == TextLogs.boxRows(task: "walk").count)
     // Agreeing is fine.
     _ = try TextLogs.ingest(Fixtures.options([tagged], output: directory.file("y.h5"), task: "walk"))
+    // A file with two tasks cannot be renamed to one.
+    let two = directory.file("two.csv")
+    try TextLogs.write(TextLogs.csv(TextLogs.boxRows(task: "walk") + TextLogs.boxRows(task: "jog", episodes: [5])), to: two)
+    let refused = Fixtures.failure(Fixtures.options([two], output: directory.file("x.h5"), task: "run"))
+    #expect(refused.hasPrefix("\(two):\(TextLogs.boxRows(task: "walk").count + 2): field 'task': --task run renames the single task of a file, but this file has tasks 'walk' and 'jog'"), "\(refused)")
     #expect(!FileManager.default.fileExists(atPath: directory.file("x.h5")))
   }
 
