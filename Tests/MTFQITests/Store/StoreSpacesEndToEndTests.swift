@@ -302,7 +302,7 @@ struct StoreSpacesEndToEndTests {
         assert (origin.decode() if isinstance(origin, bytes) else origin) == "inferred", origin
         print("ok")
         """
-      let check = try Executables.run(url: URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script, store])
+      let check = try Executables.runTool([Executables.python, "-c", script, store])
       #expect(check.status == 0 && check.stdout.contains("ok"), "\(check)")
     }
 
