@@ -82,7 +82,8 @@ struct TextSchema: @unchecked Sendable {
     return (first, overflow ? .max : high)
   }
 
-  /// The row's task as the file spells it: its own, else --task; none at all is a row error.
+  /// The row's task as the file spells it: its own, else --task (or, without --task, the file's
+  /// name without its suffixes); none at all is a row error.
   /// (The router turns it into the store's task name: --task renames a file's single task,
   /// --task-map renames several.)
   func task(of row: TextRow) throws(RowError) -> String {

@@ -93,7 +93,20 @@ final class TextRowRouter {
         observation: observationFormat, action: actionFormat, hasBehaviorProbabilities: hasBehaviorProbabilities),
       observationShape: observation, actionShape: action, hasBehaviorProbabilities: hasBehaviorProbabilities,
       declaredObservation: options.observationSpace, declaredAction: options.actionSpace,
-      taskFlag: options.task, skipInvalid: options.skipInvalid)
+      taskFlag: options.task ?? Self.taskName(fromFile: path), skipInvalid: options.skipInvalid)
+  }
+
+  /// The task of records without a task column or field when no --task is given: the file's
+  /// name without its log suffixes (`logs/reach.csv.gz` feeds task `reach`), with characters
+  /// outside letters, digits, '_', '-', '.' replaced by '_' as for HDF5 sources.
+  static func taskName(fromFile path: String) -> String {
+    var name = path.split(separator: "/", omittingEmptySubsequences: true).last.map(String.init) ?? path
+    for suffix in [".gz"] where name.hasSuffix(suffix) { name.removeLast(suffix.count) }
+    for suffix in [".csv", ".jsonl", ".ndjson", ".json", ".txt"] where name.hasSuffix(suffix) {
+      name.removeLast(suffix.count)
+      break
+    }
+    return HDF5Source.taskName(from: name, fallback: "task")
   }
 
   /// Whether observations/actions are stored as integers (Discrete).

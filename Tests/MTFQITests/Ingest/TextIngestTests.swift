@@ -375,9 +375,17 @@ struct TextIngestTests {
     try TextLogs.expectStore(store, task: "run", rows: rows, layout: layout)
     #expect(try StoreReader(path: store).taskNames == ["run"])
 
-    let noTask = Fixtures.failure(Fixtures.options([csv], output: directory.file("x.h5")))
-    #expect(noTask.hasPrefix("\(csv):2: field 'task': expected a task"), "\(noTask)")
-    #expect(noTask.hasSuffix("found none"))
+    // Without a task column and without --task, a file feeds the task named after it (one log
+    // per task in a folder): a.csv -> a, b.jsonl -> b, odd characters -> '_', .gz stripped too.
+    let named = directory.file("named.h5")
+    let plain = directory.file("reach goal#2.jsonl")
+    try TextLogs.write(TextLogs.jsonl(rows, layout), to: plain)
+    let gzipped = try TextLogs.gzip(plain)
+    _ = try TextLogs.ingest(Fixtures.options([csv, jsonl, gzipped], output: named))
+    #expect(try StoreReader(path: named).taskNames == ["a", "b", "reach_goal_2"])
+    try TextLogs.expectStore(named, task: "b", rows: rows, layout: layout)
+    #expect(TextRowRouter.taskName(fromFile: "/x/.hidden.csv") == "hidden")
+    #expect(TextRowRouter.taskName(fromFile: "/x/.csv") == "task")
     let tagged = directory.file("tagged.csv")
     try TextLogs.write(TextLogs.csv(TextLogs.boxRows(task: "walk")), to: tagged)
     // The records say 'walk': --task run stores them as task 'run'.
