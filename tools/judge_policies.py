@@ -10,7 +10,8 @@ with another build's executables; the judge itself only reads files.)
 
 For every task of the model (multitask heads Q_t = psi^T B w_t, and the single-task baseline
 Q_t = psi^T theta_t when the model holds it) and every head.h5 (frozen head psi^T B w, and the
-scratch baseline psi^T theta when present), the greedy policy argmax_a Q(s, a) (ties: the first
+scratch baseline psi^T theta when present; and the Q tables of mtfqi-train --q-tables DIR for
+the Discrete families), the greedy policy argmax_a Q(s, a) (ties: the first
 action) is rolled out in the family's real environment (gymnasium; fixed seeds, the family's
 evaluation start distribution and time limit). Reported per task and method: the mean
 undiscounted return, the mean discounted return, the share of episodes that terminated
@@ -150,6 +151,30 @@ def policies_from_head(path):
     return task, methods, extra
 
 
+class TableQ:
+    """A greedy policy from a Q table (mtfqi-train --q-tables CSV: state, action_0, ...)."""
+
+    def __init__(self, path):
+        import csv
+
+        with open(path) as f:
+            rows = list(csv.DictReader(f))
+        cols = [c for c in rows[0] if c.startswith("action_")]
+        states = np.array([int(r["state"]) for r in rows])
+        self.table = np.zeros((states.max() + 1, len(cols)))
+        self.table[states] = [[float(r[c]) for c in cols] for r in rows]
+
+    def q(self, obs):
+        s = np.asarray(obs).reshape(-1).astype(np.int64)
+        out = np.zeros((len(s), self.table.shape[1]))
+        inside = s < self.table.shape[0]
+        out[inside] = self.table[s[inside]]
+        return out
+
+    def act(self, obs):
+        return np.argmax(self.q(obs), axis=1)
+
+
 def rollout(family, task, policy, episodes, seed):
     """Greedy rollouts in lockstep over `episodes` environments with seeds seed + i."""
     gamma = family["gamma"]
@@ -219,7 +244,7 @@ def check_features(model_path, store_path, rep_path):
     return worst
 
 
-def judge(family_dir, model=None, heads=(), episodes=None, seed=None):
+def judge(family_dir, model=None, heads=(), episodes=None, seed=None, q_tables=None):
     family_dir = Path(family_dir)
     family = json.loads((family_dir / "family.json").read_text())
     ev = family["evaluation"]
@@ -248,6 +273,9 @@ def judge(family_dir, model=None, heads=(), episodes=None, seed=None):
         results["model"] = dict(path=str(model), **info)
         for name, methods in pols.items():
             judge_one(name, methods, model)
+    if q_tables:
+        for path in sorted(Path(q_tables).glob("*.csv")):
+            judge_one(path.stem, {"q_table": TableQ(path)}, path)
     for head in heads:
         name, methods, extra = policies_from_head(head)
         judge_one(name, methods, head, extra)
@@ -263,7 +291,7 @@ def score(res):
 def summarize(results, family):
     summary = {}
     train = [r for r in results["rows"] if not r["held_out"]]
-    for method in ("multitask", "single_task"):
+    for method in ("multitask", "single_task", "q_table"):
         vals = [r["methods"][method] for r in train if method in r["methods"]]
         if vals:
             s = dict(tasks=len(vals), mean_return=float(np.mean([v["mean_return"] for v in vals])),
@@ -316,6 +344,7 @@ def main():
     parser.add_argument("--family", required=True, help="a family folder of gym_families.py (build/gym/NAME)")
     parser.add_argument("--model", help="model.h5 of mtfqi-train")
     parser.add_argument("--heads", nargs="*", default=[], help="head.h5 files of mtfqi-fit")
+    parser.add_argument("--q-tables", help="a folder of Q-table CSVs (mtfqi-train --q-tables DIR): one more method, q_table")
     parser.add_argument("--episodes", type=int, help="episodes per task and method (default: the family's)")
     parser.add_argument("--seed", type=int, help="first evaluation seed (default: the family's)")
     parser.add_argument("--check", nargs=2, metavar=("STORE", "REPRESENTATION"),
@@ -323,9 +352,9 @@ def main():
     parser.add_argument("--json", help="write the results as JSON here")
     parser.add_argument("--table", help="write the readable table (Markdown) here")
     args = parser.parse_args()
-    if not args.model and not args.heads:
-        parser.error("give --model and/or --heads")
-    results = judge(args.family, args.model, args.heads, args.episodes, args.seed)
+    if not args.model and not args.heads and not args.q_tables:
+        parser.error("give --model, --heads and/or --q-tables")
+    results = judge(args.family, args.model, args.heads, args.episodes, args.seed, args.q_tables)
     if args.check and args.model:
         results["feature_check_max_abs_diff"] = check_features(args.model, *args.check)
     text = table(results)
