@@ -71,6 +71,8 @@ class Runner:
         seconds = round(time.time() - start, 2)
         log.write_text(f"$ {' '.join(cmd)}\n--- exit {code}, {seconds} s\n--- stdout\n{out}\n--- stderr\n{err}\n")
         lines = [l for l in err.strip().splitlines() if l.strip()]
+        if isinstance(code, int) and code < 0:
+            lines.append(f"killed by signal {-code}")
         error_lines = [l for l in lines if "rror" in l or "diverg" in l.lower() or "refus" in l.lower()]
         record = dict(label=label, command=" ".join(cmd), exit=code, ok=code == 0, seconds=seconds,
                       message=" / ".join((error_lines or lines)[-3:])[:1500], log=str(log))
@@ -284,6 +286,8 @@ def check_family(name, args):
                         report["failures" if not t["ok"] else "non_default"].append(
                             f"mtfqi-fit {task['name']} with suggested {' '.join(t['non_default_flags'])}: "
                             + ("ok" if t["ok"] else t["message"]))
+                if not frec["ok"]:
+                    report.setdefault("heads_missing", []).append(task["name"])
                 if frec["ok"]:
                     heads.append(head)
                     with h5py.File(head, "r") as f:
@@ -421,6 +425,11 @@ def acceptance(reports):
     else:
         line(False, "MountainCar: no multitask result (training failed)")
     held = [(r["family"], h) for r in reports for h in r.get("judge", {}).get("held_out", [])]
+    for r in reports:
+        judged = {h["task"] for h in r.get("judge", {}).get("held_out", [])}
+        for name in r.get("new_tasks", {}):
+            if name not in judged:
+                line(False, f"{r['family']} {name}: no head (training, export or mtfqi-fit failed)")
     for family, h in held:
         if h.get("better_in_env") is None:
             line(False, f"{family} {h['task']} ({h['span']} span): frozen or scratch missing")
