@@ -215,6 +215,11 @@ def check_family(name, args):
                   new_tasks={t["name"]: t["transitions"] for t in family["new_tasks"]},
                   formats=sorted({t["format"] for t in family["tasks"] + family["new_tasks"]}),
                   generate_seconds=round(time.time() - t0, 1), failures=[], non_default=[], notes=[])
+    if (family_dir / "optimal.h5").exists():
+        rows = judge_policies.self_check(family_dir, episodes=args.episodes)
+        worst = max(abs(r["rollout"] - r["v_star"]) / max(abs(r["v_star"]), 1e-9) for r in rows)
+        report["self_check"] = (f"the exact optimal policies' rollouts match V*(s0) within {100 * worst:.1f}% "
+                                "(rollouts stop at the time limit; V* is the infinite-horizon value)")
     store, new_store = run_dir / "store.h5", run_dir / "new.h5"
     def ingest_both(declared_first, label=""):
         ok, how, failures, notes = ingest(runner, family, family_dir, family["tasks"], store, "ingest" + label, declared_first)
@@ -372,6 +377,8 @@ def markdown(reports, args):
         lines += [f"## {r['family']}", "", f"{r['description']}. gamma {r['gamma']}, features {r['features']}; "
                   f"{len(r['train_transitions'])} training tasks of {min(r['train_transitions'])}-{max(r['train_transitions'])} transitions; "
                   f"new tasks {r['new_tasks']}; formats: {', '.join(r['formats'])}.", ""]
+        if r.get("self_check"):
+            lines.append(f"- self-check of the family: {r['self_check']}")
         lines.append(f"- ingest: {r.get('ingest')}; new tasks: {r.get('ingest_new')}")
         if "train" in r:
             t = r["train"]

@@ -228,6 +228,46 @@ def exact_gap(family_dir, family, task_name, policy):
         np.mean([np.isclose(v_star[s], g_q) for s, g_q in zip(starts, (R + family["gamma"] * C @ v_star)[starts, actions[starts]])])))
 
 
+class OptimalQ:
+    """The greedy policy of the exact Q* of optimal.h5 (tabular families): gap 0 by construction."""
+
+    def __init__(self, q_star):
+        self.table = q_star
+
+    def act(self, obs):
+        return np.argmax(self.table[np.asarray(obs).reshape(-1).astype(np.int64)], axis=1)
+
+
+def self_check(family_dir, episodes=None, seed=None):
+    """Roll out the exact optimal policies: their mean discounted return must match V*(s0) (the
+    env and the model in optimal.h5 are one MDP). Returns rows (task, V*, rollout mean, its
+    standard error)."""
+    family_dir = Path(family_dir)
+    family = json.loads((family_dir / "family.json").read_text())
+    ev = family["evaluation"]
+    episodes, seed = episodes or ev["episodes"], ev["seed"] if seed is None else seed
+    rows = []
+    with h5py.File(family_dir / "optimal.h5", "r") as f:
+        for task in family["tasks"] + family["new_tasks"]:
+            policy = OptimalQ(f[task["name"]]["q_star"][:])
+            envs = [gym_families.make_env(family, task) for _ in range(episodes)]
+            disc = []
+            for i, env in enumerate(envs):
+                o, _ = env.reset(seed=seed + i)
+                total, k = 0.0, 0
+                while True:
+                    o, r, term, trunc, _ = env.step(int(policy.act([o])[0]))
+                    total += family["gamma"] ** k * r
+                    k += 1
+                    if term or trunc:
+                        break
+                disc.append(total)
+            gap = exact_gap(family_dir, family, task["name"], policy)
+            rows.append(dict(task=task["name"], v_star=gap["v_star"], gap=gap["gap"], rollout=float(np.mean(disc)),
+                             stderr=float(np.std(disc) / np.sqrt(len(disc)))))
+    return rows
+
+
 def check_features(model_path, store_path, rep_path):
     """Compare psi^T B recomputed here with the representation's materialised phi: max abs diff."""
     with h5py.File(model_path, "r") as f:
@@ -351,7 +391,17 @@ def main():
                         help="also compare the recomputed features with the representation's materialised ones (needs --model)")
     parser.add_argument("--json", help="write the results as JSON here")
     parser.add_argument("--table", help="write the readable table (Markdown) here")
+    parser.add_argument("--self-check", action="store_true",
+                        help="tabular families: roll out the exact optimal policies and compare with V* (nothing else)")
     args = parser.parse_args()
+    if args.self_check:
+        bad = 0
+        for r in self_check(args.family, args.episodes, args.seed):
+            ok = abs(r["rollout"] - r["v_star"]) <= 4 * r["stderr"] + 0.01 * abs(r["v_star"]) + 1e-9 and abs(r["gap"]) < 1e-9
+            bad += not ok
+            print(f"{r['task']}: V*(s0) {r['v_star']:.4f}, optimal policy's rollouts {r['rollout']:.4f} +- {r['stderr']:.4f}, "
+                  f"exact gap {r['gap']:.1e}: {'ok' if ok else 'MISMATCH'}")
+        return 1 if bad else 0
     if not args.model and not args.heads and not args.q_tables:
         parser.error("give --model, --heads and/or --q-tables")
     results = judge(args.family, args.model, args.heads, args.episodes, args.seed, args.q_tables)
