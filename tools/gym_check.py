@@ -281,9 +281,12 @@ def check_family(name, args):
             (run_dir / "heads").mkdir()
             for task in family["new_tasks"]:
                 head = run_dir / "heads" / f"{task['store_name']}.h5"
-                frec, extra, tried = with_suggestions(
-                    runner, "mtfqi-fit", [rep, new_store, "--task", task["store_name"], "--scratch", "-o", head, "--quiet"]
-                    + args.fit_flags.split(), f"fit-{task['name']}")
+                fit_args = [rep, new_store, "--task", task["store_name"], "--scratch", "-o", head, "--quiet"] + args.fit_flags.split()
+                frec, extra, tried = with_suggestions(runner, "mtfqi-fit", fit_args, f"fit-{task['name']}")
+                if not frec["ok"] and "--scratch" in frec["message"] and "nknown" in frec["message"]:
+                    # a build where scratch is always fitted and the flag is gone
+                    fit_args.remove("--scratch")
+                    frec, extra, tried = with_suggestions(runner, "mtfqi-fit", fit_args, f"fit-{task['name']}-no-scratch-flag")
                 if tried or not frec["ok"]:
                     first = runner.steps[[s["label"] for s in runner.steps].index(f"fit-{task['name']}")]
                     report["failures"].append(f"mtfqi-fit {task['name']} at defaults: {first['message']}")

@@ -20,7 +20,10 @@ V*(s0) - V^pi(s0) averaged over the start distribution (V^pi by a linear solve o
 model in optimal.h5). psi is recomputed from model.h5 /features exactly as schemas/model.md
 says (one-hot, table, raw, fourier); with --check STORE REPRESENTATION the recomputed features
 are compared with mtfqi-export's materialised ones. A head.h5 root attribute `recommended`
-("frozen"/"scratch"), when present, is checked against the rollouts.
+("frozen"/"scratch"), when present, is checked against the environment: the better method is
+the one with the smaller exact gap (tabular; a tie within 1% of |V*(s0)|) or the larger mean
+return over the same seeds (a tie within 2 paired standard errors or 2%); on a tie either
+recommendation agrees.
 Model task names are matched to the family's tasks by the store name in family.json.
 """
 import argparse
@@ -200,7 +203,8 @@ def rollout(family, task, policy, episodes, seed):
                 still.append(i)
         active = still
     return dict(mean_return=float(ret.mean()), mean_discounted_return=float(disc.mean()),
-                terminated_share=float(terminated.mean()), mean_steps=float(steps.mean()), episodes=episodes)
+                terminated_share=float(terminated.mean()), mean_steps=float(steps.mean()), episodes=episodes,
+                returns=[float(x) for x in ret])
 
 
 def start_distribution(family):
@@ -328,6 +332,24 @@ def score(res):
     return -res["gap"] if "gap" in res else res["mean_return"]
 
 
+def compare(a, b):
+    """'a', 'b' or 'tie'. Tabular (exact gaps): a tie when the gaps differ by at most 1% of
+    |V*(s0)| (+1e-9). Otherwise (rollouts on the same seeds, so paired): a tie when the mean
+    paired difference of the returns is within 2 standard errors or within 2% of the better
+    mean return's magnitude."""
+    if "gap" in a and "gap" in b:
+        diff = b["gap"] - a["gap"]
+        if abs(diff) <= 0.01 * abs(a["v_star"]) + 1e-9:
+            return "tie"
+        return "a" if diff > 0 else "b"
+    d = np.asarray(a["returns"]) - np.asarray(b["returns"])
+    se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0
+    best = max(abs(a["mean_return"]), abs(b["mean_return"]))
+    if abs(d.mean()) <= max(2 * se, 0.02 * best):
+        return "tie"
+    return "a" if d.mean() > 0 else "b"
+
+
 def summarize(results, family):
     summary = {}
     train = [r for r in results["rows"] if not r["held_out"]]
@@ -342,11 +364,10 @@ def summarize(results, family):
     for r in results["rows"]:
         m = r["methods"]
         if "frozen" in m and "scratch" in m:
-            best = "frozen" if score(m["frozen"]) >= score(m["scratch"]) else "scratch"
-            tie = np.isclose(score(m["frozen"]), score(m["scratch"]), rtol=1e-3, atol=1e-6)
-            r["better_in_env"] = "tie" if tie else best
+            c = compare(m["frozen"], m["scratch"])
+            r["better_in_env"] = {"a": "frozen", "b": "scratch", "tie": "tie"}[c]
             if "recommended" in r:
-                r["recommendation_agrees"] = bool(tie or r["recommended"] == best)
+                r["recommendation_agrees"] = bool(c == "tie" or r["recommended"] == r["better_in_env"])
     results["summary"] = summary
 
 
