@@ -270,6 +270,7 @@ def check_family(name, args):
         model = None
     else:
         report["train"]["log"] = training_log_summary(model)
+        report["train"]["q_bound"] = reward_bound(store, family["gamma"])
 
     heads = []
     if model and ok:
@@ -341,6 +342,16 @@ def training_log_summary(model):
         return out
 
 
+def reward_bound(store, gamma):
+    """max |Q| that rewards in [r_min, r_max] allow with discount gamma: the clip range's edge."""
+    import numpy as np
+
+    with h5py.File(store, "r") as f:
+        r = np.concatenate([g["rewards"][:] for g in f["tasks"].values()])
+    lo, hi = min(float(r.min()), 0.0), max(float(r.max()), 0.0)
+    return max(abs(lo), abs(hi)) / (1.0 - gamma)
+
+
 def q_table_check(model, qdir):
     """mtfqi-train --q-tables against Q recomputed from model.h5 (multitask): max abs diff."""
     import csv
@@ -389,7 +400,7 @@ def markdown(reports, args):
             for key, v in (t.get("log") or {}).items():
                 if isinstance(v, dict):
                     lines.append(f"  - {key}: {v['iterations']} iterations, final mean Bellman residual {v['final_bellman_residual_mean']:.4g}, "
-                                 f"max |bootstrapped Q| {v['max_abs_next_q']:.4g}")
+                                 f"max |bootstrapped Q| {v['max_abs_next_q']:.4g} (rewards allow {t.get('q_bound', float('nan')):.4g})")
         for f in r["failures"]:
             lines.append(f"- FAILURE: {f}")
         for f in r["non_default"]:
@@ -412,6 +423,14 @@ def acceptance(reports):
 
     diverged = [f"{r['family']}: {s['label']}" for r in reports for s in r.get("steps", []) if s.get("diverged")]
     line(not diverged, "no divergence anywhere" + (f" (diverged: {', '.join(diverged)})" if diverged else ""))
+    over = []
+    for r in reports:
+        t = r.get("train") or {}
+        for key, v in (t.get("log") or {}).items():
+            if isinstance(v, dict) and t.get("q_bound") and v["max_abs_next_q"] > t["q_bound"] * (1 + 1e-9):
+                over.append(f"{r['family']} {key} {v['max_abs_next_q']:.4g} > {t['q_bound']:.4g}")
+    line(not over, "bootstrapped values stay within the range the rewards allow (max |r| / (1 - gamma))"
+         + (f" (beyond it: {'; '.join(over)})" if over else ""))
     non_default = [r["family"] for r in reports if r.get("non_default") or (r.get("train") or {}).get("flags")]
     failed = [r["family"] for r in reports if r.get("failures")]
     line(not failed, "every family ran at defaults without a failure" + (f" (failures in: {', '.join(failed)})" if failed else ""))
