@@ -269,8 +269,8 @@ def check_family(name, args):
     if not rec["ok"]:
         model = None
     else:
-        report["train"]["log"] = training_log_summary(model)
-        report["train"]["q_bound"] = reward_bound(store, family["gamma"])
+        report["train"]["log"] = safe(report, "reading the training log", training_log_summary, model)
+        report["train"]["q_bound"] = safe(report, "reading the store's rewards", reward_bound, store, family["gamma"])
 
     heads = []
     if model and ok:
@@ -304,13 +304,13 @@ def check_family(name, args):
                             report["failures"].append(f"mtfqi-fit {task['name']}: scratch baseline failed: "
                                                       + judge_policies.attr_str(f.attrs["scratch_failure"]))
             report["heads_fitted"] = len(heads)
-            report["feature_check_max_abs_diff"] = judge_policies.check_features(model, new_store, rep)
+            report["feature_check_max_abs_diff"] = safe(report, "feature check", judge_policies.check_features, model, new_store, rep)
     if model or heads:
         t1 = time.time()
         results = judge_policies.judge(family_dir, model, heads, args.episodes)
         results["feature_check_max_abs_diff"] = report.get("feature_check_max_abs_diff")
         if model and (run_dir / "q").exists():
-            results["q_table_check_max_abs_diff"] = q_table_check(model, run_dir / "q")
+            results["q_table_check_max_abs_diff"] = safe(report, "Q-table check", q_table_check, model, run_dir / "q")
         report["judge_seconds"] = round(time.time() - t1, 1)
         (run_dir / "judge.json").write_text(json.dumps(results, indent=1) + "\n")
         text = judge_policies.table(results)
@@ -325,6 +325,16 @@ def check_family(name, args):
     return finish(report, runner, run_dir)
 
 
+def safe(report, what, fn, *args):
+    """fn(*args), or None with a harness note when it raises (a changed file layout must not
+    cost the family its judgement)."""
+    try:
+        return fn(*args)
+    except Exception as e:  # noqa: BLE001
+        report["notes"].append(f"harness: {what} failed: {e!r}")
+        return None
+
+
 def training_log_summary(model):
     with h5py.File(model, "r") as f:
         out = {}
@@ -335,10 +345,10 @@ def training_log_summary(model):
                 out[key] = dict(iterations=int(g["iteration"].shape[0]),
                                 final_bellman_residual_mean=float(res[-1].mean()),
                                 max_abs_next_q=float(g["max_abs_next_q"][:].max()),
-                                seconds=float(g["seconds"][:].sum()))
+                                seconds=float(g["seconds"][:].sum()) if "seconds" in g else None)
         out["ridge"] = float(f.attrs["ridge"])
         out["rank"] = int(f.attrs["rank"])
-        out["seconds"] = float(f.attrs.get("seconds", float("nan")))
+        out["seconds"] = float(f.attrs["seconds"]) if "seconds" in f.attrs else None
         return out
 
 
@@ -400,7 +410,7 @@ def markdown(reports, args):
             for key, v in (t.get("log") or {}).items():
                 if isinstance(v, dict):
                     lines.append(f"  - {key}: {v['iterations']} iterations, final mean Bellman residual {v['final_bellman_residual_mean']:.4g}, "
-                                 f"max |bootstrapped Q| {v['max_abs_next_q']:.4g} (rewards allow {t.get('q_bound', float('nan')):.4g})")
+                                 f"max |bootstrapped Q| {v['max_abs_next_q']:.4g} (rewards allow {(t.get('q_bound') or float('nan')):.4g})")
         for f in r["failures"]:
             lines.append(f"- FAILURE: {f}")
         for f in r["non_default"]:

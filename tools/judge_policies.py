@@ -42,6 +42,17 @@ def attr_str(value):
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def plain(value):
+    """An HDF5 attribute as a JSON-able Python value."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
 class FeatureMap:
     """psi(s, a) of a model.h5 / head.h5 /features group (schemas/model.md)."""
 
@@ -126,8 +137,8 @@ def policies_from_model(path):
             out[name] = {"multitask": LinearQ(psi, B @ W[t])}
             if theta is not None:
                 out[name]["single_task"] = LinearQ(psi, theta[t])
-        info = dict(rank=int(f.attrs["rank"]), ridge=float(f.attrs["ridge"]), gamma=float(f.attrs["gamma"]),
-                    feature_kind=psi.kind, feature_dim=psi.D,
+        info = {k: plain(f.attrs[k]) for k in ("rank", "ridge", "head_ridge", "gamma") if k in f.attrs}
+        info.update(feature_kind=psi.kind, feature_dim=psi.D,
                     iterations_logged=int(f["training_log/iteration"].shape[0]) if "training_log/iteration" in f else None)
     return out, notes, info
 
@@ -147,8 +158,9 @@ def policies_from_head(path):
         if "scratch/theta" in f:
             theta = f["scratch/theta"][:]
             methods["scratch"] = LinearQ(psi, theta if theta.ndim == 1 else theta[0])
-        extra = {k: (attr_str(v) if isinstance(v, (bytes, str)) else float(v)) for k, v in f.attrs.items()
-                 if k in ("recommended", "scratch_failure", "head_ridge", "rank")}
+        extra = {k: plain(v) for k, v in f.attrs.items() if k in ("recommended", "scratch_failure", "head_ridge", "rank")}
+        if "recommended" in extra:
+            extra["recommended"] = str(extra["recommended"]).strip().lower()
         if "holdout" in f:
             extra.update({f"holdout_{k}": float(v) for k, v in f["holdout"].attrs.items() if k.startswith("bellman")})
     return task, methods, extra
