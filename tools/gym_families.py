@@ -19,6 +19,9 @@ build/venv-gym/bin/pip install -r tools/requirements-gym.txt). Families, in buil
   fourrooms-rich   the same tasks, ~2,700 transitions per task; JSON Lines with INTEGER task ids
                    ("task": 3), as a user might write them. gamma 0.95, one-hot. Both grid
                    families have new tasks of 200 transitions (the data-poor transfer case).
+  fourrooms-continuing  the same grid and weights, but goal cells pay their weight on every step
+                   spent there and never terminate (Q up to 20x the reward); ~2,700 transitions
+                   per task; CSV with a task column (csv module). gamma 0.95, one-hot.
   mountaincar      MountainCar-v0 dynamics, 8 goal positions (reward -1 per step, terminated at
                    the goal), 25,000 transitions per task (200,000 in all) from random initial
                    states (env.unwrapped.state) and random actions held for a geometric number
@@ -52,9 +55,9 @@ import numpy as np
 import gymnasium as gym
 from gymnasium import spaces
 
-FAMILIES = ["fourrooms-poor", "fourrooms-rich", "mountaincar", "cliffwalking"]
+FAMILIES = ["fourrooms-poor", "fourrooms-rich", "fourrooms-continuing", "mountaincar", "cliffwalking"]
 # Bumped per family whenever its data changes, so that a stale family is regenerated.
-GENERATOR_VERSION = {"fourrooms-poor": 2, "fourrooms-rich": 2, "mountaincar": 2, "cliffwalking": 4}
+GENERATOR_VERSION = {"fourrooms-poor": 2, "fourrooms-rich": 2, "fourrooms-continuing": 1, "mountaincar": 2, "cliffwalking": 4}
 
 # --------------------------------------------------------------------------------------------
 # Four rooms (Sutton, Precup & Singh 1999): 13 x 13 with the outer wall, 104 free cells.
@@ -82,13 +85,15 @@ MOVES = [(-1, 0), (0, 1), (1, 0), (0, -1)]  # up, right, down, left
 class FourRoomsEnv(gym.Env):
     """The four-rooms grid. Observation: the free-cell index (0..103, row-major); 4 actions.
     With probability `slip` the action is replaced by a uniformly random one. Entering goal cell g
-    gives reward weights[g] and terminates. Starts: uniform over the non-goal free cells.
+    gives reward weights[g] and terminates (terminal_goals=False: the goal cells are ordinary
+    cells, every step that ends in goal g earns weights[g], nothing terminates: a continuing task
+    cut only by the time limit). Starts: uniform over the non-goal free cells.
     `P[s][a]` lists (probability, next state, reward, terminated) like gymnasium's toy_text envs;
     step() samples from it, so the exact model and the environment cannot disagree."""
 
     metadata = {"render_modes": []}
 
-    def __init__(self, weights, slip=0.1):
+    def __init__(self, weights, slip=0.1, terminal_goals=True):
         cells = [(r, c) for r, row in enumerate(FOUR_ROOMS) for c, ch in enumerate(row) if ch == " "]
         self.cells = cells
         self.index = {cell: i for i, cell in enumerate(cells)}
@@ -104,7 +109,7 @@ class FourRoomsEnv(gym.Env):
         for s, (r, c) in enumerate(cells):
             self.P[s] = {}
             for a in range(4):
-                if s in self.goals:
+                if s in self.goals and terminal_goals:
                     self.P[s][a] = [(1.0, s, 0.0, True)]
                     continue
                 outcomes = {}
@@ -115,7 +120,8 @@ class FourRoomsEnv(gym.Env):
                     s2 = self.index.get(target, s)
                     outcomes[s2] = outcomes.get(s2, 0.0) + p
                 self.P[s][a] = [
-                    (p, s2, float(self.weights[self.goals.index(s2)]) if s2 in self.goals else 0.0, s2 in self.goals)
+                    (p, s2, float(self.weights[self.goals.index(s2)]) if s2 in self.goals else 0.0,
+                     s2 in self.goals and terminal_goals)
                     for s2, p in sorted(outcomes.items())
                 ]
         self.s = int(self.starts[0])
@@ -133,8 +139,8 @@ class FourRoomsEnv(gym.Env):
         return self.s, reward, terminated, False, {}
 
 
-def fourrooms_env(task, max_steps):
-    return gym.wrappers.TimeLimit(FourRoomsEnv(task["weights"], task.get("slip", 0.1)), max_episode_steps=max_steps)
+def fourrooms_env(task, max_steps, terminal_goals=True):
+    return gym.wrappers.TimeLimit(FourRoomsEnv(task["weights"], task.get("slip", 0.1), terminal_goals), max_episode_steps=max_steps)
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,7 +246,7 @@ def make_env(family, task, behaviour=False):
     kind = family["env"]
     ev = family["evaluation"]
     if kind == "fourrooms":
-        return fourrooms_env(task, family["behaviour"]["max_steps"] if behaviour else ev["max_steps"])
+        return fourrooms_env(task, family["behaviour"]["max_steps"] if behaviour else ev["max_steps"], family.get("terminal_goals", True))
     if kind == "cliffwalking":
         return cliff_env(task, family["behaviour"]["max_steps"] if behaviour else ev["max_steps"], random_start=behaviour or ev.get("random_start", False))
     if kind == "mountaincar":
@@ -251,7 +257,7 @@ def make_env(family, task, behaviour=False):
 def exact_model(family, task):
     """P[s][a] = [(p, s', r, terminated)] for the tabular families."""
     if family["env"] == "fourrooms":
-        return FourRoomsEnv(task["weights"], task.get("slip", 0.1)).P
+        return FourRoomsEnv(task["weights"], task.get("slip", 0.1), family.get("terminal_goals", True)).P
     if family["env"] == "cliffwalking":
         return cliff_model(task)
     raise ValueError(f"{family['env']} is not tabular")
@@ -334,13 +340,13 @@ class RandomPolicy:
         return int(rng.integers(self.n))
 
 
-def write_csv_module(path, rows):
+def write_csv_module(path, rows, task=None):
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["episode", "step", "obs", "action", "reward", "next_obs", "terminated", "truncated"])
+        w.writerow((["task"] if task else []) + ["episode", "step", "obs", "action", "reward", "next_obs", "terminated", "truncated"])
         for r in rows:
-            w.writerow([r["episode"], r["step"], int(r["obs"]), r["action"], repr(r["reward"]), int(r["next_obs"]),
-                        int(r["terminated"]), int(r["truncated"])])
+            w.writerow(([task] if task else []) + [r["episode"], r["step"], int(r["obs"]), r["action"], repr(r["reward"]),
+                        int(r["next_obs"]), int(r["terminated"]), int(r["truncated"])])
 
 
 def write_jsonl(path, rows, task_field=None):
@@ -455,6 +461,44 @@ def generate_fourrooms(out, name, seed):
     return family
 
 
+def generate_fourrooms_continuing(out, name, seed):
+    """The same grid and task weights, but the goals do not terminate: every step that ends in a
+    goal cell earns its weight (Q up to max w / (1 - gamma) = 20 w), episodes cut at 45 steps."""
+    rng = np.random.default_rng(seed)
+    tasks, new = fourrooms_tasks(np.random.default_rng(1000 + seed))
+    family = dict(
+        name=name, env="fourrooms", terminal_goals=False, gamma=0.95, features="one-hot", n_states=104, n_actions=4,
+        spaces=dict(observation="discrete:104", action="discrete:4"),
+        goals=[list(g) for g in FOUR_ROOMS_GOALS], slip=0.1,
+        behaviour=dict(policy="uniform random actions", max_steps=45, start="uniform over non-goal cells"),
+        evaluation=dict(episodes=200, max_steps=100, start="uniform over non-goal cells (env reset)", seed=12345),
+        description=("4-rooms grid, slip 0.1, 8 tasks = Dirichlet mixtures of 4 goal cells that pay their weight on every "
+                     "step spent there and never terminate (continuing); ~2,700 transitions per task"),
+    )
+    (out / "train").mkdir(parents=True)
+    (out / "new").mkdir(parents=True)
+    policy = RandomPolicy(4)
+    records = []
+    for t, task in enumerate(tasks):
+        env = fourrooms_env(task, 45, terminal_goals=False)
+        rows = collect_episodes(env, rng, policy, n_transitions=2700, seed=seed * 1000 + t)
+        path = out / "train" / f"{task['name']}.csv"
+        write_csv_module(path, rows, task=task["name"])
+        records.append(dict(task, file=str(path.relative_to(out)), format="csv (csv module, task column)",
+                            store_name=task["name"], ingest_task=None, **summarize(rows)))
+    new_records = []
+    for t, task in enumerate(new):
+        env = fourrooms_env(task, 45, terminal_goals=False)
+        rows = collect_episodes(env, rng, policy, n_transitions=200, seed=seed * 1000 + 500 + t)
+        path = out / "new" / f"{task['name']}.csv"
+        write_csv_module(path, rows)
+        new_records.append(dict(task, file=str(path.relative_to(out)), format="csv (csv module, no task column)",
+                                store_name=task["name"], ingest_task=task["name"], **summarize(rows)))
+    family["tasks"], family["new_tasks"] = records, new_records
+    write_optimal(out / "optimal.h5", family, tasks + new, 104, 4)
+    return family
+
+
 def mountaincar_tasks():
     goals = [-0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.35, 0.5]
     tasks = [dict(name=f"g{i}", goal=g) for i, g in enumerate(goals)]
@@ -552,6 +596,7 @@ def generate_cliffwalking(out, name, seed):
 GENERATORS = {
     "fourrooms-poor": generate_fourrooms,
     "fourrooms-rich": generate_fourrooms,
+    "fourrooms-continuing": generate_fourrooms_continuing,
     "mountaincar": generate_mountaincar,
     "cliffwalking": generate_cliffwalking,
 }
