@@ -273,6 +273,7 @@ def check_family(name, args):
         report["train"]["q_bound"] = safe(report, "reading the store's rewards", reward_bound, store, family["gamma"])
 
     heads = []
+    head_flags = {}
     if model and ok:
         rep = run_dir / "representation.h5"
         erec, _ = runner.run("mtfqi-export", [model, "--store", new_store, "-o", rep, "--quiet"], "export")
@@ -299,6 +300,8 @@ def check_family(name, args):
                     report.setdefault("heads_missing", []).append(task["name"])
                 if frec["ok"]:
                     heads.append(head)
+                    if extra:
+                        head_flags[task["name"]] = " ".join(map(str, extra))
                     with h5py.File(head, "r") as f:
                         if "scratch_failure" in f.attrs:
                             report["failures"].append(f"mtfqi-fit {task['name']}: scratch baseline failed: "
@@ -308,6 +311,11 @@ def check_family(name, args):
     if model or heads:
         t1 = time.time()
         results = judge_policies.judge(family_dir, model, heads, args.episodes)
+        for row in results["rows"]:
+            if row["task"] in head_flags:
+                row["non_default_flags"] = head_flags[row["task"]]
+            elif not row["held_out"] and report["train"].get("flags"):
+                row["non_default_flags"] = " ".join(map(str, report["train"]["flags"]))
         results["feature_check_max_abs_diff"] = report.get("feature_check_max_abs_diff")
         if model and (run_dir / "q").exists():
             results["q_table_check_max_abs_diff"] = safe(report, "Q-table check", q_table_check, model, run_dir / "q")
@@ -320,7 +328,7 @@ def check_family(name, args):
                 text += f"- {what}: max abs difference {results[key]:.2e}\n"
         (run_dir / "judge.md").write_text(text)
         report["judge"] = dict(summary=results["summary"], table=text, held_out=[
-            {k: r.get(k) for k in ("task", "span", "better_in_env", "recommended", "recommendation_agrees")}
+            {k: r.get(k) for k in ("task", "span", "better_in_env", "recommended", "recommendation_agrees", "non_default_flags")}
             for r in results["rows"] if r["held_out"]])
     return finish(report, runner, run_dir)
 
@@ -475,8 +483,9 @@ def acceptance(reports):
         elif h.get("recommended") is None:
             line(False, f"{family} {h['task']} ({h['span']} span): better in the env: {h['better_in_env']}; no recommendation recorded")
         else:
-            line(h.get("recommendation_agrees"), f"{family} {h['task']} ({h['span']} span): recommended {h['recommended']}, "
-                 f"better in the env: {h['better_in_env']}")
+            nd = h.get("non_default_flags")
+            line(h.get("recommendation_agrees") and not nd, f"{family} {h['task']} ({h['span']} span): recommended {h['recommended']}, "
+                 f"better in the env: {h['better_in_env']}" + (f" (NON-DEFAULT fit: {nd})" if nd else ""))
     return "## Acceptance checks (issue 13)\n\n" + "\n".join(lines) + "\n"
 
 

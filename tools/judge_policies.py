@@ -392,6 +392,8 @@ def table(results):
     lines += [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results["rows"]:
         label = r["task"] + (f" (held out, {r['span']} span)" if r["held_out"] else "")
+        if r.get("non_default_flags"):
+            label += f" [NON-DEFAULT {r['non_default_flags']}]"
         for method, v in r["methods"].items():
             cells = [label, method, f"{v['mean_return']:.3f}", f"{v['mean_discounted_return']:.3f}", f"{100 * v['terminated_share']:.0f}%"]
             if tabular:
