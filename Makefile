@@ -146,3 +146,16 @@ scaling: deps python-deps build
 
 clean:
 	rm -rf build .build
+
+# --- gym-check: the chain at defaults on gymnasium families, judged in the real env ------------
+# make gym-check [BIN=/other/worktree/.build/release] [GYM_FLAGS="--only mountaincar --episodes 50"]
+# Families into build/gym/NAME (made once), runs into build/gym/runs/NAME, summary build/gym/results.md.
+# Not part of test; the executables in BIN must exist (build them first: make build).
+GYM_VENV ?= build/venv-gym
+GYM_FLAGS ?=
+.PHONY: gym-check
+gym-check:
+	@test -x $(GYM_VENV)/bin/python -a $(GYM_VENV)/.requirements-gym.txt -nt tools/requirements-gym.txt || \
+	  { /usr/bin/python3 -m venv $(GYM_VENV) && $(GYM_VENV)/bin/pip install --quiet -r tools/requirements-gym.txt && \
+	    cp tools/requirements-gym.txt $(GYM_VENV)/.requirements-gym.txt; }
+	$(GYM_VENV)/bin/python tools/gym_check.py --bin $(BIN) --out build/gym $(GYM_FLAGS)
