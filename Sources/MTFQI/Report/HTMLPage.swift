@@ -54,8 +54,21 @@ struct HTMLPage {
     body.append("<ul>" + items.map { "<li>\(XMLText.escape($0))</li>" }.joined() + "</ul>")
   }
 
-  /// A table; cells of `numeric` columns are right-aligned. Cells are plain text.
+  /// A table; cells of `numeric` columns are right-aligned. Cells are plain text. Columns
+  /// empty in every row (a metric the inputs do not have) are left out.
   mutating func table(_ header: [String], _ rows: [[String]], numeric: Set<Int> = []) {
+    let width = max(header.count, rows.map(\.count).max() ?? 0)
+    let keep = (0..<width).filter { column in
+      rows.isEmpty || rows.contains { column < $0.count && !$0[column].isEmpty }
+    }
+    guard keep.count < width else { return tableAllColumns(header, rows, numeric: numeric) }
+    let numericKept = Set(keep.enumerated().filter { numeric.contains($0.element) }.map(\.offset))
+    tableAllColumns(
+      header.isEmpty ? [] : keep.map { $0 < header.count ? header[$0] : "" },
+      rows.map { row in keep.map { $0 < row.count ? row[$0] : "" } }, numeric: numericKept)
+  }
+
+  private mutating func tableAllColumns(_ header: [String], _ rows: [[String]], numeric: Set<Int>) {
     var out = ["<table>"]
     if !header.isEmpty { out.append("<tr>" + header.map { "<th>\(XMLText.escape($0))</th>" }.joined() + "</tr>") }
     for row in rows {

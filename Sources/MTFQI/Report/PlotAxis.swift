@@ -87,7 +87,12 @@ public struct PlotAxis: Sendable, Equatable {
     let lastDecade = Int(log10(high).rounded(.up))
     let decades = lastDecade - firstDecade
     var ticks: [Double] = []
-    if decades <= 3 {
+    if high / low <= 4 {
+      // Less than a factor of 4: evenly spaced readable values read better than 1-2-5.
+      ticks = linear([low, high], label: label, includeZero: false).ticks.filter {
+        $0 > 0 && $0 >= low * (1 - 1e-9) && $0 <= high * (1 + 1e-9)
+      }
+    } else if decades <= 3 {
       // Less than a decade and a half: every integer mantissa, else 1, 2, 5.
       let mantissas: [Double] = high / low <= 30 ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : [1, 2, 5]
       for exponent in firstDecade...lastDecade {

@@ -61,15 +61,11 @@ enum ReportReuse {
       "task", "head file", "transitions fitted", "rank k", "head ridge", "held-out BE frozen", "held-out BE scratch",
       "held-out BE oracle", "scratch", "recommended",
     ]
+    page.table(header, rows, numeric: [2, 3, 4, 5, 6, 7])
     if heads.contains(where: { $0.head.holdout != nil }) {
-      page.table(header, rows, numeric: [2, 3, 4, 5, 6, 7])
       page.paragraph(
         "Held-out BE: the RMS held-out Bellman error (mtfqi-fit --holdout; it includes the reward noise, so compare methods, not 0).",
         className: "note")
-    } else {
-      // No hold-out split: the held-out columns would be empty.
-      let keep = [0, 1, 2, 3, 4, 8, 9]
-      page.table(keep.map { header[$0] }, rows.map { row in keep.map { row[$0] } }, numeric: [2, 3, 4])
     }
     for data in heads where !data.extraFacts.isEmpty {
       page.paragraph("\(data.head.task): further results recorded in \(data.path):")

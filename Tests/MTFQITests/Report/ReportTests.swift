@@ -91,6 +91,50 @@ enum ReportFixtures {
     return delegate.cells
   }
 
+  /// Every table of the page as rows of cell texts (header rows included).
+  static func tables(_ html: String) -> [[[String]]] {
+    final class Tables: NSObject, XMLParserDelegate {
+      var tables: [[[String]]] = []
+      var cell: String?
+      func parser(
+        _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName qName: String?,
+        attributes attributeDict: [String: String] = [:]
+      ) {
+        switch elementName {
+        case "table": tables.append([])
+        case "tr": tables[tables.count - 1].append([])
+        case "td", "th": cell = ""
+        default: break
+        }
+      }
+      func parser(_ parser: XMLParser, foundCharacters string: String) { cell? += string }
+      func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {
+        if elementName == "td" || elementName == "th", let cell {
+          let t = tables.count - 1
+          tables[t][tables[t].count - 1].append(cell)
+          self.cell = nil
+        }
+      }
+    }
+    let parser = XMLParser(data: Data(html.utf8))
+    let delegate = Tables()
+    parser.delegate = delegate
+    _ = parser.parse()
+    return delegate.tables
+  }
+
+  /// The row of the first table with a header holding `column` whose first cell is `first`,
+  /// as header -> cell.
+  static func row(_ html: String, first: String, column: String) -> [String: String]? {
+    for table in tables(html) {
+      guard let header = table.first, header.contains(column) else { continue }
+      if let row = table.dropFirst().first(where: { $0.first == first }) {
+        return Dictionary(zip(header, row), uniquingKeysWith: { a, _ in a })
+      }
+    }
+    return nil
+  }
+
   static func json(_ path: String) throws -> [String: Any] {
     let data = try Data(contentsOf: URL(fileURLWithPath: path))
     let object = try JSONSerialization.jsonObject(with: data)
@@ -164,11 +208,11 @@ struct ReportTests {
     let occupancy = try #require(tabular["occupancy"] as? [String: Any])
     let base = try #require(pooled["base_features"] as? [String: Any])
     let pooledName = try #require(pooled["name"] as? String)
-    let pooledRow = try #require(cells.firstIndex(of: pooledName))
+    let pooledRow = try #require(ReportFixtures.row(page.html, first: pooledName, column: "concentrability"))
     let concentrability = try #require(occupancy["concentrability"] as? Double)
     let lambdaMin = try #require(base["lambda_min"] as? Double)
-    #expect(cells[pooledRow + 4] == Numbers.format(concentrability))
-    #expect(cells[pooledRow + 5] == Numbers.format(lambdaMin))
+    #expect(pooledRow["concentrability"] == Numbers.format(concentrability))
+    #expect(pooledRow["lambda_min(Sigma)"] == Numbers.format(lambdaMin))
     // Training: the last multitask Bellman residual of every task, from /training_log.
     let model = try HDF5File.open(run.pipeline.model)
     let residuals = try model.dataset("/training_log/bellman_residual")
@@ -224,9 +268,11 @@ struct ReportTests {
         try holdout.scalarAttribute("bellman_error_scratch", as: Double.self)
       )
     }()
-    let row = try #require(cellsBefore.firstIndex(of: "new00"))
-    #expect(cellsBefore[row + 5] == Numbers.format(frozen) && cellsBefore[row + 6] == Numbers.format(scratch))
-    #expect(cellsBefore[row + 9] == "not recorded")
+    let row = try #require(ReportFixtures.row(before.html, first: "new00", column: "recommended"))
+    #expect(row["held-out BE frozen"] == Numbers.format(frozen) && row["held-out BE scratch"] == Numbers.format(scratch))
+    #expect(row["recommended"] == "not recorded")
+    #expect(row["held-out BE oracle"] == nil, "a column empty in every row is left out")
+    #expect(!cellsBefore.isEmpty)
     #expect(before.html.contains(frozen <= scratch ? "new00: frozen (held-out Bellman error" : "new00: scratch (held-out Bellman error"))
     do {
       let file = try HDF5File.open(head, writable: true)
@@ -245,8 +291,8 @@ struct ReportTests {
     let after = try Report.build(request)
     #expect(XMLCheck.parse(after.html).error == nil)
     let cells = ReportFixtures.cells(after.html)
-    let newRow = try #require(cells.firstIndex(of: "new00"))
-    #expect(cells[newRow + 9] == (frozen <= scratch ? "scratch" : "frozen"))
+    let newRow = try #require(ReportFixtures.row(after.html, first: "new00", column: "recommended"))
+    #expect(newRow["recommended"] == (frozen <= scratch ? "scratch" : "frozen"))
     #expect(cells.contains("estimated_value_frozen") && cells.contains("1.25"))
     #expect(after.html.contains("multitask: relative_gradient_norm"))
     #expect(cells.contains("0.625") && cells.contains("0.75"))
