@@ -16,6 +16,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import time
 import zlib
 
 
@@ -111,9 +112,19 @@ def main():
     height = args.height or int(min(30000, 900 + sum(heights) + 26 * page.count("<tr>")))
     failures = []
     shot = os.path.join(args.out, "page.png")
+    # Render time, roughly: the page's screenshot against an empty page's (browser start-up cancels).
+    blank = os.path.join(args.out, "blank.html")
+    with open(blank, "w") as f:
+        f.write("<!DOCTYPE html><html><body></body></html>")
+    started = time.monotonic()
+    screenshot(chrome, "file://" + os.path.abspath(blank), os.path.join(args.out, "blank.png"), 1280, height)
+    empty_seconds = time.monotonic() - started
+    started = time.monotonic()
     screenshot(chrome, "file://" + os.path.abspath(args.report), shot, 1280, height)
+    render = time.monotonic() - started - empty_seconds
     share, colours = ink(shot)
-    print(f"{shot}: 1280 x {height}, {100 * share:.1f}% ink, {colours} colours (page {size / 1e6:.2f} MB, {len(svgs)} figures)")
+    print(f"{shot}: 1280 x {height}, {100 * share:.1f}% ink, {colours} colours (page {size / 1e6:.2f} MB, "
+          f"{len(svgs)} figures, about {max(render, 0):.2f} s to render beyond an empty page)")
     if share < 0.005:
         failures.append(f"{shot}: blank ({100 * share:.2f}% ink)")
     if size > 2_000_000:

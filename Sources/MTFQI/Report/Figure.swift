@@ -307,9 +307,13 @@ public struct Figure: Sendable {
         }
       }
       if item.markers && !item.isGuide {
-        let radius = item.opacity < 1 ? 2.2 : (points.count > 60 ? 1.8 : 3.2)
-        let every = max(1, points.count / 40)
-        for (i, point) in points.enumerated() where item.opacity < 1 || i % every == 0 || i == points.count - 1 {
+        // Long lines carry about ten markers (staggered between series so they do not sit on
+        // each other): enough to tell the series apart in greyscale.
+        let sparse = item.opacity >= 1 && points.count > 30
+        let radius = item.opacity < 1 ? 2.2 : (sparse ? 2.8 : 3.2)
+        let every = sparse ? max(1, points.count / 10) : 1
+        let offset = sparse ? (item.style * every / 7) % every : 0
+        for (i, point) in points.enumerated() where !sparse || (i + every - offset) % every == 0 {
           out.append(PlotStyle.marker(style.marker, x: point.0, y: point.1, r: radius, colour: colour, opacity: item.opacity))
         }
       }

@@ -14,13 +14,13 @@ public enum PlotStyle {
     case circle, square, triangle, diamond, cross, triangleDown, plus
   }
 
-  /// The style of series `index`: colour, marker and dash vary together for the first seven
-  /// series and then shift against each other, so no two of the first 42 series look alike.
+  /// The style of series `index`: 7 colours, 7 markers and 6 dash patterns cycle together, so
+  /// no two of the first 42 series share both marker and dash (what is left in greyscale).
   static func series(_ index: Int) -> (colour: String, marker: Marker, dash: String) {
     let i = max(index, 0)
     let colour = colours[i % colours.count]
     let marker = Marker.allCases[i % Marker.allCases.count]
-    let dash = dashes[(i + i / colours.count) % dashes.count]
+    let dash = dashes[i % dashes.count]
     return (colour, marker, dash)
   }
 

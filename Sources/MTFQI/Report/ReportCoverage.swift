@@ -40,7 +40,8 @@ enum ReportCoverage {
         tabular.map { Numbers.count($0.minCount) } ?? "",
         tabular.map { Numbers.format($0.occupancy.concentrability) } ?? "",
         Numbers.format(scope.baseFeatures.lambdaMin), Numbers.format(scope.baseFeatures.lambdaMax),
-        Numbers.format(scope.baseFeatures.kappa), Numbers.format(scope.baseFeatures.effectiveRank, digits: 3),
+        Numbers.format(scope.baseFeatures.kappa), String(scope.baseFeatures.rank),
+        Numbers.format(scope.baseFeatures.effectiveRank, digits: 3),
         Numbers.percent(scope.unsupportedBootstrap.rate),
         scope.importanceWeights.map { Numbers.percent($0.essFraction) } ?? "",
       ])
@@ -48,14 +49,20 @@ enum ReportCoverage {
     page.table(
       [
         "scope", "transitions", "unseen (s, a) pairs", "min count", "concentrability", "lambda_min(Sigma)",
-        "lambda_max(Sigma)", "kappa", "effective rank", "unsupported bootstrap", "ESS",
-      ], rows, numeric: [1, 3, 4, 5, 6, 7, 8, 9, 10])
+        "lambda_max(Sigma)", "kappa", "rank", "effective rank", "unsupported bootstrap", "ESS",
+      ], rows, numeric: [1, 3, 4, 5, 6, 7, 8, 9, 10, 11])
     page.paragraph(
       "Sigma is the second-moment matrix of the base features under the data, normalised as in schemas/coverage.md; kappa the relative condition of the target policy's features against it; concentrability the largest ratio of the target policy's occupancy to the data's.",
       className: "note")
     if let map = heatMapFigure(report) { page.figure(map, caption: map.title + ". Rows are actions, columns states; white slashed cells were never visited.") }
     let names = scopes.map(\.name)
-    page.figure(
+    if let spectra = spectrumFigure(scopes) {
+      page.figure(
+        spectra,
+        caption:
+          "Every eigenvalue of Sigma per task and pooled, largest first (coverage.json eigenvalues). Eigenvalues of 0 (directions the data never excites) are left out of the log axis; the rank column of the table counts those above rounding.")
+    } else {
+      page.figure(
       Figure(
         title: "Extreme eigenvalues of Sigma per task",
         panels: [
@@ -72,7 +79,8 @@ enum ReportCoverage {
                 label: "eigenvalue of Sigma (feature second moment)")))
         ], columns: 1, plotWidth: 620),
       caption:
-        "The ends of the eigenvalue spectrum of Sigma per task and pooled (coverage.json records the extremes, the rank and the effective rank, not every eigenvalue). A lambda_min of 0 is left out of the log axis.")
+        "The ends of the eigenvalue spectrum of Sigma per task and pooled (this coverage.json records the extremes, the rank and the effective rank, not every eigenvalue). A lambda_min of 0 is left out of the log axis.")
+    }
     let concentrability = scopes.map { $0.tabular?.occupancy.concentrability }
     if concentrability.contains(where: { $0 != nil }) {
       page.figure(
@@ -100,6 +108,26 @@ enum ReportCoverage {
           ]
         }, numeric: [1, 2, 4, 5, 6])
     }
+  }
+
+  /// The eigenvalue spectrum of Sigma per scope, when coverage.json records it.
+  static func spectrumFigure(_ scopes: [ScopeReport]) -> Figure? {
+    let recorded = scopes.filter { $0.baseFeatures.eigenvalues != nil }
+    guard !recorded.isEmpty else { return nil }
+    let series = recorded.enumerated().map { index, scope in
+      let values = scope.baseFeatures.eigenvalues ?? []
+      return PlotSeries(
+        name: scope.name, x: values.indices.map { Double($0 + 1) }, y: values, style: index)
+    }
+    return Figure(
+      title: "Eigenvalue spectrum of Sigma per task",
+      panels: [
+        PlotPanel(
+          title: "Eigenvalues of Sigma (base features), largest first",
+          content: .xy(
+            series: series, x: PlotAxis.linear(series.flatMap(\.x), label: "index i", includeZero: false),
+            y: PlotAxis.logarithmic(series.flatMap(\.y), label: "eigenvalue lambda_i")))
+      ], columns: 1, plotWidth: 620, plotHeight: 260)
   }
 
   /// State x action counts per task (log colour scale), when coverage.json holds counts.

@@ -104,7 +104,7 @@ enum ReportReuse {
         let y = log.map { $0.bellmanResiduals.first ?? .nan }
         all += y
         series.append(
-          PlotSeries(name: name, x: log.indices.map { Double($0 + 1) }, y: y, style: index, markers: log.count <= 30))
+          PlotSeries(name: name, x: log.indices.map { Double($0 + 1) }, y: y, style: index))
       }
       panels.append(PlotPanel(title: head.task, content: .xy(series: series, x: PlotAxis(label: "", scale: .linear, low: 0, high: 1, ticks: []), y: PlotAxis(label: "", scale: .log, low: 1, high: 10, ticks: []))))
     }

@@ -121,8 +121,7 @@ enum ReportTraining {
       let iterations = log.indices.map { Double($0 + 1) }
       let series = names.enumerated().map { t, name in
         PlotSeries(
-          name: name, x: iterations, y: log.map { t < $0[keyPath: value].count ? $0[keyPath: value][t] : .nan }, style: t,
-          markers: log.count <= 30)
+          name: name, x: iterations, y: log.map { t < $0[keyPath: value].count ? $0[keyPath: value][t] : .nan }, style: t)
       }
       return PlotPanel(
         title: method,
@@ -138,7 +137,7 @@ enum ReportTraining {
       let series = (0..<width).map { j in
         PlotSeries(
           name: width == model.taskNames.count ? model.taskNames[j] : (width == 1 ? column.name : "\(column.name)[\(j)]"),
-          x: iterations, y: column.values.map { j < $0.count ? $0[j] : .nan }, style: j, markers: column.values.count <= 30)
+          x: iterations, y: column.values.map { j < $0.count ? $0[j] : .nan }, style: j)
       }
       let values = column.values.flatMap { $0 }
       let positive = values.filter(\.isFinite).allSatisfy { $0 > 0 }

@@ -213,6 +213,14 @@ struct ReportTests {
     let lambdaMin = try #require(base["lambda_min"] as? Double)
     #expect(pooledRow["concentrability"] == Numbers.format(concentrability))
     #expect(pooledRow["lambda_min(Sigma)"] == Numbers.format(lambdaMin))
+    // coverage.json records the whole spectrum (D = 10 here): largest first, its ends the extremes.
+    let spectrum = try #require(base["eigenvalues"] as? [Double])
+    let lambdaMax = try #require(base["lambda_max"] as? Double)
+    #expect(spectrum.count == base["dimension"] as? Int)
+    #expect(spectrum.first == lambdaMax && spectrum.last == lambdaMin)
+    #expect(zip(spectrum, spectrum.dropFirst()).allSatisfy { $0 >= $1 })
+    #expect(pooledRow["rank"] == String(base["rank"] as? Int ?? -1))
+    #expect(page.html.contains("Eigenvalue spectrum of Sigma per task"))
     // Training: the last multitask Bellman residual of every task, from /training_log.
     let model = try HDF5File.open(run.pipeline.model)
     let residuals = try model.dataset("/training_log/bellman_residual")

@@ -86,6 +86,9 @@ struct SVGLayerTests {
     #expect(Set(first.map(\.colour)).count == 7)
     #expect(Set(first.map { "\($0.marker)" }).count == 7)
     #expect(Set(first.map(\.dash)).count == 6)
+    // In greyscale only marker and dash remain: no two of the first 42 series share both.
+    let greyscale = (0..<42).map { "\(PlotStyle.series($0).marker) \(PlotStyle.series($0).dash)" }
+    #expect(Set(greyscale).count == 42)
     func luminance(_ hex: String) -> Double {
       let value = Int(hex.dropFirst(), radix: 16) ?? 0
       let r = Double((value >> 16) & 255)
