@@ -247,17 +247,15 @@ public struct Figure: Sendable {
   func axes(x: PlotAxis, y: PlotAxis, frame: Frame, left: Double) -> [String] {
     let c = Numbers.coordinate
     var out: [String] = []
-    for tick in x.ticks {
-      let px = frame.x + frame.width * x.fraction(tick)
-      out.append(
-        "<line x1=\"\(c(px))\" y1=\"\(c(frame.y))\" x2=\"\(c(px))\" y2=\"\(c(frame.y + frame.height))\" stroke=\"#e0e0e0\"/>")
-      out.append(
-        "<text x=\"\(c(px))\" y=\"\(c(frame.y + frame.height + 15))\" text-anchor=\"middle\">\(Numbers.tick(tick))</text>")
-    }
+    out += xTicks(x, frame: frame)
+    // Labels that would touch the previous one are left out (the grid line stays).
+    var lastLabel = -Double.infinity
     for tick in y.ticks {
       let py = frame.y + frame.height * (1 - y.fraction(tick))
       out.append(
         "<line x1=\"\(c(frame.x))\" y1=\"\(c(py))\" x2=\"\(c(frame.x + frame.width))\" y2=\"\(c(py))\" stroke=\"#e0e0e0\"/>")
+      guard abs(py - lastLabel) >= Self.fontSize + 1 else { continue }
+      lastLabel = py
       out.append("<text x=\"\(c(frame.x - 5))\" y=\"\(c(py + 4))\" text-anchor=\"end\">\(Numbers.tick(tick))</text>")
     }
     out.append(
@@ -271,6 +269,25 @@ public struct Figure: Sendable {
     out.append(
       "<text x=\"\(c(cx))\" y=\"\(c(cy))\" text-anchor=\"middle\" transform=\"rotate(-90 \(c(cx)) \(c(cy)))\">\(XMLText.escape(y.label + (y.scale == .log ? " [log]" : "")))</text>"
     )
+    return out
+  }
+
+  /// Vertical grid lines and labels of the x ticks; a label that would overlap the previous
+  /// one is left out (its grid line stays).
+  func xTicks(_ x: PlotAxis, frame: Frame) -> [String] {
+    let c = Numbers.coordinate
+    var out: [String] = []
+    var lastRight = -Double.infinity
+    for tick in x.ticks {
+      let px = frame.x + frame.width * x.fraction(tick)
+      out.append(
+        "<line x1=\"\(c(px))\" y1=\"\(c(frame.y))\" x2=\"\(c(px))\" y2=\"\(c(frame.y + frame.height))\" stroke=\"#e0e0e0\"/>")
+      let label = Numbers.tick(tick)
+      let half = Self.textWidth(label) / 2
+      guard px - half >= lastRight + 4 else { continue }
+      lastRight = px + half
+      out.append("<text x=\"\(c(px))\" y=\"\(c(frame.y + frame.height + 15))\" text-anchor=\"middle\">\(label)</text>")
+    }
     return out
   }
 
@@ -324,13 +341,7 @@ public struct Figure: Sendable {
   func dotPlot(categories: [String], series: [DotSeries], x: PlotAxis, frame: Frame) -> [String] {
     let c = Numbers.coordinate
     var out: [String] = []
-    for tick in x.ticks {
-      let px = frame.x + frame.width * x.fraction(tick)
-      out.append(
-        "<line x1=\"\(c(px))\" y1=\"\(c(frame.y))\" x2=\"\(c(px))\" y2=\"\(c(frame.y + frame.height))\" stroke=\"#e0e0e0\"/>")
-      out.append(
-        "<text x=\"\(c(px))\" y=\"\(c(frame.y + frame.height + 15))\" text-anchor=\"middle\">\(Numbers.tick(tick))</text>")
-    }
+    out += xTicks(x, frame: frame)
     let rowHeight = (frame.height - 10) / Double(max(categories.count, 1))
     for (row, category) in categories.enumerated() {
       let cy = frame.y + 5 + rowHeight * (Double(row) + 0.5)

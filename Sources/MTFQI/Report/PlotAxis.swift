@@ -81,8 +81,10 @@ public struct PlotAxis: Sendable, Equatable {
       lo /= 1.5
       hi *= 1.5
     }
-    let low = oneTwoFive(below: lo)
-    let high = oneTwoFive(above: hi)
+    // Less than a factor of 30: bounds and ticks on every integer mantissa, else on 1, 2, 5.
+    let mantissas: [Double] = hi / lo <= 30 ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : [1, 2, 5]
+    let low = round(below: lo, mantissas: mantissas)
+    let high = round(above: hi, mantissas: mantissas)
     let firstDecade = Int(log10(low).rounded(.down))
     let lastDecade = Int(log10(high).rounded(.up))
     let decades = lastDecade - firstDecade
@@ -93,8 +95,6 @@ public struct PlotAxis: Sendable, Equatable {
         $0 > 0 && $0 >= low * (1 - 1e-9) && $0 <= high * (1 + 1e-9)
       }
     } else if decades <= 3 {
-      // Less than a decade and a half: every integer mantissa, else 1, 2, 5.
-      let mantissas: [Double] = high / low <= 30 ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : [1, 2, 5]
       for exponent in firstDecade...lastDecade {
         for mantissa in mantissas {
           let value = clean(mantissa * pow(10, Double(exponent)), step: pow(10, Double(exponent)))
@@ -121,18 +121,18 @@ public struct PlotAxis: Sendable, Equatable {
     return 10 * power
   }
 
-  /// The largest 1-2-5 x 10^j at most `value`.
-  static func oneTwoFive(below value: Double) -> Double {
+  /// The largest m x 10^j at most `value`, m one of `mantissas` (ascending, starting at 1).
+  static func round(below value: Double, mantissas: [Double]) -> Double {
     let power = pow(10, log10(value).rounded(.down))
     var best = power
-    for mantissa in [1.0, 2, 5] where mantissa * power <= value * (1 + 1e-12) { best = mantissa * power }
+    for mantissa in mantissas where mantissa * power <= value * (1 + 1e-12) { best = mantissa * power }
     return clean(best, step: power)
   }
 
-  /// The smallest 1-2-5 x 10^j at least `value`.
-  static func oneTwoFive(above value: Double) -> Double {
+  /// The smallest m x 10^j at least `value`, m one of `mantissas` or 10.
+  static func round(above value: Double, mantissas: [Double]) -> Double {
     let power = pow(10, log10(value).rounded(.down))
-    for mantissa in [1.0, 2, 5, 10] where mantissa * power >= value * (1 - 1e-12) {
+    for mantissa in mantissas + [10] where mantissa * power >= value * (1 - 1e-12) {
       return clean(mantissa * power, step: power)
     }
     return 10 * power

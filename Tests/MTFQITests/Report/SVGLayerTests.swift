@@ -78,6 +78,40 @@ struct SVGLayerTests {
     #expect(wide.ticks == [1e-12, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2, 1])
     #expect(abs(narrow.fraction(0.02) - (log10(0.02) - log10(0.002)) / (0 - log10(0.002))) < 1e-12)
     #expect(!narrow.accepts(0) && narrow.accepts(0.5))
+    // Within a factor of 30: bounds and ticks on every integer mantissa (4 to 16 -> 4 to 20).
+    let close = PlotAxis.fitting([4, 16], scale: .log, label: "T")
+    #expect(close.low == 4 && close.high == 20 && close.ticks == [4, 5, 6, 7, 8, 9, 10, 20])
+  }
+
+  @Test("x tick labels never overlap: crowded ones are left out, their grid lines kept")
+  func tickLabelsDoNotOverlap() throws {
+    let x = PlotAxis.fitting([10, 160], scale: .log, label: "n0")
+    let figure = Figure(
+      title: "t",
+      panels: [
+        PlotPanel(
+          title: "p",
+          content: .xy(
+            series: [PlotSeries(name: "s", x: [10, 160], y: [1, 2], style: 0)], x: x,
+            y: PlotAxis.fitting([1, 2], scale: .linear, label: "y")))
+      ], columns: 1, plotWidth: 300, plotHeight: 100)
+    let svg = figure.svg()
+    let parsed = XMLCheck.parse(svg)
+    #expect(parsed.error == nil)
+    let baseline = Numbers.coordinate(Figure.topMargin + 100 + 15)
+    // (centre x, label) of the tick labels, from the markup.
+    var labels: [(Double, String)] = []
+    for line in svg.split(separator: "\n") where line.contains("y=\"\(baseline)\"") && line.hasPrefix("<text") {
+      guard let start = line.range(of: "x=\""), let end = line[start.upperBound...].firstIndex(of: "\""),
+        let open = line.firstIndex(of: ">"), let close = line.range(of: "</text>")
+      else { continue }
+      labels.append((Double(line[start.upperBound..<end]) ?? .nan, String(line[line.index(after: open)..<close.lowerBound])))
+    }
+    #expect(labels.count >= 4 && labels.count < x.ticks.count, "\(labels) for \(x.ticks)")
+    #expect(
+      zip(labels, labels.dropFirst()).allSatisfy { a, b in
+        b.0 - a.0 >= Double(a.1.count + b.1.count) / 2 * Figure.characterWidth + 4
+      }, "\(labels)")
   }
 
   @Test("series styles differ in colour, marker and dash; the colour scale gets lighter monotonically")
