@@ -213,7 +213,7 @@ enum ScalingFigures {
   }
 
   /// Writes each figure as DIR/NAME.svg (atomically) and returns the paths written.
-  public static func write(_ directory: String) throws(MTFQIError) -> [String] {
+  static func write(_ directory: String) throws(MTFQIError) -> [String] {
     let tables = try ScalingTables.read(directory)
     var written: [String] = []
     for item in figures(tables) {
