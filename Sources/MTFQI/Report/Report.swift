@@ -89,7 +89,7 @@ public enum Report {
         case .training: if let model = inputs.model { try ReportTraining.write(model, into: &page) }
         case .representation:
           if let representation = inputs.representation { try ReportTraining.write(representation, into: &page) }
-        case .reuse: try ReportReuse.write(inputs.heads, into: &page)
+        case .reuse: try ReportReuse.write(inputs, into: &page)
         case .evaluation: if let metrics = inputs.metrics { ReportReuse.write(metrics, into: &page) }
         case .scaling: if let scaling = inputs.scaling { ReportScaling.write(scaling, into: &page) }
         }

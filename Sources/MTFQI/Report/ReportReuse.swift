@@ -43,6 +43,28 @@ enum ReportReuse {
     return calls
   }
 
+  /// Per task: the relative error of the best approximation of its Q* in span(phi-hat)
+  /// (metrics.json, with a truth), as text.
+  static func spanDiagnostics(_ inputs: ReportInputs) -> [String: String] {
+    var spans: [String: String] = [:]
+    for input in inputs.metrics?.report.inputs ?? [] {
+      for approximation in input.representation?.heldOutApproximation ?? [] where spans[approximation.task] == nil {
+        spans[approximation.task] = Numbers.percent(approximation.relativeError)
+      }
+    }
+    return spans
+  }
+
+  static func write(_ inputs: ReportInputs, into page: inout HTMLPage) throws(MTFQIError) {
+    try write(inputs.heads, into: &page)
+    let spans = spanDiagnostics(inputs)
+    let calls = calls(inputs)
+    page.paragraph("Frozen or scratch, per new task:")
+    page.table(
+      ["task", "call", "based on", "best approximation of Q* in span(phi-hat), relative error"],
+      calls.map { [$0.task, $0.choice, $0.basis, spans[$0.task] ?? ""] })
+  }
+
   static func write(_ heads: [ReportInputs.HeadData], into page: inout HTMLPage) throws(MTFQIError) {
     var rows: [[String]] = []
     for data in heads {

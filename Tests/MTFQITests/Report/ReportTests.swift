@@ -252,8 +252,23 @@ struct ReportTests {
       }
     }
     #expect(checked == 6)
-    // The frozen-vs-scratch call in the summary agrees with metrics.json.
-    #expect(page.html.contains("Frozen vs scratch"))
+    // The frozen-vs-scratch call per new task follows metrics.json's Q errors, with the span
+    // diagnostic of the head's own evaluation.
+    for input in inputs where input["kind"] as? String == "head" {
+      let task = try #require(input["task"] as? String)
+      let methods = try #require((input["tasks"] as? [[String: Any]])?.first?["methods"] as? [[String: Any]])
+      func error(_ name: String) -> Double? {
+        methods.first { $0["method"] as? String == name }?["q_error_uniform"] as? Double
+      }
+      let frozen = try #require(error("frozen"))
+      let scratch = try #require(error("scratch"))
+      let call = try #require(ReportFixtures.row(page.html, first: task, column: "call"))
+      #expect(call["call"] == (frozen <= scratch ? "frozen" : "scratch"))
+      let representation = try #require(input["representation"] as? [String: Any])
+      let approximation = try #require((representation["held_out_approximation"] as? [[String: Any]])?.first)
+      let relative = try #require(approximation["relative_error"] as? Double)
+      #expect(call["best approximation of Q* in span(phi-hat), relative error"] == Numbers.percent(relative))
+    }
   }
 
   @Test("held-out errors and optional fields of newer writers (recommendation, estimated values, convergence columns, candidate table) are shown when present")
