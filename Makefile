@@ -3,6 +3,7 @@
 #   make test      the test suite (what CI runs)
 #   make bench     benchmarks against the Python peers (build/bench/*/results.md)
 #   make scaling   the paper's scaling sweeps (SCALING=quick for a fast variant)
+#   make report    one HTML page of whatever outputs OUT holds (make report-check: look at it in chromium)
 #
 # Your own logs: make run LOGS=path/to/logs NEW_TASK=path/to/new-task-logs OUT=build/mine
 #   (spaces inferred, one-hot features, no truth; CONFIG=, TRAIN_FLAGS=, FEATURES=, SPACES= to change)
@@ -57,7 +58,7 @@ APT_PACKAGES := libhdf5-dev zlib1g-dev libopenblas-dev liblapacke-dev pkg-config
 SOURCES := Package.swift $(shell find Sources -name '*.swift' -o -name '*.h' -o -name '*.cpp' -o -name '*.modulemap' 2>/dev/null)
 STAMP := $(BIN)/.mtfqi-built
 
-.PHONY: all deps python-deps build run test bench scaling coverage-gate clean
+.PHONY: all deps python-deps build run test bench scaling coverage-gate report report-check clean
 
 all: build
 
@@ -122,9 +123,16 @@ $(OUT)/heads/.done: $(OUT)/representation.h5 $(OUT)/new.h5
 $(OUT)/metrics.json: $(OUT)/model.h5 $(OUT)/heads/.done
 	$(BIN)/mtfqi-evaluate $(if $(TRUTH),$(OUT)/model.h5 --truth $(TRUTH)) $(sort $(wildcard $(OUT)/heads/*.h5)) -o $@ > $(OUT)/metrics.txt
 
-run: $(OUT)/metrics.json
+# One self-contained page of the whole run (inline SVG figures, no script).
+$(OUT)/report.html: $(OUT)/metrics.json $(STAMP)
+	$(BIN)/mtfqi-report --store $(OUT)/store.h5 --store $(OUT)/new.h5 --coverage $(OUT)/coverage.json \
+	  --model $(OUT)/model.h5 --representation $(OUT)/representation.h5 --heads $(OUT)/heads \
+	  --metrics $(OUT)/metrics.json -o $@ > /dev/null
+
+run: $(OUT)/report.html
 	@cat $(OUT)/metrics.txt
-	@echo "Outputs in $(OUT)/: store.h5 new.h5 coverage.json model.h5 q/ representation.h5 heads/ metrics.json"
+	@echo "Outputs in $(OUT)/: store.h5 new.h5 coverage.json model.h5 q/ representation.h5 heads/ metrics.json report.html"
+	@echo "Report: $(OUT)/report.html"
 
 # The coverage gate alone (exit 3 when a gate fails).
 coverage-gate: $(OUT)/store.h5
@@ -143,6 +151,30 @@ bench: deps python-deps build
 
 scaling: deps python-deps build
 	$(PYTHON) tools/scaling.py --bin $(BIN) $(if $(filter quick,$(SCALING)),--quick --out build/scaling-quick,--out build/scaling)
+
+# --- The report ---------------------------------------------------------------------------------
+# The page of whatever OUT holds (any subset of the pipeline's outputs, or make scaling's tables).
+REPORT_FILE = $(wildcard $(OUT)/$(1))
+report: build
+	@test -d $(OUT) || { echo "make report: $(OUT) does not exist (make run OUT=$(OUT) first)" >&2; exit 2; }
+	$(BIN)/mtfqi-report $(foreach f,store.h5 new.h5,$(if $(call REPORT_FILE,$(f)),--store $(OUT)/$(f))) \
+	  $(if $(call REPORT_FILE,coverage.json),--coverage $(OUT)/coverage.json) \
+	  $(if $(call REPORT_FILE,model.h5),--model $(OUT)/model.h5) \
+	  $(if $(call REPORT_FILE,representation.h5),--representation $(OUT)/representation.h5) \
+	  $(if $(call REPORT_FILE,heads/*.h5),--heads $(OUT)/heads) \
+	  $(if $(call REPORT_FILE,metrics.json),--metrics $(OUT)/metrics.json) \
+	  $(if $(call REPORT_FILE,upstream.csv)$(call REPORT_FILE,downstream.csv),--scaling $(OUT)) \
+	  -o $(OUT)/report.html
+	@echo "Report: $(OUT)/report.html"
+
+# Looks at the page in a real browser (not part of make test): installs Debian's chromium when
+# missing, screenshots the page at 1280 px and every figure, and fails when one is blank.
+report-check:
+	@test -f $(OUT)/report.html || { echo "make report-check: no $(OUT)/report.html (make report OUT=$(OUT) first)" >&2; exit 2; }
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	/usr/bin/env python3 tools/report_check.py $(OUT)/report.html --out $(OUT)/report-check
 
 clean:
 	rm -rf build .build

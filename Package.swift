@@ -14,6 +14,7 @@ let package = Package(
     .executable(name: "mtfqi-export", targets: ["mtfqi-export"]),
     .executable(name: "mtfqi-fit", targets: ["mtfqi-fit"]),
     .executable(name: "mtfqi-evaluate", targets: ["mtfqi-evaluate"]),
+    .executable(name: "mtfqi-report", targets: ["mtfqi-report"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -64,6 +65,9 @@ let package = Package(
       dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .executableTarget(
       name: "mtfqi-evaluate",
+      dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+    .executableTarget(
+      name: "mtfqi-report",
       dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .testTarget(
       name: "MTFQITests",

@@ -28,7 +28,7 @@ mtfqi-ingest (new task, first n0 rows) -> mtfqi-export -> mtfqi-fit (frozen, scr
               where scratch catches up
 
 Writes OUT/upstream.csv, OUT/downstream.csv, OUT/summary.json, OUT/summary.md and the SVG
-figures (tools/plot_scaling.py); prints the fitted log-log slopes and the downstream numbers.
+figures (drawn by `mtfqi-report --scaling OUT`, the report's SVG layer); prints the fitted log-log slopes and the downstream numbers.
 Runs are cached in OUT/runs/<key>/ (the key covers the settings and the binaries), so a second
 run with nothing changed only re-plots; --fresh ignores the cache. Needs numpy (and h5py only
 for tools/reuse_example.py, not here).
@@ -46,9 +46,6 @@ import sys
 import time
 
 import numpy as np
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import plot_scaling  # noqa: E402
 
 # Part of every cache key: bump it when a run's recorded fields change.
 RESULT_VERSION = 4
@@ -583,7 +580,11 @@ def main():
     os.replace(os.path.join(args.out, "summary.json.tmp"), os.path.join(args.out, "summary.json"))
     with open(os.path.join(args.out, "summary.md"), "w") as f:
         f.write("# Scaling results\n\n" + "\n".join(f"    {line}" for line in lines) + "\n")
-    figures = plot_scaling.plot_all(args.out)
+    # The figures come from the product's one SVG layer (the same as the report's).
+    plot = subprocess.run([os.path.join(args.bin, "mtfqi-report"), "--scaling", args.out], capture_output=True, text=True)
+    if plot.returncode != 0:
+        sys.exit(f"scaling: mtfqi-report --scaling failed:\n{plot.stderr}")
+    figures = plot.stdout.split()
     print(f"figures: {', '.join(figures)}")
     print(f"tables: {os.path.join(args.out, 'upstream.csv')}, {os.path.join(args.out, 'downstream.csv')}; "
           f"summary: {os.path.join(args.out, 'summary.json')} ({summary['seconds']} s)")

@@ -192,6 +192,9 @@ public struct FeatureReport: Codable, Sendable {
   public var targetOutsideDataSpan: Double
   /// tr((Sigma_mu + ridge)^-1 Sigma_mu): the data's mean ||psi||^2 in the ridged Sigma^-1.
   public var effectiveDimension: Double
+  /// Every eigenvalue of Sigma_mu, largest first (rounding negatives as 0), when D <= 1024
+  /// (`FeatureCoverage.spectrumLimit`); nil above (the extremes, rank and effective rank remain).
+  public var eigenvalues: [Double]? = nil
 }
 
 public struct BootstrapReport: Codable, Sendable {

@@ -113,6 +113,10 @@ enum CoverageMath {
     return result
   }
 
+  /// The largest D whose whole spectrum coverage.json records (the report, not the numbers,
+  /// would grow with D beyond it).
+  static let spectrumLimit = 1024
+
   /// The spectral numbers of one feature space and the factor for the bootstrap test.
   ///
   /// - eigenvalues of Sigma_mu (symmetric eigensolver per block; negatives from rounding
@@ -213,13 +217,14 @@ enum CoverageMath {
       }
       effectiveDimension += value / (value + ridge)
     }
-    let report = FeatureReport(
+    var report = FeatureReport(
       space: space, step: step, dimension: dimension, lambdaMin: smallest, lambdaMax: largest,
       conditionNumber: smallest > tolerance ? largest / smallest : .infinity,
       effectiveRank: exp(entropy), rank: eigenvalues.filter { $0 > tolerance }.count, ridge: ridge,
       kappa: kappa, restrictedChiSquare: chiSquare,
       targetOutsideDataSpan: piTrace > 0 ? min(1, max(0, outside / piTrace)) : 0,
       effectiveDimension: effectiveDimension)
+    if dimension <= spectrumLimit { report.eigenvalues = eigenvalues.sorted(by: >) }
     return (
       report,
       MahalanobisFactor(
