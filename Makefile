@@ -39,6 +39,8 @@ SPACES ?= $(if $(DEFAULT_DATA),--observation-space discrete:50 --action-space di
 CONFIG ?= $(if $(DEFAULT_DATA),data/train.json)
 # Flags that override the config (e.g. --feature-table FILE --truth FILE --rank 8).
 TRAIN_FLAGS ?=
+# Where mtfqi-train writes the learned Q tables as CSV (Discrete observations only; empty: none).
+Q_TABLES ?= $(if $(DEFAULT_DATA),$(OUT)/q)
 # The synthetic family's exact truth; empty for logs without one (held-out Bellman error instead).
 TRUTH ?= $(if $(DEFAULT_DATA),$(DATA)/truth.h5)
 # Base features for coverage (schemas/coverage.md): table:FILE, one-hot, raw, fourier.
@@ -105,7 +107,7 @@ $(OUT)/coverage.json: $(OUT)/store.h5
 	$(BIN)/mtfqi-coverage $< $(if $(TRUTH),--truth $(TRUTH)) --features $(FEATURES) $(COVERAGE_GATES) -o $@
 
 $(OUT)/model.h5: $(OUT)/store.h5 $(OUT)/coverage.json $(CONFIG)
-	$(BIN)/mtfqi-train $< -o $@ $(if $(CONFIG),--config $(CONFIG)) $(if $(TRUTH),$(if $(DEFAULT_DATA),,--truth $(TRUTH))) $(TRAIN_FLAGS) --q-tables $(OUT)/q
+	$(BIN)/mtfqi-train $< -o $@ $(if $(CONFIG),--config $(CONFIG)) $(if $(TRUTH),$(if $(DEFAULT_DATA),,--truth $(TRUTH))) $(TRAIN_FLAGS) $(if $(Q_TABLES),--q-tables $(Q_TABLES))
 
 $(OUT)/representation.h5: $(OUT)/model.h5 $(OUT)/new.h5
 	$(BIN)/mtfqi-export $< --store $(OUT)/new.h5 -o $@
