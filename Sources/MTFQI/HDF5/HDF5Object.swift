@@ -115,6 +115,8 @@ public class HDF5Object {
   /// Reads a string attribute, variable-length or fixed-length (NUL padding is removed).
   public func stringAttribute(_ name: String) throws(HDF5Error) -> String {
     let operation = "read attribute '\(name)'"
+    let crashContext = HDF5CrashContext.enter(file: file.path, object: path + " (attribute '\(name)')")
+    defer { HDF5CrashContext.leave(crashContext) }
     let attribute = try H5.check(
       H5Aopen(id, name, H5.propertyDefault), operation, file: file.path, object: path)
     defer { H5Aclose(attribute) }
@@ -153,6 +155,8 @@ public class HDF5Object {
     throws(HDF5Error) -> [T]
   {
     let operation = "read attribute '\(name)'"
+    let crashContext = HDF5CrashContext.enter(file: file.path, object: path + " (attribute '\(name)')")
+    defer { HDF5CrashContext.leave(crashContext) }
     let attribute = try H5.check(
       H5Aopen(id, name, H5.propertyDefault), operation, file: file.path, object: path)
     defer { H5Aclose(attribute) }
