@@ -130,3 +130,16 @@ static void install(void) {
 }
 
 void mtfqi_signals_install(void) { pthread_once(&install_once, install); }
+
+// At process start, on the main thread before any other thread exists: the handlers are
+// installed, and the signals they handle are unblocked (a parent may have left them blocked,
+// e.g. Foundation's Process; then SIGTERM would stay pending for ever). Threads created later
+// inherit this mask.
+__attribute__((constructor)) static void install_at_start(void) {
+  mtfqi_signals_install();
+  sigset_t set;
+  sigemptyset(&set);
+  const int handled[] = {SIGTERM, SIGINT, SIGHUP, SIGSEGV, SIGBUS, SIGILL, SIGABRT, SIGFPE};
+  for (unsigned i = 0; i < sizeof handled / sizeof handled[0]; i++) sigaddset(&set, handled[i]);
+  pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}

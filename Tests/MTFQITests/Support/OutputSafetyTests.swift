@@ -41,12 +41,12 @@ struct OutputSafetyTests {
   func samePathEveryStage() throws {
     let pipeline = try ReuseFixtures.small.get()
     let directory = try ReuseFixtures.scratch("same-path")
-    let store = try copy(pipeline.store, to: directory)
-    let newStore = try copy(pipeline.newStore, to: directory)
-    let features = try copy(pipeline.features, to: directory)
-    let truth = try copy(pipeline.truth, to: directory)
-    let model = try copy(pipeline.model, to: directory)
-    let representation = try copy(pipeline.representation, to: directory)
+    let store = try Self.copy(pipeline.store, to: directory)
+    let newStore = try Self.copy(pipeline.newStore, to: directory)
+    let features = try Self.copy(pipeline.features, to: directory)
+    let truth = try Self.copy(pipeline.truth, to: directory)
+    let model = try Self.copy(pipeline.model, to: directory)
+    let representation = try Self.copy(pipeline.representation, to: directory)
     let log = directory + "/log.csv"
     try ReuseFixtures.writeLog(log, task: "a", rows: 30, states: 5, actions: 2)
     let link = directory + "/link.csv"
@@ -83,7 +83,7 @@ struct OutputSafetyTests {
     // train --q-tables DIR: DIR/<task>.csv would replace an input stored under that name.
     let qDirectory = directory + "/q"
     try FileManager.default.createDirectory(atPath: qDirectory, withIntermediateDirectories: true)
-    let storeAsCSV = try copy(store, to: qDirectory, as: "t00.csv")
+    let storeAsCSV = try Self.copy(store, to: qDirectory, as: "t00.csv")
     try Self.expectRefusal(
       "mtfqi-train", [storeAsCSV, "-o", directory + "/m.h5", "--q-tables", qDirectory] + trainFlags,
       output: qDirectory, input: storeAsCSV, untouched: [storeAsCSV])
@@ -101,7 +101,7 @@ struct OutputSafetyTests {
     try Self.expectRefusal(
       "mtfqi-fit", [representation, newStore, "--task", "new00", "--truth", truth, "-o", truth],
       output: truth, input: truth, untouched: [representation, newStore, truth])
-    let newAsCSV = try copy(newStore, to: qDirectory, as: "new00.csv")
+    let newAsCSV = try Self.copy(newStore, to: qDirectory, as: "new00.csv")
     try Self.expectRefusal(
       "mtfqi-fit",
       [representation, newAsCSV, "--task", "new00", "-o", directory + "/h2.h5", "--q-tables", qDirectory],
@@ -155,7 +155,8 @@ struct OutputSafetyTests {
     for (process, _) in processes { try process.run() }
     for (process, capture) in processes {
       process.waitUntilExit()
-      #expect(process.terminationStatus == 0, "\(try capture.readStderr())")
+      let stderr = try capture.readStderr()
+      #expect(process.terminationStatus == 0, "\(stderr)")
     }
     let inspect = try Executables.run("mtfqi-inspect", [store, "--task-names"])
     #expect(inspect.status == 0, "\(inspect)")
@@ -188,12 +189,14 @@ struct OutputSafetyTests {
       said = try capture.readStderr().contains("waiting for another process writing \(store)")
       if !said { usleep(10_000) }
     }
-    #expect(said, "the waiting writer said nothing: \(try capture.readStderr())")
+    let waitingStderr = try capture.readStderr()
+    #expect(said, "the waiting writer said nothing: \(waitingStderr)")
     #expect(process.isRunning && !FileManager.default.fileExists(atPath: store))
     held?.release()
     held = nil
     process.waitUntilExit()
-    #expect(process.terminationStatus == 0, "\(try capture.readStderr())")
+    let finalStderr = try capture.readStderr()
+    #expect(process.terminationStatus == 0, "\(finalStderr)")
     #expect(FileManager.default.fileExists(atPath: store))
   }
 
@@ -248,7 +251,8 @@ struct OutputSafetyTests {
       seen = FileManager.default.fileExists(atPath: temporary)
       if !seen { usleep(5_000) }
     }
-    #expect(seen, "the ingest never created \(temporary): \(try capture.readStderr())")
+    let ingestStderr = try capture.readStderr()
+    #expect(seen, "the ingest never created \(temporary): \(ingestStderr)")
     kill(process.processIdentifier, signal)
     process.waitUntilExit()
     try? writer.close()
