@@ -628,6 +628,12 @@ struct JSONCursor {
     }
     while true {
       skipWhitespace()
+      // Refused as it is read: the width sizes every column buffer of the file.
+      guard values.count < TextSchema.maximumWidth else {
+        throw RowError(
+          field: field, expected: "at most \(TextSchema.maximumWidth) numbers (the limit of an observation or action in a text log)",
+          found: "more")
+      }
       values.append(try number(field: field))
       skipWhitespace()
       if peek == UInt8(ascii: ",") {

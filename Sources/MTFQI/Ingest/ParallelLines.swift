@@ -55,6 +55,10 @@ struct TextSchema: @unchecked Sendable {
   /// size must fit in Int64.
   static let inferredDiscreteLimit: Int64 = 1 << 53
 
+  /// The most numbers an observation or action of a text log may hold (obs_0..obs_{d-1}
+  /// columns, or a JSON array): column buffers hold thousands of rows of this width.
+  static let maximumWidth = 10_000
+
   /// The integers a declared Discrete space takes, as the fast parsers check them
   /// (±`inferredDiscreteLimit` when nothing is declared).
   static func integerBounds(_ space: Space?) -> (low: Int64, high: Int64) {
