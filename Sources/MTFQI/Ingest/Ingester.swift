@@ -157,9 +157,7 @@ public enum Ingester {
       }
       text.append(0x0A)
     }
-    guard FileManager.default.createFile(atPath: output.temporaryPath, contents: text) else {
-      throw MTFQIError.io(path: path, message: "cannot write the rejection report")
-    }
+    try output.write(text)
     try output.commit()
   }
 }

@@ -74,6 +74,39 @@ public final class AtomicOutput {
     try output.commit()
   }
 
+  /// Writes `data` as the temporary file's whole content. A failure (a full disk: ENOSPC,
+  /// EDQUOT) is one line naming the output, the reason and the bytes written; the temporary
+  /// file is removed.
+  func write(_ data: Data) throws(MTFQIError) {
+    let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard descriptor >= 0 else {
+      let reason = String(cString: strerror(errno))
+      abort()
+      throw .io(path: destination, message: "cannot create its temporary file \(temporaryPath): \(reason)")
+    }
+    var written = 0
+    var failure: Int32 = 0
+    data.withUnsafeBytes { bytes in
+      while written < bytes.count {
+        let n = Glibc.write(descriptor, bytes.baseAddress! + written, bytes.count - written)
+        if n < 0 {
+          if errno == EINTR { continue }
+          failure = errno
+          return
+        }
+        written += n
+      }
+    }
+    if failure == 0 && fsync(descriptor) != 0 && errno != EINVAL { failure = errno }
+    if close(descriptor) != 0 && failure == 0 { failure = errno }
+    if failure != 0 {
+      abort()
+      throw .io(
+        path: destination,
+        message: "cannot write it: \(String(cString: strerror(failure))) after writing \(written) of \(data.count) bytes")
+    }
+  }
+
   /// Renames the temporary file over the destination (atomic on one file system).
   public func commit() throws(MTFQIError) {
     guard !finished else { return }
