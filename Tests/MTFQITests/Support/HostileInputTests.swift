@@ -228,3 +228,38 @@ struct HostileInputTests {
     }
   }
 }
+
+/// A tmpfs too small for the output (needs root for mount(8); skipped otherwise).
+@Suite("Full disk: one line naming the output and the bytes written", .serialized)
+struct FullDiskTests {
+  @Test("ingest, coverage and evaluate on a full tmpfs: exit 1, one line, no crash, nothing left")
+  func smallTmpfs() throws {
+    let mountPoint = try Fixtures.TemporaryDirectory("mtfqi-full-disk")
+    let mounted = try Executables.runTool(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", mountPoint.path])
+    try #require(mounted.status == 0, "cannot mount a tmpfs here (needs root): \(mounted)")
+    defer { _ = try? Executables.runTool(["umount", mountPoint.path]) }
+    let pipeline = try ReuseFixtures.small.get()
+    // Fill most of it, so that every output runs out of space.
+    FileManager.default.createFile(atPath: mountPoint.file("fill"), contents: Data(count: 150 * 1024))
+    let log = try ReuseFixtures.scratch("full-disk") + "/log.csv"
+    try ReuseFixtures.writeLog(log, task: "a", rows: 3000, states: 7, actions: 3)
+    let runs: [(String, [String], String)] = [
+      ("mtfqi-ingest", [log, "-o", mountPoint.file("store.h5"), "--quiet"], mountPoint.file("store.h5")),
+      ("mtfqi-coverage", [pipeline.store, "-o", mountPoint.file("coverage.json"), "--counts", "--quiet"],
+       mountPoint.file("coverage.json")),
+      ("mtfqi-evaluate", [pipeline.model, "--truth", pipeline.truth, "-o", mountPoint.file("metrics.json"), "--quiet"],
+       mountPoint.file("metrics.json")),
+    ]
+    for (stage, arguments, output) in runs {
+      let run = try Executables.run(stage, arguments)
+      #expect(run.reason == .exit && run.status == 1, "\(stage): \(run)")
+      let lines = run.stderr.split(separator: "\n")
+      #expect(lines.count == 1, "\(stage): \(run.stderr)")
+      #expect(
+        run.stderr.hasPrefix("Error: \(output)") && run.stderr.contains("o space left on")
+          && run.stderr.contains("bytes") && !run.stderr.contains("H5FD"),
+        "\(stage): \(run.stderr)")
+      #expect(try FileManager.default.contentsOfDirectory(atPath: mountPoint.path) == ["fill"], "\(stage)")
+    }
+  }
+}
