@@ -94,6 +94,23 @@ struct HostileInputTests {
     #expect(steps64 == [Int64.min, 1])
   }
 
+  @Test("A D4RL file on which the HDF5 library itself crashes (h5dump too): one line, exit 1, nothing left")
+  func hdf5LibraryCrash() throws {
+    // Found by the fuzzer: a bit-flipped copy of d4rl/nonfinite.hdf5 (2,354 bytes) whose
+    // /timeouts makes libhdf5 1.10.8 dereference garbage (SIGSEGV).
+    let input = Fixtures.path("hostile/d4rl-crashes-hdf5.hdf5")
+    let directory = try Fixtures.TemporaryDirectory("mtfqi-hdf5-crash")
+    let store = directory.file("store.h5")
+    let run = try Executables.run("mtfqi-ingest", [input, "-o", store, "--quiet"])
+    #expect(run.reason == .exit && run.status == 1, "\(run)")
+    #expect(
+      run.stderr
+        == "Error: \(input): the HDF5 library crashed reading /timeouts (the file is corrupt or not what it claims to be)\n",
+      "\(run.stderr)")
+    // The temporary store and the lock file were removed by the signal handler.
+    #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty)
+  }
+
   @Test("HDF5 sources: 2^40 declared rows, rows of no values, a Discrete start at int64 max")
   func hdf5Sources() throws {
     try #require(Self.hasH5py, "needs python3 with h5py (PATH=/usr/bin:$PATH)")
