@@ -154,11 +154,6 @@ struct MTFQISynth: ParsableCommand {
   }
 
   func validate() throws {
-    var isDirectory: ObjCBool = false
-    if FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory), !isDirectory.boolValue {
-      throw ValidationError(
-        "the output \(output) is an existing file, not a folder: refusing to write over it; give a folder")
-    }
     if gamma != nil && horizon != nil {
       throw ValidationError("give --gamma (discounted) or --horizon (finite horizon), not both")
     }
