@@ -395,7 +395,7 @@ public struct TrainedModel: Sendable {
     } catch let error as FQIError {
       throw error
     } catch {
-      throw FQIError.input("model \(path): \(error)")
+      throw FQIError.input(prefixed(path, "model \(path): ", error))
     }
   }
 }

@@ -227,7 +227,7 @@ public struct ExportedRepresentation: Sendable {
     } catch let error as FQIError {
       throw error
     } catch {
-      throw .input("\(path): \(error)")
+      throw .input(prefixed(path, "\(path): ", error))
     }
   }
 
@@ -352,7 +352,7 @@ enum ReuseFiles {
       let root = try HDF5File.open(path).root()
       return try root.hasAttribute("format") ? try root.stringAttribute("format") : ""
     } catch {
-      throw .input("\(path): \(error)")
+      throw .input(prefixed(path, "\(path): ", error))
     }
   }
 }

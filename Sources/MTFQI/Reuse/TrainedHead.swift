@@ -256,7 +256,7 @@ public struct TrainedHead: Sendable {
     } catch let error as FQIError {
       throw error
     } catch {
-      throw .input("\(path): \(error)")
+      throw .input(prefixed(path, "\(path): ", error))
     }
   }
 

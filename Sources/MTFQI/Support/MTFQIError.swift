@@ -35,3 +35,10 @@ extension MTFQIError {
     .invalidInput("\(file):\(location): field '\(field)': expected \(expected), found \(found)")
   }
 }
+
+/// An error's text prefixed with `prefix`, unless it already starts with `path` (an HDF5 error
+/// names its file first): one mention of the file per message.
+func prefixed(_ path: String, _ prefix: String, _ error: any Error) -> String {
+  let text = "\(error)"
+  return text.hasPrefix(path) ? text : prefix + text
+}

@@ -142,7 +142,7 @@ struct TruthFile {
     } catch let error as FQIError {
       throw error
     } catch {
-      throw FQIError.input("truth file \(path): \(error)")
+      throw FQIError.input(prefixed(path, "truth file \(path): ", error))
     }
   }
 
