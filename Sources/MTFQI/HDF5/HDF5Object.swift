@@ -171,6 +171,10 @@ public class HDF5Object {
     let space = try H5.check(H5Aget_space(attribute), operation, file: file.path, object: path)
     defer { H5Sclose(space) }
     let count = Int(H5Sget_simple_extent_npoints(space))
+    // An attribute lives in an object header (at most 64 KiB): a larger count is corruption.
+    guard (0...65_536).contains(count) else {
+      throw error(operation, reason: "the attribute declares \(count) values: the file is corrupt")
+    }
     var values = [T](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
     let status = values.withUnsafeMutableBytes { H5Aread(attribute, T.hdf5Type.memoryType, $0.baseAddress) }
     try H5.check(status, operation, file: file.path, object: path)
