@@ -1,6 +1,7 @@
 # mtfqi: every stage is a file target, so make reruns only what is stale.
 #   make run       install what is missing, build, run every stage on the default data in data/
-#   make test      the test suite (what CI runs)
+#   make test      the test suite (what CI runs; includes a 2 s budget per fuzz harness)
+#   make fuzz      seeded mutation fuzzing for FUZZ_SECONDS per harness (FUZZ_SEED, findings in build/fuzz-findings)
 #   make bench     benchmarks against the Python peers (build/bench/*/results.md)
 #   make scaling   the paper's scaling sweeps (SCALING=quick for a fast variant)
 #   make report    one HTML page of whatever outputs OUT holds (make report-check: look at it in chromium)
@@ -57,10 +58,10 @@ PYTHON_CHECK := import h5py, numpy, pandas
 PYTHON ?= $(shell for p in python3 /usr/bin/python3; do command -v $$p >/dev/null 2>&1 && $$p -c "$(PYTHON_CHECK)" >/dev/null 2>&1 && { command -v $$p; exit 0; }; done; echo /usr/bin/python3)
 
 APT_PACKAGES := libhdf5-dev zlib1g-dev libopenblas-dev liblapacke-dev pkg-config libfast-float-dev hdf5-tools time
-SOURCES := Package.swift $(shell find Sources -name '*.swift' -o -name '*.h' -o -name '*.cpp' -o -name '*.modulemap' 2>/dev/null)
+SOURCES := Package.swift $(shell find Sources -name '*.swift' -o -name '*.h' -o -name '*.c' -o -name '*.cpp' -o -name '*.modulemap' 2>/dev/null)
 STAMP := $(BIN)/.mtfqi-built
 
-.PHONY: all deps python-deps build run test bench scaling coverage-gate report report-check clean
+.PHONY: all deps python-deps build run test fuzz bench scaling coverage-gate report report-check clean
 
 all: build
 
@@ -144,6 +145,14 @@ coverage-gate: $(OUT)/store.h5
 test: deps python-deps
 	$(SWIFT) build
 	MTFQI_PYTHON=$(PYTHON) $(SWIFT) test
+
+# Seeded mutation fuzzing (Tests/MTFQITests/Fuzz): the CSV / JSON Lines parsers (the C fast paths
+# against the Swift parsers) and every HDF5 reader, FUZZ_SECONDS per harness.
+FUZZ_SECONDS ?= 60
+FUZZ_SEED ?= 1
+fuzz: deps
+	$(SWIFT) build
+	MTFQI_FUZZ_SECONDS=$(FUZZ_SECONDS) MTFQI_FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --filter FuzzTests
 
 # --- Benchmarks and scaling (not part of test) ------------------------------------------------
 bench: deps python-deps build

@@ -34,10 +34,12 @@ let package = Package(
     .target(
       name: "CFastFloat",
       cxxSettings: [.unsafeFlags(["-O3"])]),
+    // Signal hygiene (async-signal-safe removal of temporary outputs, crash containment).
+    .target(name: "CSupport"),
     .target(
       name: "MTFQI",
       dependencies: [
-        "CHDF5", "CBLAS", "CZlib", "CFastFloat",
+        "CHDF5", "CBLAS", "CZlib", "CFastFloat", "CSupport",
         .product(name: "Crypto", package: "swift-crypto"),
       ],
       swiftSettings: [.enableUpcomingFeature("InternalImportsByDefault")],

@@ -101,25 +101,30 @@ inline void skip_blanks(const char *&p, const char *end) {
   while (p < end && (*p == ' ' || *p == '\t')) ++p;
 }
 
-// A JSON integer as the Swift cursor reads it: optional '-', digits, within int64_t.
+// A JSON integer as the Swift cursor reads it: optional '-', digits without a leading zero
+// (RFC 8259), within int64_t (accumulated negatively, so that int64 min is one).
 inline bool json_integer(const char *&p, const char *end, long long *value) {
   const bool negative = p < end && *p == '-';
   p += negative;
   const char *digits = p;
   long long result = 0;
   while (p < end && mtfqi::is_digit(*p)) {
-    if (__builtin_mul_overflow(result, 10LL, &result) || __builtin_add_overflow(result, *p - '0', &result))
+    if (__builtin_mul_overflow(result, 10LL, &result) || __builtin_sub_overflow(result, *p - '0', &result))
       return false;
     ++p;
   }
-  if (p == digits) return false;
-  *value = negative ? -result : result;
+  if (p == digits || (*digits == '0' && p - digits > 1)) return false;
+  if (!negative && __builtin_mul_overflow(result, -1LL, &result)) return false;
+  *value = result;
   return true;
 }
 
+// A finite JSON number: the RFC 8259 grammar, then correctly rounded.
 inline bool json_number(const char *&p, const char *end, double *value) {
+  const size_t length = mtfqi_json_number_length(p, end);
+  if (length == 0) return false;
   const size_t consumed = mtfqi::parse_double(p, end, value);
-  if (consumed == 0 || !std::isfinite(*value)) return false;
+  if (consumed != length || !std::isfinite(*value)) return false;
   p += consumed;
   return true;
 }

@@ -169,6 +169,13 @@ struct Coverage: ParsableCommand {
         throw ValidationError("\(name) takes a share in [0, 1], found \(value)")
       }
     }
+    let featureTable = features.flatMap { $0.hasPrefix("table:") ? String($0.dropFirst(6)) : nil }
+    do {
+      try OutputGuard.declare(
+        inputs: [store] + [model, truth, featureTable].compactMap { $0 }, outputs: output.map { [$0] } ?? [])
+    } catch {
+      throw ValidationError(error.description)
+    }
   }
 
   func run() throws {

@@ -45,6 +45,11 @@ struct Evaluate: ParsableCommand {
 
   func validate() throws {
     guard !inputs.isEmpty else { throw ValidationError("give at least one model or head") }
+    do {
+      try OutputGuard.declare(inputs: inputs + (truth.map { [$0] } ?? []), outputs: output.map { [$0] } ?? [])
+    } catch {
+      throw ValidationError(error.description)
+    }
   }
 
   func run() throws {

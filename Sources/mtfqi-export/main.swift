@@ -60,6 +60,11 @@ struct Export: ParsableCommand {
       throw ValidationError("--step chooses the B of materialised features: give --store too")
     }
     if let step, step < 0 { throw ValidationError("--step must be at least 0, found \(step)") }
+    do {
+      try OutputGuard.declare(inputs: [model] + (store.map { [$0] } ?? []), outputs: [output])
+    } catch {
+      throw ValidationError(error.description)
+    }
   }
 
   func run() throws {

@@ -114,6 +114,13 @@ struct Fit: ParsableCommand {
         "--holdout must be a fraction strictly between 0 and 1, found \(holdout)")
     }
     if let step, step < 0 { throw ValidationError("--step must be at least 0, found \(step)") }
+    do {
+      try OutputGuard.declare(
+        inputs: [representation, store] + (truth.map { [$0] } ?? []), outputs: [output],
+        outputDirectories: qTables.map { [$0] } ?? [])
+    } catch {
+      throw ValidationError(error.description)
+    }
   }
 
   func run() throws {

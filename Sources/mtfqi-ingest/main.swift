@@ -69,6 +69,9 @@ struct Ingest: ParsableCommand {
   @Option(help: "Where --skip-invalid writes its report (JSON Lines). Default: OUTPUT.rejects.jsonl.")
   var rejectReport: String?
 
+  @Flag(help: "Fail at once when another process is writing the output (default: wait for it).")
+  var noWait = false
+
   @Flag(help: "Print a JSON summary on stdout instead of the table.")
   var json = false
 
@@ -85,6 +88,13 @@ struct Ingest: ParsableCommand {
       throw ValidationError("--format must be one of csv, jsonl, minari, d4rl; found '\(format)'")
     }
     if rejectReport != nil && !skipInvalid { throw ValidationError("--reject-report only makes sense with --skip-invalid") }
+    var outputs = [output]
+    if skipInvalid { outputs.append(rejectReport ?? output + ".rejects.jsonl") }
+    do {
+      try OutputGuard.declare(inputs: inputs, outputs: outputs)
+    } catch {
+      throw ValidationError(error.description)
+    }
     _ = try parsedTaskMap()
   }
 
@@ -108,6 +118,7 @@ struct Ingest: ParsableCommand {
   func run() throws {
     // Ingest runs no BLAS: stop OpenBLAS's idle workers, which would spin on the cores the parser uses.
     LinearAlgebra.useOneBLASThreadForProcess()
+    OutputLock.waitForOtherWriters = !noWait
     var options = IngestOptions()
     options.inputs = inputs
     options.output = output

@@ -191,8 +191,11 @@ struct Train: ParsableCommand {
     if allowUnidentifiable { resolved.allowUnidentifiable = true }
     do {
       try resolved.validate()
+      try OutputGuard.declare(
+        inputs: [store] + [config, resolved.features.table, resolved.truth].compactMap { $0 },
+        outputs: [output], outputDirectories: qTables.map { [$0] } ?? [])
     } catch {
-      throw ValidationError(error.description)
+      throw ValidationError("\(error)")
     }
     return resolved
   }

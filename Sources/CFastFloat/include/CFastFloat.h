@@ -18,6 +18,11 @@ size_t mtfqi_parse_double_reference(const char *first, const char *last, double 
 /// Same for binary32.
 size_t mtfqi_parse_float(const char *first, const char *last, float *value);
 
+/// The length of the JSON number (RFC 8259: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?)
+/// that starts at `first`, 0 when none does. "01", "+1", "1.", ".5", "-.5", "1e" are not JSON
+/// numbers; the caller checks what follows the token.
+size_t mtfqi_json_number_length(const char *first, const char *last);
+
 
 /// What a field of a common line holds (mtfqi_csv_common_rows, mtfqi_jsonl_common_rows).
 enum {

@@ -642,6 +642,12 @@ public enum CoverageAnalysis {
   static func readTruth(_ path: String, states: Int?, actions: Int) throws(CoverageError) -> (
     start: [Double]?, objective: CoverageObjective?
   ) {
+    // The truth is validated as training and evaluation validate it (ranges, P row-stochastic).
+    do throws(FQIError) {
+      try TruthFile.read(path) { _, _ in () }
+    } catch {
+      throw CoverageError.input(error.description)
+    }
     do {
       let file = try HDF5File.open(path)
       let root = try file.root()
@@ -654,10 +660,10 @@ public enum CoverageAnalysis {
       let mode = try root.stringAttribute("mode")
       var objective: CoverageObjective?
       if mode == "discounted" {
-        objective = .discounted(gamma: try root.scalarAttribute("gamma", as: Double.self))
+        objective = .discounted(gamma: try root.realAttribute("gamma", in: 0...1))
       } else if mode == "finite_horizon" {
         objective = .finiteHorizon(
-          horizon: Int(try root.scalarAttribute("horizon", as: Int64.self)), stepData: .pooled)
+          horizon: try root.integerAttribute("horizon", in: ModelLimits.horizon), stepData: .pooled)
       }
       guard let states else { return (nil, objective) }
       let fileStates = Int(try root.scalarAttribute("n_states", as: Int64.self))

@@ -326,13 +326,8 @@ extension CoverageReport {
     } catch {
       throw .output(error.description)
     }
-    guard FileManager.default.createFile(atPath: output.temporaryPath, contents: Data(text.utf8))
-    else {
-      output.abort()
-      throw .output(
-        "\(path): cannot write \(output.temporaryPath): \(String(cString: strerror(errno)))")
-    }
     do {
+      try output.write(Data(text.utf8))
       try output.commit()
     } catch {
       throw .output(error.description)

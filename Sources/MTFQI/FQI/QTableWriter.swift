@@ -90,11 +90,8 @@ extension QTableWriter {
     } catch {
       throw .output(error.description)
     }
-    guard FileManager.default.createFile(atPath: output.temporaryPath, contents: Data(text.utf8))
-    else {
-      throw .output("\(path): cannot write \(what)")
-    }
     do {
+      try output.write(Data(text.utf8))
       try output.commit()
     } catch {
       throw .output(error.description)

@@ -135,9 +135,11 @@ public struct TaskTransitions: Sendable {
       throw FQIError.input(
         "\(path): task \(name): the columns do not all have \(n) rows of the recorded shapes")
     }
+    // Checked: a space whose start is near the int64 limits has its end clamped, not overflowed.
+    let (actionEnd, actionOverflow) = actionStart.addingReportingOverflow(actionN)
     for row in 0..<n {
       let action = task.actions[row]
-      if action < actionStart || action >= actionStart + actionN {
+      if action < actionStart || (!actionOverflow && action >= actionEnd) {
         throw FQIError.guardrail(
           "\(path): /tasks/\(name)/actions row \(row): action \(action) is outside the action space \(info.actionSpace)"
         )
@@ -149,18 +151,20 @@ public struct TaskTransitions: Sendable {
     }
     if case .discrete(let stateN, let stateStart) = info.observationSpace {
       let low = Double(stateStart)
-      let high = Double(stateStart + stateN)
+      let high = Double(stateStart) + Double(stateN)
+      // A stored state shown as the integer it was (values near int64 max are not exact as Double).
+      func shown(_ value: Double) -> String { Int64(exactly: value).map(String.init) ?? "\(value)" }
       for row in 0..<n {
         let s = task.observations[row]
         if s < low || s >= high {
           throw FQIError.guardrail(
-            "\(path): /tasks/\(name)/observations row \(row): state \(Int64(s)) is outside the observation space \(info.observationSpace)"
+            "\(path): /tasks/\(name)/observations row \(row): state \(shown(s)) is outside the observation space \(info.observationSpace)"
           )
         }
         let next = task.nextObservations[row]
         if task.terminations[row] == 0 && (next < low || next >= high) {
           throw FQIError.guardrail(
-            "\(path): /tasks/\(name)/next_observations row \(row): state \(Int64(next)) is outside the observation space \(info.observationSpace) on a row that bootstraps"
+            "\(path): /tasks/\(name)/next_observations row \(row): state \(shown(next)) is outside the observation space \(info.observationSpace) on a row that bootstraps"
           )
         }
       }

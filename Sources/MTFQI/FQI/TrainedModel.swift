@@ -216,8 +216,11 @@ public struct TrainedModel: Sendable {
 
   /// Reads (T, inner) or (T, H, inner) back into per-step inner x T matrices.
   static func readPerTask(_ dataset: HDF5Dataset) throws(HDF5Error) -> [Matrix] {
-    let values = try dataset.read(as: Double.self)
+    let values = try dataset.readFinite()
     let shape = dataset.shape
+    guard shape.count == 2 || shape.count == 3 else {
+      throw dataset.error("read dataset", reason: "expected (tasks, k) or (tasks, steps, k), found rank \(shape.count)")
+    }
     if shape.count == 2 {
       return [Matrix(rows: shape[1], columns: shape[0], columnMajor: values)]
     }
@@ -259,6 +262,12 @@ public struct TrainedModel: Sendable {
     let seconds = try group.dataset("seconds").read(as: Double.self)
     let targetSeconds = try group.dataset("target_seconds").read(as: Double.self)
     let t = residualSet.rowShape.first ?? 0
+    let rows = iterations.count
+    guard [steps.count, sweeps.count, objective.count, seconds.count, targetSeconds.count].allSatisfy({ $0 == rows }),
+      [residuals, changes, maxNext].allSatisfy({ $0.count == rows * t })
+    else {
+      throw group.error("read the training log", reason: "its datasets do not all have \(rows) rows of \(t) tasks")
+    }
     return (0..<iterations.count).map { r in
       IterationRecord(
         iteration: Int(iterations[r]), step: Int(steps[r]), sweeps: Int(sweeps[r]),
@@ -296,29 +305,32 @@ public struct TrainedModel: Sendable {
       } catch {
         throw FQIError.input(error.description)
       }
+      // Every number read here is range-checked before it is used (ModelLimits).
       let mode = try root.stringAttribute("mode")
-      let gamma = try root.scalarAttribute("gamma", as: Double.self)
+      let gamma = try root.realAttribute("gamma", in: 0...1)
       let objective: FQIParameters.Objective
       if mode == "discounted" {
+        guard gamma < 1 else {
+          throw FQIError.input("\(path): /: attribute 'gamma': expected a discount in [0, 1), found \(gamma)")
+        }
         objective = .discounted(
-          gamma: gamma, iterations: Int(try root.scalarAttribute("iterations", as: Int64.self)))
+          gamma: gamma, iterations: try root.integerAttribute("iterations", in: ModelLimits.iterations))
       } else {
         objective = .finiteHorizon(
-          horizon: Int(try root.scalarAttribute("horizon", as: Int64.self)), gamma: gamma)
+          horizon: try root.integerAttribute("horizon", in: ModelLimits.horizon), gamma: gamma)
       }
       let shared = try root.stringAttribute("representation") == "shared"
       var parameters = FQIParameters(
-        objective: objective, rank: Int(try root.scalarAttribute("rank", as: Int64.self)),
-        ridge: try root.scalarAttribute("ridge", as: Double.self),
-        headRidge: try root.scalarAttribute("head_ridge", as: Double.self),
-        alsTolerance: try root.scalarAttribute("als_tolerance", as: Double.self),
-        alsMaxSweeps: Int(try root.scalarAttribute("als_max_sweeps", as: Int64.self)),
-        outerTolerance: try root.scalarAttribute("outer_tolerance", as: Double.self),
+        objective: objective, rank: try root.integerAttribute("rank", in: 1...featureMap.dimension),
+        ridge: try root.realAttribute("ridge", in: 0...ModelLimits.setting),
+        headRidge: try root.realAttribute("head_ridge", in: 0...ModelLimits.setting),
+        alsTolerance: try root.realAttribute("als_tolerance", in: 0...ModelLimits.setting),
+        alsMaxSweeps: try root.integerAttribute("als_max_sweeps", in: ModelLimits.iterations),
+        outerTolerance: try root.realAttribute("outer_tolerance", in: 0...ModelLimits.setting),
         sharedRepresentation: shared,
-        divergenceFactor: try root.scalarAttribute("divergence_factor", as: Double.self))
+        divergenceFactor: try root.realAttribute("divergence_factor", in: 0...ModelLimits.setting))
       if try root.hasAttribute("outer_max_rounds") {
-        parameters.outerMaxRounds = Int(
-          try root.scalarAttribute("outer_max_rounds", as: Int64.self))
+        parameters.outerMaxRounds = try root.integerAttribute("outer_max_rounds", in: ModelLimits.iterations)
       }
       let namesText = try root.stringAttribute("task_names")
       guard let names = try JSONSerialization.jsonObject(with: Data(namesText.utf8)) as? [String]
@@ -326,7 +338,13 @@ public struct TrainedModel: Sendable {
       let d = featureMap.dimension
       let k = parameters.rank
       let bSet = try file.dataset("/representation/B")
-      let bValues = try bSet.read(as: Double.self)
+      // (D, k), or (H, D, k) per step: a B stored transposed is refused, not reshaped.
+      if bSet.shape.count == 3 {
+        try bSet.requireShape([max(1, bSet.shape[0]), d, k], "steps x feature_dim x rank")
+      } else {
+        try bSet.requireShape([d, k], "feature_dim x rank")
+      }
+      let bValues = try bSet.readFinite()
       var representations: [Matrix] = []
       if bSet.shape.count == 2 {
         representations = [Matrix(rows: d, columns: k, rowMajor: bValues)]
@@ -357,9 +375,10 @@ public struct TrainedModel: Sendable {
           log: try readLog(try file.group("/baselines/oracle/log")))
         let features = try file.dataset("/baselines/oracle/features")
         let shape = features.shape
-        oracleFeatures = Matrix(
-          rows: shape[0] * shape[1], columns: shape[2], rowMajor: try features.read(as: Double.self)
-        )
+        guard shape.count == 3 else {
+          throw FQIError.input("\(path): /baselines/oracle/features: expected (S, A, k), found rank \(shape.count)")
+        }
+        oracleFeatures = Matrix(rows: shape[0] * shape[1], columns: shape[2], rowMajor: try features.readFinite())
       }
       let stepText = try root.stringAttribute("step_data")
       return TrainedModel(
@@ -376,9 +395,18 @@ public struct TrainedModel: Sendable {
     } catch let error as FQIError {
       throw error
     } catch {
-      throw FQIError.input("model \(path): \(error)")
+      throw FQIError.input(prefixed(path, "model \(path): ", error))
     }
   }
+}
+
+/// The ranges of the numbers a model (and a representation, a head) may hold: a value outside
+/// is a corrupt file, refused on read (schemas/model.md).
+enum ModelLimits {
+  static let iterations = 0...10_000_000
+  static let horizon = 1...1_000_000
+  /// Ridges, tolerances, the divergence factor.
+  static let setting = 1e12
 }
 
 func jsonArray(_ names: [String]) -> String {

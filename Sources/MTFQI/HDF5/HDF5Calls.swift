@@ -1,11 +1,17 @@
 internal import CHDF5
+import Foundation
 
 /// The one place that knows HDF5's C conventions: negative `hid_t`/`herr_t` means failure and
 /// the reason is on the library's error stack. Every HDF5 call in mtfqi goes through here.
 enum H5 {
   /// Library initialisation: `H5open` and `H5Eset_auto2(H5E_DEFAULT, nil, nil)` so that the
   /// library never prints to stderr itself; errors are read from the stack instead.
+  ///
+  /// `H5dont_atexit` first: the library's exit handler closes the files still open, and a file
+  /// whose writes failed (a full disk) makes it crash there, after the error was reported.
+  /// mtfqi closes every output itself before renaming it, so nothing is lost at exit.
   static let initialized: Bool = {
+    _ = H5dont_atexit()
     _ = mtfqi_H5open()
     _ = H5Eset_auto2(mtfqi_H5E_DEFAULT(), nil, nil)
     return true
@@ -56,14 +62,28 @@ enum H5 {
     return box.lines
   }
 
+  /// The one-line reason of a write that failed for want of space (ENOSPC, EDQUOT), with the
+  /// bytes the file holds; nil for other failures. HDF5's own stack would say it in ten lines.
+  static func diskFull(_ stack: [String], file: String) -> String? {
+    let full = stack.contains { $0.contains("errno = 28") || $0.contains("No space left on device") }
+    let quota = stack.contains { $0.contains("errno = 122") || $0.contains("Disk quota exceeded") }
+    guard full || quota else { return nil }
+    var info = stat()
+    let bytes = stat(file, &info) == 0 ? Int64(info.st_size) : 0
+    return "\(full ? "no space left on the device" : "the disk quota is exceeded") after writing \(bytes) bytes"
+  }
+
   /// Checks an id-returning call.
   @discardableResult
   static func check(
     _ id: hid_t, _ operation: @autoclosure () -> String, file: String, object: String
   ) throws(HDF5Error) -> hid_t {
     if id < 0 {
-      throw HDF5Error(
-        operation: operation(), file: file, objectPath: object, stack: takeErrorStack())
+      let stack = takeErrorStack()
+      if let reason = diskFull(stack, file: file) {
+        throw HDF5Error(operation: operation(), file: file, objectPath: object, reason: reason)
+      }
+      throw HDF5Error(operation: operation(), file: file, objectPath: object, stack: stack)
     }
     return id
   }
@@ -73,8 +93,11 @@ enum H5 {
     _ status: herr_t, _ operation: @autoclosure () -> String, file: String, object: String
   ) throws(HDF5Error) {
     if status < 0 {
-      throw HDF5Error(
-        operation: operation(), file: file, objectPath: object, stack: takeErrorStack())
+      let stack = takeErrorStack()
+      if let reason = diskFull(stack, file: file) {
+        throw HDF5Error(operation: operation(), file: file, objectPath: object, reason: reason)
+      }
+      throw HDF5Error(operation: operation(), file: file, objectPath: object, stack: stack)
     }
   }
 

@@ -50,9 +50,49 @@ public final class HDF5Dataset: HDF5Object {
     return try H5.check(H5Dopen2(parentID, name, H5.propertyDefault), operation, file: file.path, object: path)
   }
 
+  /// The largest factor by which a filtered (compressed) dataset may exceed its share of the
+  /// file: deflate cannot compress by more than about 1032:1.
+  static let maximumCompressionRatio: Int64 = 1100
+
+  /// Checks a dataset's declared extent before anything trusts it: every dimension and the
+  /// number of elements fit in `Int`, and in a file opened for reading the declared bytes fit in
+  /// the file (unfiltered data must be stored in it; filtered data at most
+  /// `maximumCompressionRatio` times the file's size). A few bytes of a corrupt or hostile file
+  /// can declare 2^40 rows; without this check they would be allocated or looped over.
+  private static func checkDeclaredSize(_ dims: [hsize_t], id: hid_t, file: HDF5File, path: String)
+    throws(HDF5Error)
+  {
+    func refuse(_ reason: String) -> HDF5Error {
+      HDF5Error(operation: "read dataset shape", file: file.path, objectPath: path, reason: reason)
+    }
+    let shape = dims.map(String.init).joined(separator: " x ")
+    var elements: Int64 = 1
+    for dim in dims {
+      guard dim <= hsize_t(Int64.max) else { throw refuse("the dataset declares the shape (\(shape)), too large for this machine") }
+      let (product, overflow) = elements.multipliedReportingOverflow(by: Int64(dim))
+      guard !overflow else { throw refuse("the dataset declares the shape (\(shape)), too large for this machine") }
+      elements = product
+    }
+    guard let fileSize = file.readOnlyByteSize else { return }
+    let type = H5Dget_type(id)
+    let elementSize = type >= 0 ? Int64(H5Tget_size(type)) : 1
+    if type >= 0 { H5Tclose(type) }
+    let dcpl = H5Dget_create_plist(id)
+    let filtered = dcpl >= 0 && H5Pget_nfilters(dcpl) > 0
+    if dcpl >= 0 { H5Pclose(dcpl) }
+    let (bytes, overflow) = elements.multipliedReportingOverflow(by: max(1, elementSize))
+    let limit = filtered ? fileSize.multipliedReportingOverflow(by: maximumCompressionRatio).partialValue : fileSize
+    guard !overflow, bytes <= limit else {
+      throw refuse(
+        "the dataset declares the shape (\(shape)) of \(elementSize)-byte elements, \(overflow ? "more than 2^63" : String(bytes)) bytes, but the file holds \(fileSize) bytes\(filtered ? " (even compressed \(maximumCompressionRatio):1)" : ""): the file is truncated or corrupt")
+    }
+  }
+
   static func open(in file: HDF5File, parentID: hid_t, name: String, path: String)
     throws(HDF5Error) -> HDF5Dataset
   {
+    let crashContext = HDF5CrashContext.enter(file: file.path, object: path)
+    defer { HDF5CrashContext.leave(crashContext) }
     let id = try openWithoutChunkCache(parentID: parentID, name: name, file: file, path: path)
     let type = H5Dget_type(id)
     let elementType = type >= 0 ? HDF5ElementType.classify(type) : nil
@@ -65,8 +105,22 @@ public final class HDF5Dataset: HDF5Object {
     }
     defer { H5Sclose(space) }
     let rank = Int(H5Sget_simple_extent_ndims(space))
+    guard (0...32).contains(rank) else {
+      H5Dclose(id)
+      throw HDF5Error(
+        operation: "read dataset shape", file: file.path, objectPath: path,
+        reason: "the dataset declares rank \(rank) (HDF5 allows 0 to 32): the file is corrupt")
+    }
     var dims = [hsize_t](repeating: 0, count: max(rank, 1))
     H5Sget_simple_extent_dims(space, &dims, nil)
+    if rank > 0 {
+      do throws(HDF5Error) {
+        try checkDeclaredSize(dims, id: id, file: file, path: path)
+      } catch {
+        H5Dclose(id)
+        throw error
+      }
+    }
     let dataset: HDF5Dataset
     if rank == 0 {
       dataset = HDF5Dataset(file: file, id: id, path: path, elementType: elementType, rowShape: [], rows: 1)
@@ -181,6 +235,8 @@ public final class HDF5Dataset: HDF5Object {
     throws(HDF5Error)
   {
     let operation = "read rows \(range.lowerBound)..<\(range.upperBound)"
+    let crashContext = HDF5CrashContext.enter(file: file.path, object: path)
+    defer { HDF5CrashContext.leave(crashContext) }
     try requireType(T.self, reading: true, operation)
     guard range.lowerBound >= 0, range.upperBound <= rows else {
       throw error(operation, reason: "the dataset has \(rows) rows")

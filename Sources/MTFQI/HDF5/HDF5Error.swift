@@ -1,3 +1,5 @@
+import Foundation
+
 /// A failure at the HDF5 boundary: what was being done, in which file and object, and the
 /// library's own error stack (walked with `H5Ewalk2`; libhdf5's own stderr printing is off).
 public struct HDF5Error: Error, CustomStringConvertible, Sendable {
@@ -24,8 +26,20 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
     self.reason = reason
   }
 
+  /// The file as the user named it: a temporary output `DIR/.NAME.tmp-PID` is shown as `DIR/NAME`.
+  var shownFile: String {
+    let url = URL(fileURLWithPath: file)
+    let name = url.lastPathComponent
+    guard name.hasPrefix("."), let range = name.range(of: ".tmp-", options: .backwards),
+      name[range.upperBound...].allSatisfy(\.isNumber)
+    else { return file }
+    let original = String(name[name.index(after: name.startIndex)..<range.lowerBound])
+    let directory = (file as NSString).deletingLastPathComponent
+    return directory.isEmpty ? original : directory + "/" + original
+  }
+
   public var description: String {
-    var text = "\(file): \(objectPath): cannot \(operation)"
+    var text = "\(shownFile): \(objectPath): cannot \(operation)"
     if let reason { text += ": \(reason)" }
     if !stack.isEmpty { text += " (HDF5: " + stack.joined(separator: "; ") + ")" }
     return text

@@ -1,4 +1,5 @@
 internal import CHDF5
+import Foundation
 
 /// An open HDF5 file (`H5Fcreate` / `H5Fopen`). It owns its `hid_t` and closes it in `deinit`
 /// (`H5Fclose`); groups and datasets keep a strong reference to their file, so the file is
@@ -7,10 +8,14 @@ public final class HDF5File {
   public let path: String
   let id: hid_t
   private var isClosed = false
+  /// The file's size in bytes when it was opened read-only (nil for a file being written): every
+  /// dataset's declared size is checked against it before anything is allocated or read.
+  let readOnlyByteSize: Int64?
 
-  private init(path: String, id: hid_t) {
+  private init(path: String, id: hid_t, readOnlyByteSize: Int64? = nil) {
     self.path = path
     self.id = id
+    self.readOnlyByteSize = readOnlyByteSize
   }
 
   deinit {
@@ -37,6 +42,8 @@ public final class HDF5File {
   /// Opens an existing file, read-only unless `writable`.
   public static func open(_ path: String, writable: Bool = false) throws(HDF5Error) -> HDF5File {
     H5.ensureInitialized()
+    let crashContext = HDF5CrashContext.enter(file: path, object: "/")
+    defer { HDF5CrashContext.leave(crashContext) }
     let isHDF5 = H5Fis_hdf5(path)
     if isHDF5 <= 0 {
       _ = H5.takeErrorStack()
@@ -48,7 +55,9 @@ public final class HDF5File {
     let fapl = try H5.fileAccessList(file: path)
     defer { H5Pclose(fapl) }
     let id = try H5.check(H5Fopen(path, flags, fapl), "open file", file: path, object: "/")
-    return HDF5File(path: path, id: id)
+    var info = stat()
+    let size: Int64? = !writable && stat(path, &info) == 0 ? Int64(info.st_size) : nil
+    return HDF5File(path: path, id: id, readOnlyByteSize: size)
   }
 
   /// The root group "/".

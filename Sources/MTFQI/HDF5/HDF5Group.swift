@@ -19,6 +19,8 @@ public final class HDF5Group: HDF5Object {
   static func open(in file: HDF5File, parentID: hid_t, name: String, path: String)
     throws(HDF5Error) -> HDF5Group
   {
+    let crashContext = HDF5CrashContext.enter(file: file.path, object: path)
+    defer { HDF5CrashContext.leave(crashContext) }
     let id = try H5.check(
       H5Gopen2(parentID, name, H5.propertyDefault), "open group", file: file.path, object: path)
     return HDF5Group(file: file, id: id, path: path)
@@ -56,6 +58,8 @@ public final class HDF5Group: HDF5Object {
 
   /// The kind of object a child link points to (`H5Oget_info_by_name2`).
   public func kind(of name: String) throws(HDF5Error) -> HDF5ObjectKind {
+    let crashContext = HDF5CrashContext.enter(file: file.path, object: childPath(name))
+    defer { HDF5CrashContext.leave(crashContext) }
     var info = H5O_info_t()
     try H5.check(
       H5Oget_info_by_name2(id, name, &info, UInt32(H5O_INFO_BASIC), H5.propertyDefault),
@@ -69,6 +73,8 @@ public final class HDF5Group: HDF5Object {
 
   /// Names of the direct children, in name order (`H5Literate2` by name, increasing).
   public func memberNames() throws(HDF5Error) -> [String] {
+    let crashContext = HDF5CrashContext.enter(file: file.path, object: path)
+    defer { HDF5CrashContext.leave(crashContext) }
     final class Box { var names: [String] = [] }
     let box = Box()
     let unmanaged = Unmanaged.passRetained(box)

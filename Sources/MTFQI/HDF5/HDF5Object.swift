@@ -115,6 +115,8 @@ public class HDF5Object {
   /// Reads a string attribute, variable-length or fixed-length (NUL padding is removed).
   public func stringAttribute(_ name: String) throws(HDF5Error) -> String {
     let operation = "read attribute '\(name)'"
+    let crashContext = HDF5CrashContext.enter(file: file.path, object: path + " (attribute '\(name)')")
+    defer { HDF5CrashContext.leave(crashContext) }
     let attribute = try H5.check(
       H5Aopen(id, name, H5.propertyDefault), operation, file: file.path, object: path)
     defer { H5Aclose(attribute) }
@@ -153,6 +155,8 @@ public class HDF5Object {
     throws(HDF5Error) -> [T]
   {
     let operation = "read attribute '\(name)'"
+    let crashContext = HDF5CrashContext.enter(file: file.path, object: path + " (attribute '\(name)')")
+    defer { HDF5CrashContext.leave(crashContext) }
     let attribute = try H5.check(
       H5Aopen(id, name, H5.propertyDefault), operation, file: file.path, object: path)
     defer { H5Aclose(attribute) }
@@ -167,6 +171,10 @@ public class HDF5Object {
     let space = try H5.check(H5Aget_space(attribute), operation, file: file.path, object: path)
     defer { H5Sclose(space) }
     let count = Int(H5Sget_simple_extent_npoints(space))
+    // An attribute lives in an object header (at most 64 KiB): a larger count is corruption.
+    guard (0...65_536).contains(count) else {
+      throw error(operation, reason: "the attribute declares \(count) values: the file is corrupt")
+    }
     var values = [T](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
     let status = values.withUnsafeMutableBytes { H5Aread(attribute, T.hdf5Type.memoryType, $0.baseAddress) }
     try H5.check(status, operation, file: file.path, object: path)
@@ -213,5 +221,56 @@ extension HDF5ElementType {
     if sourceSigned == targetSigned { return target.size >= size }
     if !sourceSigned && targetSigned { return target.size > size }
     return false
+  }
+}
+
+// MARK: Checked values (the readers of mtfqi's own files)
+
+/// The largest magnitude accepted for a stored real number of a model, representation, head,
+/// truth file or feature table: squares and products of a few such numbers stay finite.
+public let maximumStoredMagnitude = 1e150
+
+extension HDF5Object {
+  /// A scalar integer attribute within `range`: a value read from a file is range-checked
+  /// before any arithmetic (a corrupt rank of 2^62 or -3 is refused here, naming the file, the
+  /// object and the attribute).
+  public func integerAttribute(_ name: String, in range: ClosedRange<Int>) throws(HDF5Error) -> Int {
+    let value = try scalarAttribute(name, as: Int64.self)
+    guard value >= Int64(range.lowerBound) && value <= Int64(range.upperBound) else {
+      throw error(
+        "read attribute '\(name)'", reason: "expected an integer in [\(range.lowerBound), \(range.upperBound)], found \(value)")
+    }
+    return Int(value)
+  }
+
+  /// A scalar real attribute, finite and within `range`.
+  public func realAttribute(_ name: String, in range: ClosedRange<Double>) throws(HDF5Error) -> Double {
+    let value = try scalarAttribute(name, as: Double.self)
+    guard value.isFinite && range.contains(value) else {
+      throw error("read attribute '\(name)'", reason: "expected a number in [\(range.lowerBound), \(range.upperBound)], found \(value)")
+    }
+    return value
+  }
+}
+
+extension HDF5Dataset {
+  /// The whole dataset as Double, every value finite and of magnitude at most
+  /// `maximumStoredMagnitude` (so no NaN, infinity or 1e308 reaches a solver).
+  public func readFinite() throws(HDF5Error) -> [Double] {
+    let values = try read(as: Double.self)
+    if let index = values.firstIndex(where: { !($0.magnitude <= maximumStoredMagnitude) }) {
+      let position = rowElements > 0 ? "row \(index / max(1, rowElements)), element \(index % max(1, rowElements))" : "element \(index)"
+      throw error(
+        "read values", reason: "expected finite numbers of magnitude at most 1e150, found \(values[index]) at \(position)")
+    }
+    return values
+  }
+
+  /// Requires the shape `expected` (what the schema and the attributes say), naming both.
+  public func requireShape(_ expected: [Int], _ meaning: String) throws(HDF5Error) {
+    guard shape == expected else {
+      func show(_ s: [Int]) -> String { "(" + s.map(String.init).joined(separator: ", ") + ")" }
+      throw error("read dataset", reason: "expected the shape \(show(expected)) (\(meaning)), found \(show(shape))")
+    }
   }
 }

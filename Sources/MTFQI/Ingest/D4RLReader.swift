@@ -103,6 +103,11 @@ enum D4RLReader {
   {
     let type = try HDF5Source.storeType(of: dataset, file: file, field: role + "s")
     let shape = HDF5Source.describeShape(dataset)
+    // A row of no values (shape (N, 0)) is no observation: refused, not stored as (0, 0).
+    guard dataset.rowElements >= 1 else {
+      throw HDF5Source.layoutError(
+        file: file, path: dataset.path, "each row must hold at least one \(role) value, found shape \(shape)")
+    }
     if type == .int64 {
       guard dataset.rowElements == 1 else {
         throw HDF5Source.layoutError(

@@ -86,6 +86,10 @@ public enum Ingester {
       }
       return try detectFormat(path)
     }
+    // One writer at a time: the lock is taken before the old store is read and held until the
+    // new one is renamed over it, so a concurrent --append cannot lose this run's tasks or its own.
+    let outputLock = try OutputLock(destination: options.output)
+    defer { outputLock.release() }
     var existing: StoreReader?
     if options.append && FileManager.default.fileExists(atPath: options.output) {
       existing = try StoreReader(path: options.output)
@@ -185,9 +189,7 @@ public enum Ingester {
       }
       text.append(0x0A)
     }
-    guard FileManager.default.createFile(atPath: output.temporaryPath, contents: text) else {
-      throw MTFQIError.io(path: path, message: "cannot write the rejection report")
-    }
+    try output.write(text)
     try output.commit()
   }
 }

@@ -23,7 +23,11 @@ struct JSONLParser {
     var router: TextRowRouter?
     var firstLine: [UInt8] = []
     var firstLineNumber = 0
-    try scanner.forEachLine { (line, lineNumber) throws(MTFQIError) -> Bool in
+    try scanner.forEachLine { (whole, lineNumber) throws(MTFQIError) -> Bool in
+      // A UTF-8 byte order mark before the first record is allowed (as in CSV).
+      let line =
+        lineNumber == 1 && whole.starts(with: [0xEF, 0xBB, 0xBF])
+        ? UnsafeRawBufferPointer(rebasing: whole[3...]) : whole
       if ParallelLines.isBlank(line) { return true }
       var probe = JSONCursor(line)
       let shapes: (observation: TextColumnShape, action: TextColumnShape, behavior: Bool)
@@ -515,8 +519,11 @@ struct JSONCursor {
   }
 
   mutating func number(field: String) throws(RowError) -> Double {
+    let start = index
     let token = numberToken()
-    guard let value = TextParsing.double(token) else {
+    let first = (bytes.baseAddress! + start).assumingMemoryBound(to: CChar.self)
+    guard mtfqi_json_number_length(first, first + token.count) == token.count, let value = TextParsing.double(token)
+    else {
       throw RowError(field: field, expected: "a number", found: token.isEmpty ? foundHere() : TextParsing.show(token))
     }
     return value
@@ -535,7 +542,8 @@ struct JSONCursor {
     var value = 0.0
     let first = (bytes.baseAddress! + index).assumingMemoryBound(to: CChar.self)
     let consumed = index < bytes.count ? mtfqi_parse_double(first, first + (bytes.count - index), &value) : 0
-    if consumed > 0 && value.isFinite && (index + consumed == bytes.count || Self.endsValue(bytes[index + consumed])) {
+    // RFC 8259 numbers only: fast_float also takes "01", "+1", "1.", ".5".
+    if consumed > 0 && mtfqi_json_number_length(first, first + (bytes.count - index)) == consumed && value.isFinite && (index + consumed == bytes.count || Self.endsValue(bytes[index + consumed])) {
       index += consumed
       return value
     }
@@ -555,21 +563,30 @@ struct JSONCursor {
       negative = true
       index += 1
     }
+    // Accumulated negatively, so that int64 min (-9223372036854775808) is an integer.
     var value: Int64 = 0
     var digits = 0
     var overflow = false
+    let firstDigit = index
     while index < bytes.count {
       let digit = Int64(bytes[index]) &- 48
       guard digit >= 0 && digit <= 9 else { break }
       let (times, o1) = value.multipliedReportingOverflow(by: 10)
-      let (sum, o2) = times.addingReportingOverflow(digit)
+      let (sum, o2) = times.subtractingReportingOverflow(digit)
       overflow = overflow || o1 || o2
       value = sum
       digits += 1
       index += 1
     }
-    if digits > 0 && !overflow && (index == bytes.count || Self.endsValue(bytes[index])) {
-      return negative ? -value : value
+    // No leading zero (RFC 8259): "01" is not a JSON number.
+    let leadingZero = digits > 1 && bytes[firstDigit] == UInt8(ascii: "0")
+    if !negative {
+      let (positive, o3) = value.multipliedReportingOverflow(by: -1)
+      overflow = overflow || o3
+      value = positive
+    }
+    if digits > 0 && !overflow && !leadingZero && (index == bytes.count || Self.endsValue(bytes[index])) {
+      return value
     }
     index = start
     let token = numberToken()
@@ -641,6 +658,12 @@ struct JSONCursor {
     }
     while true {
       skipWhitespace()
+      // Refused as it is read: the width sizes every column buffer of the file.
+      guard values.count < TextSchema.maximumWidth else {
+        throw RowError(
+          field: field, expected: "at most \(TextSchema.maximumWidth) numbers (the limit of an observation or action in a text log)",
+          found: "more")
+      }
       values.append(try number(field: field))
       skipWhitespace()
       if peek == UInt8(ascii: ",") {

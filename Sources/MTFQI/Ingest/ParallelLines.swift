@@ -16,18 +16,20 @@ struct TextSchema: @unchecked Sendable {
 
   /// Checks a row against the declared Discrete spaces.
   func checkSpaces(_ row: TextRow) throws(RowError) {
-    if let space = declaredObservation, case .discrete(let n, let start) = space {
-      if row.observationIndex < start || row.observationIndex >= start + n {
-        throw RowError(field: "obs", expected: "an integer in [\(start), \(start + n - 1)] (declared \(space))", found: "\(row.observationIndex)")
-      }
-      if !row.nextObservationMissing && (row.nextObservationIndex < start || row.nextObservationIndex >= start + n) {
-        throw RowError(field: "next_obs", expected: "an integer in [\(start), \(start + n - 1)] (declared \(space))", found: "\(row.nextObservationIndex)")
-      }
+    // Box columns leave the indices at 0, which every range holds.
+    let observation = Self.integerBounds(declaredObservation)
+    let observationRange = Self.describe(observation, declaredObservation)
+    if row.observationIndex < observation.low || row.observationIndex > observation.high {
+      throw RowError(field: "obs", expected: observationRange, found: "\(row.observationIndex)")
     }
-    if let space = declaredAction, case .discrete(let n, let start) = space {
-      if row.actionIndex < start || row.actionIndex >= start + n {
-        throw RowError(field: "action", expected: "an integer in [\(start), \(start + n - 1)] (declared \(space))", found: "\(row.actionIndex)")
-      }
+    if !row.nextObservationMissing
+      && (row.nextObservationIndex < observation.low || row.nextObservationIndex > observation.high)
+    {
+      throw RowError(field: "next_obs", expected: observationRange, found: "\(row.nextObservationIndex)")
+    }
+    let action = Self.integerBounds(declaredAction)
+    if row.actionIndex < action.low || row.actionIndex > action.high {
+      throw RowError(field: "action", expected: Self.describe(action, declaredAction), found: "\(row.actionIndex)")
     }
     if let space = declaredObservation, Self.hasFiniteBounds(space) {
       let scalar = observationShape == .discrete
@@ -40,6 +42,11 @@ struct TextSchema: @unchecked Sendable {
       let scalar = actionShape == .discrete
       try Self.checkBounds(row.action, space, field: { scalar ? "action" : "act_\($0)" })
     }
+  }
+
+  static func describe(_ bounds: (low: Int64, high: Int64), _ declared: Space?) -> String {
+    if let declared { return "an integer in [\(bounds.low), \(bounds.high)] (declared \(declared))" }
+    return "an integer in [-2^53, 2^53] (the range of an inferred Discrete space; declare the space for others)"
   }
 
   /// Whether a declared Box has a finite bound (its rows are then checked against the bounds,
@@ -74,10 +81,21 @@ struct TextSchema: @unchecked Sendable {
     try checkSpaces(row)
   }
 
-  /// The integers a declared Discrete space takes, as the fast parsers check them (any when
-  /// nothing is declared).
+  /// The largest magnitude of a Discrete value when the space is inferred: the inferred space
+  /// is computed from the lowest and highest values, kept as Double (exact up to 2^53), and its
+  /// size must fit in Int64.
+  static let inferredDiscreteLimit: Int64 = 1 << 53
+
+  /// The most numbers an observation or action of a text log may hold (obs_0..obs_{d-1}
+  /// columns, or a JSON array): column buffers hold thousands of rows of this width.
+  static let maximumWidth = 10_000
+
+  /// The integers a declared Discrete space takes, as the fast parsers check them
+  /// (±`inferredDiscreteLimit` when nothing is declared).
   static func integerBounds(_ space: Space?) -> (low: Int64, high: Int64) {
-    guard let space, case .discrete(let n, let first) = space else { return (.min, .max) }
+    guard let space, case .discrete(let n, let first) = space else {
+      return (-inferredDiscreteLimit, inferredDiscreteLimit)
+    }
     let (high, overflow) = first.addingReportingOverflow(n - 1)
     return (first, overflow ? .max : high)
   }

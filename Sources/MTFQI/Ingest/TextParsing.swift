@@ -41,17 +41,20 @@ enum TextParsing {
       index = 1
       guard count > 1 else { return nil }
     }
+    // Accumulated negatively, so that int64 min is an integer too.
     var value: Int64 = 0
     while index < count {
       let digit = Int64(field[index]) - 48
       guard digit >= 0 && digit <= 9 else { return nil }
       let (times, o1) = value.multipliedReportingOverflow(by: 10)
-      let (sum, o2) = times.addingReportingOverflow(digit)
+      let (sum, o2) = times.subtractingReportingOverflow(digit)
       guard !o1 && !o2 else { return nil }
       value = sum
       index += 1
     }
-    return negative ? -value : value
+    if negative { return value }
+    let (positive, overflow) = value.multipliedReportingOverflow(by: -1)
+    return overflow ? nil : positive
   }
 
   /// 0/1/true/false/True/False/TRUE/FALSE.

@@ -177,6 +177,10 @@ struct CSVParser {
         throw MTFQIError.invalidInput(
           "\(path):\(lineNumber): the header has no '\(name)' column (expected \(Self.expectedColumns))")
       }
+      guard indices.count <= TextSchema.maximumWidth else {
+        throw MTFQIError.invalidInput(
+          "\(path):\(lineNumber): \(indices.count) \(name)_i columns, more than the limit of \(TextSchema.maximumWidth)")
+      }
       let sorted = indices.sorted()
       guard sorted == Array(0..<sorted.count) else {
         throw MTFQIError.invalidInput(

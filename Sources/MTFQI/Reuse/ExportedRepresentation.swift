@@ -151,12 +151,20 @@ public struct ExportedRepresentation: Sendable {
   /// Reads `B` written by `writeBases`, checking it against D.
   static func readBases(_ group: HDF5Group, dimension d: Int, context: String) throws -> [Matrix] {
     let dataset = try group.dataset("B")
-    let values = try dataset.read(as: Double.self)
     let shape = dataset.shape
+    // The rank, when stored, must be B's (a B stored transposed is refused, not reshaped).
+    if let root = try? group.file.root(), try root.hasAttribute("rank") {
+      let rank = try root.integerAttribute("rank", in: 1...max(1, d))
+      guard shape.last == rank else {
+        throw FQIError.input(
+          "\(context)/B has shape \(shape), expected (D, k) or (H, D, k) with D = \(d) and k = rank = \(rank)")
+      }
+    }
+    let values = try dataset.readFinite()
     switch shape.count {
-    case 2 where shape[0] == d && shape[1] >= 1:
+    case 2 where shape[0] == d && shape[1] >= 1 && shape[1] <= d:
       return [Matrix(rows: d, columns: shape[1], rowMajor: values)]
-    case 3 where shape[1] == d && shape[0] >= 1 && shape[2] >= 1:
+    case 3 where shape[1] == d && shape[0] >= 1 && shape[2] >= 1 && shape[2] <= d:
       let size = d * shape[2]
       return (0..<shape[0]).map {
         Matrix(rows: d, columns: shape[2], rowMajor: Array(values[($0 * size)..<(($0 + 1) * size)]))
@@ -171,16 +179,20 @@ public struct ExportedRepresentation: Sendable {
   static func readSettings(_ group: HDF5Group, rank: Int, perStep: Bool, context: String) throws
     -> (FQIParameters, TrainConfig.StepData)
   {
+    // Range-checked on read: a corrupt value is the file's fault, never reported as a flag's.
     let mode = try group.stringAttribute("mode")
-    let gamma = try group.scalarAttribute("gamma", as: Double.self)
+    let gamma = try group.realAttribute("gamma", in: 0...1)
     let objective: FQIParameters.Objective
     switch mode {
     case "discounted":
+      guard gamma < 1 else {
+        throw FQIError.input("\(context): /: attribute 'gamma': expected a discount in [0, 1), found \(gamma)")
+      }
       objective = .discounted(
-        gamma: gamma, iterations: Int(try group.scalarAttribute("iterations", as: Int64.self)))
+        gamma: gamma, iterations: try group.integerAttribute("iterations", in: ModelLimits.iterations))
     case "finite_horizon":
       objective = .finiteHorizon(
-        horizon: Int(try group.scalarAttribute("horizon", as: Int64.self)), gamma: gamma)
+        horizon: try group.integerAttribute("horizon", in: ModelLimits.horizon), gamma: gamma)
     default:
       throw FQIError.input("\(context): unknown mode '\(mode)'")
     }
@@ -189,10 +201,10 @@ public struct ExportedRepresentation: Sendable {
       throw FQIError.input("\(context): unknown step_data '\(stepText)'")
     }
     let parameters = FQIParameters(
-      objective: objective, rank: rank, ridge: try group.scalarAttribute("ridge", as: Double.self),
-      headRidge: try group.scalarAttribute("head_ridge", as: Double.self),
+      objective: objective, rank: rank, ridge: try group.realAttribute("ridge", in: 0...ModelLimits.setting),
+      headRidge: try group.realAttribute("head_ridge", in: 0...ModelLimits.setting),
       sharedRepresentation: !perStep,
-      divergenceFactor: try group.scalarAttribute("divergence_factor", as: Double.self))
+      divergenceFactor: try group.realAttribute("divergence_factor", in: 0...ModelLimits.setting))
     return (parameters, stepData)
   }
 
@@ -215,7 +227,7 @@ public struct ExportedRepresentation: Sendable {
     } catch let error as FQIError {
       throw error
     } catch {
-      throw .input("\(path): \(error)")
+      throw .input(prefixed(path, "\(path): ", error))
     }
   }
 
@@ -255,7 +267,7 @@ public struct ExportedRepresentation: Sendable {
     return ExportedRepresentation(
       featureMap: featureMap, bases: bases,
       defaultStep: try root.hasAttribute("default_step")
-        ? Int(try root.scalarAttribute("default_step", as: Int64.self)) : 0,
+        ? try root.integerAttribute("default_step", in: 0...(ModelLimits.horizon.upperBound - 1)) : 0,
       parameters: parameters, stepData: stepData, modelPath: try text("model_path"),
       modelSHA256: try text("model_sha256"), modelStorePath: try text("model_store_path"),
       modelStoreSHA256: try text("model_store_sha256"), taskNames: names,
@@ -342,7 +354,7 @@ enum ReuseFiles {
       let root = try HDF5File.open(path).root()
       return try root.hasAttribute("format") ? try root.stringAttribute("format") : ""
     } catch {
-      throw .input("\(path): \(error)")
+      throw .input(prefixed(path, "\(path): ", error))
     }
   }
 }

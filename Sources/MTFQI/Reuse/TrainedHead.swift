@@ -138,7 +138,7 @@ public struct TrainedHead: Sendable {
 
   static func readVectors(_ group: HDF5Group, _ name: String) throws -> [[Double]] {
     let dataset = try group.dataset(name)
-    let values = try dataset.read(as: Double.self)
+    let values = try dataset.readFinite()
     let shape = dataset.shape
     if shape.count == 1 { return [values] }
     guard shape.count == 2 else {
@@ -170,6 +170,9 @@ public struct TrainedHead: Sendable {
     let changes = try group.dataset("q_change").read(as: Double.self)
     let maxNext = try group.dataset("max_abs_next_q").read(as: Double.self)
     let seconds = try group.dataset("seconds").read(as: Double.self)
+    guard [steps.count, objective.count, residuals.count, changes.count, maxNext.count, seconds.count].allSatisfy({ $0 == iterations.count }) else {
+      throw FQIError.input("\(group.file.path): \(group.path): the log's datasets do not all have \(iterations.count) rows")
+    }
     return iterations.indices.map { r in
       IterationRecord(
         iteration: Int(iterations[r]), step: Int(steps[r]), sweeps: 0, objective: objective[r],
@@ -191,6 +194,15 @@ public struct TrainedHead: Sendable {
       let head = try file.group("/head")
       let heads = try readVectors(head, "w")
       let featureSteps = try head.dataset("feature_step").read(as: Int64.self).map { Int($0) }
+      // Checked on read: a head's width is the rank, and its feature steps index B.
+      let rank = representation.bases[0].columns
+      let steps = representation.bases.count > 1 ? representation.bases.count : ModelLimits.horizon.upperBound
+      guard heads.allSatisfy({ $0.count == rank }) else {
+        throw FQIError.input("\(path): /head/w: expected heads of \(rank) values (the representation's rank), found \(heads.map(\.count))")
+      }
+      if let bad = featureSteps.first(where: { !(0..<steps).contains($0) }) {
+        throw FQIError.input("\(path): /head/feature_step: expected steps in [0, \(steps - 1)], found \(bad)")
+      }
       func text(_ name: String) throws -> String {
         try root.hasAttribute(name) ? try root.stringAttribute(name) : ""
       }
@@ -244,7 +256,7 @@ public struct TrainedHead: Sendable {
     } catch let error as FQIError {
       throw error
     } catch {
-      throw .input("\(path): \(error)")
+      throw .input(prefixed(path, "\(path): ", error))
     }
   }
 

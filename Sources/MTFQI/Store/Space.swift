@@ -75,6 +75,10 @@ public enum Space: Equatable, Sendable, CustomStringConvertible {
         throw MTFQIError.invalidInput("\(context): Discrete space: expected a positive integer \"n\"")
       }
       let start = (object["start"] as? NSNumber)?.int64Value ?? 0
+      // start + n - 1, the last value, must be an int64 (checked: a start near the limit traps otherwise).
+      guard !start.addingReportingOverflow(n - 1).overflow else {
+        throw MTFQIError.invalidInput("\(context): Discrete space: start \(start) + n \(n) - 1 exceeds the int64 range")
+      }
       return .discrete(n: n, start: start)
     case "Box":
       guard let shape = object["shape"] as? [NSNumber], !shape.isEmpty || true else {
@@ -158,6 +162,9 @@ public enum Space: Equatable, Sendable, CustomStringConvertible {
       }
       let start = parts.count == 3 ? Int64(parts[2]) : 0
       guard let start else { throw MTFQIError.invalidInput("\(context): \(usage)") }
+      guard !start.addingReportingOverflow(n - 1).overflow else {
+        throw MTFQIError.invalidInput("\(context): Discrete space: start \(start) + n \(n) - 1 exceeds the int64 range")
+      }
       return .discrete(n: n, start: start)
     case "box":
       let dims = parts[1].split(separator: "x").compactMap { Int($0) }

@@ -165,7 +165,7 @@ public final class TaskWriter {
             nextObservations.withUnsafeBufferPointer { nextObservations in
               var count = 0
               for i in 1..<Swift.max(1, batch.count)
-              where episodes[i - 1] == episodes[i] && steps[i] == steps[i - 1] + 1 && terminations[i - 1] == 0 {
+              where episodes[i - 1] == episodes[i] && steps[i] == steps[i - 1] &+ 1 && steps[i] != .min && terminations[i - 1] == 0 {
                 for k in 0..<width where nextObservations[(i - 1) * width + k] != observations[i * width + k] {
                   count += 1
                   break
@@ -218,7 +218,7 @@ public final class TaskWriter {
     Self.track(batch.actions, width: format.action.width, min: &actionMin, max: &actionMax)
     // Episode ids, and next_obs against the following row's obs within an episode.
     var mismatches = 0
-    if let lastEpisode, lastEpisode == batch.episodes[0], batch.steps[0] == lastStep + 1,
+    if let lastEpisode, lastEpisode == batch.episodes[0], batch.steps[0] == lastStep &+ 1, batch.steps[0] != .min,
       !lastNextObservation.equalRows(0, batch.observations, 0, width: width)
     {
       mismatches += 1
@@ -285,7 +285,17 @@ public final class TaskWriter {
     if !episodeIDs.isEmpty, sourceEpisodeIDs.intersects(episodeIDs),
       let previousMax = episodeIDs.max, let sourceMin = sourceEpisodeIDs.min
     {
-      offset = previousMax + 1 - sourceMin
+      // Checked: ids near the int64 limits cannot be moved past the earlier sources' ids.
+      let (next, o1) = previousMax.addingReportingOverflow(1)
+      let (shift, o2) = next.subtractingReportingOverflow(sourceMin)
+      let (_, o3) = (sourceEpisodeIDs.max ?? sourceMin).addingReportingOverflow(o2 ? 0 : shift)
+      guard !o1 && !o2 && !o3 else {
+        throw HDF5Error(
+          operation: "renumber episode ids", file: record.path, objectPath: "episode",
+          reason:
+            "its episode ids (\(sourceMin) to \(sourceEpisodeIDs.max ?? sourceMin)) collide with an earlier source's of this task (up to \(previousMax)), and moving them past those overflows int64; renumber the episodes")
+      }
+      offset = shift
       let block = 1 << 16
       var start = sourceStartRow
       let episodes = try makeColumns(firstBatch: 0).episodes

@@ -4,6 +4,11 @@ import Foundation
 /// damages an existing one: the content goes to a temporary file beside the target
 /// (`.NAME.tmp-PID`, same directory so `rename(2)` is atomic) which is renamed over the target
 /// only by `commit()`. `abort()` (or `deinit` without commit) removes the temporary.
+///
+/// Every output goes through here, so here are also: the same-path guard (an output that is an
+/// input of the run is refused, `OutputGuard`), one writer at a time (`OutputLock`, held from
+/// `init` to `commit()`/`abort()`), and signal hygiene (the temporary path is registered with
+/// the signal handlers, which remove it on SIGTERM, SIGINT, SIGHUP and fatal signals).
 public final class AtomicOutput {
   /// The final path.
   public let destination: String
@@ -11,6 +16,8 @@ public final class AtomicOutput {
   public let temporaryPath: String
   private var finished = false
   private var writeback: BackgroundWriteback?
+  private var lock: OutputLock?
+  private var cleanupToken: Int32 = -1
 
   public init(destination: String) throws(MTFQIError) {
     self.destination = destination
@@ -21,7 +28,10 @@ public final class AtomicOutput {
     else {
       throw MTFQIError.io(path: destination, message: "the directory \(directory) does not exist")
     }
+    try OutputGuard.check(output: destination)
     temporaryPath = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())"
+    lock = try OutputLock(destination: destination)
+    cleanupToken = TemporaryFiles.register(temporaryPath)
     unlink(temporaryPath)
     Self.removeStaleTemporaries(directory: directory, name: url.lastPathComponent)
   }
@@ -64,6 +74,39 @@ public final class AtomicOutput {
     try output.commit()
   }
 
+  /// Writes `data` as the temporary file's whole content. A failure (a full disk: ENOSPC,
+  /// EDQUOT) is one line naming the output, the reason and the bytes written; the temporary
+  /// file is removed.
+  func write(_ data: Data) throws(MTFQIError) {
+    let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard descriptor >= 0 else {
+      let reason = String(cString: strerror(errno))
+      abort()
+      throw .io(path: destination, message: "cannot create its temporary file \(temporaryPath): \(reason)")
+    }
+    var written = 0
+    var failure: Int32 = 0
+    data.withUnsafeBytes { bytes in
+      while written < bytes.count {
+        let n = Glibc.write(descriptor, bytes.baseAddress! + written, bytes.count - written)
+        if n < 0 {
+          if errno == EINTR { continue }
+          failure = errno
+          return
+        }
+        written += n
+      }
+    }
+    if failure == 0 && fsync(descriptor) != 0 && errno != EINVAL { failure = errno }
+    if close(descriptor) != 0 && failure == 0 { failure = errno }
+    if failure != 0 {
+      abort()
+      throw .io(
+        path: destination,
+        message: "cannot write it: \(String(cString: strerror(failure))) after writing \(written) of \(data.count) bytes")
+    }
+  }
+
   /// Renames the temporary file over the destination (atomic on one file system).
   public func commit() throws(MTFQIError) {
     guard !finished else { return }
@@ -74,6 +117,9 @@ public final class AtomicOutput {
       throw MTFQIError.io(path: destination, message: "cannot move the finished output into place: \(reason)")
     }
     finished = true
+    // After the rename: a signal in between finds no temporary file to remove.
+    TemporaryFiles.unregister(cleanupToken)
+    lock?.release()
   }
 
   /// Removes the temporary file; the destination is untouched.
@@ -82,5 +128,7 @@ public final class AtomicOutput {
     guard !finished else { return }
     finished = true
     unlink(temporaryPath)
+    TemporaryFiles.unregister(cleanupToken)
+    lock?.release()
   }
 }

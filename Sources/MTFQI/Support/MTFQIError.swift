@@ -9,6 +9,9 @@ public enum MTFQIError: Error, CustomStringConvertible, Sendable {
   case conflict(String)
   /// An HDF5 failure.
   case hdf5(HDF5Error)
+  /// An output that resolves to an input (or to another output of the same run): refused
+  /// before anything is written (a usage error, exit 64).
+  case sameFile(output: String, input: String, bothOutputs: Bool)
 
   public var description: String {
     switch self {
@@ -16,6 +19,10 @@ public enum MTFQIError: Error, CustomStringConvertible, Sendable {
     case .io(let path, let message): "\(path): \(message)"
     case .conflict(let message): message
     case .hdf5(let error): error.description
+    case .sameFile(let output, let input, let bothOutputs):
+      bothOutputs
+        ? "the outputs \(output) and \(input) are the same file: give each output its own path"
+        : "the output \(output) is the input \(input) (the same file): refusing to write over an input; give another output path"
     }
   }
 }
@@ -27,4 +34,11 @@ extension MTFQIError {
   ) -> MTFQIError {
     .invalidInput("\(file):\(location): field '\(field)': expected \(expected), found \(found)")
   }
+}
+
+/// An error's text prefixed with `prefix`, unless it already starts with `path` (an HDF5 error
+/// names its file first): one mention of the file per message.
+func prefixed(_ path: String, _ prefix: String, _ error: any Error) -> String {
+  let text = "\(error)"
+  return text.hasPrefix(path) ? text : prefix + text
 }

@@ -117,16 +117,20 @@ struct TruthFile {
           "\(path): not a truth file (root attribute format is '\(format)', expected 'mtfqi.synthetic-truth')"
         )
       }
+      // Sizes are range-checked before any arithmetic (S * A * S must fit), and the model is
+      // validated (P finite and row-stochastic, theta of rank k) before anything uses it.
+      let dim = try root.integerAttribute("dim", in: TruthFile.dimensionLimit)
       let truth = TruthFile(
         path: path, file: file,
-        states: Int(try root.scalarAttribute("n_states", as: Int64.self)),
-        actions: Int(try root.scalarAttribute("n_actions", as: Int64.self)),
-        rank: Int(try root.scalarAttribute("rank", as: Int64.self)),
-        dim: Int(try root.scalarAttribute("dim", as: Int64.self)),
+        states: try root.integerAttribute("n_states", in: TruthFile.stateLimit),
+        actions: try root.integerAttribute("n_actions", in: TruthFile.actionLimit),
+        rank: try root.integerAttribute("rank", in: 1...dim),
+        dim: dim,
         mode: try root.stringAttribute("mode"),
-        discount: try root.scalarAttribute("discount", as: Double.self),
+        discount: try root.realAttribute("discount", in: 0...1),
         horizon: try root.hasAttribute("horizon")
-          ? Int(try root.scalarAttribute("horizon", as: Int64.self)) : nil)
+          ? try root.integerAttribute("horizon", in: ModelLimits.horizon) : nil)
+      try truth.validateModel()
       func sha256() throws(FQIError) -> String {
         do {
           return try SHA256Digest.ofFile(path)
@@ -138,13 +142,55 @@ struct TruthFile {
     } catch let error as FQIError {
       throw error
     } catch {
-      throw FQIError.input("truth file \(path): \(error)")
+      throw FQIError.input(prefixed(path, "truth file \(path): ", error))
     }
   }
 
-  /// The dataset `name` (an absolute path such as "/model/x"), row-major.
+  static let stateLimit = 1...(1 << 20)
+  static let actionLimit = 1...(1 << 16)
+  static let dimensionLimit = 1...(1 << 20)
+
+  /// The dataset `name` (an absolute path such as "/model/x"), row-major, every value finite
+  /// and of sane magnitude.
   func doubles(_ name: String) throws(HDF5Error) -> [Double] {
-    try file.dataset(name).read(as: Double.self)
+    try file.dataset(name).readFinite()
+  }
+
+  /// Refuses a truth whose model is not one: /model/P must be (S, A, S), finite, non-negative,
+  /// each row summing to 1 within 1e-9; /train/theta and /new/theta, where present, (n, k).
+  func validateModel() throws {
+    guard states.multipliedReportingOverflow(by: actions).partialValue <= (1 << 40) / max(1, states) else {
+      throw FQIError.input("\(path): /: S = \(states), A = \(actions): P would hold more than 2^40 values")
+    }
+    guard try file.exists("/model/P") else {
+      throw FQIError.input("\(path): /model/P: missing (the truth's transition probabilities, (S, A, S))")
+    }
+    let set = try file.dataset("/model/P")
+    try set.requireShape([states, actions, states], "S x A x S")
+    let p = try set.readFinite()
+    for row in 0..<(states * actions) {
+      var sum = 0.0
+      for next in 0..<states {
+        let value = p[row * states + next]
+        guard value >= 0 else {
+          throw FQIError.input(
+            "\(path): /model/P: row (state \(row / actions), action \(row % actions)) holds the negative probability \(value)")
+        }
+        sum += value
+      }
+      guard abs(sum - 1) <= 1e-9 else {
+        throw FQIError.input(
+          "\(path): /model/P: row (state \(row / actions), action \(row % actions)) sums to \(sum), expected 1 within 1e-9")
+      }
+    }
+    for group in ["/train", "/new"] where try file.exists(group + "/theta") {
+      let theta = try file.dataset(group + "/theta")
+      guard theta.shape.count == 2, theta.shape[1] == rank else {
+        throw FQIError.input(
+          "\(path): \(group)/theta: expected the shape (tasks, \(rank)) (k = rank), found \(theta.shape)")
+      }
+      _ = try theta.readFinite()
+    }
   }
 
   /// The dataset `name`, refused unless it holds exactly `count` values.

@@ -269,10 +269,12 @@ struct IngestEndToEndTests {
       fragments: ["other.h5: /actions: missing (a D4RL-style file holds /observations, /actions"])
     let text = try workspace.write("text.h5", "episode,step\n0,0\n")
     try Self.expectFailure(workspace, inputs: [text], fragments: ["text.h5", "not an HDF5 file"])
-    // A store is an HDF5 file too, but not a D4RL file.
+    // A store is an HDF5 file too, but not a D4RL file (a copy: the output may not be an input).
+    let storeCopy = workspace.file("store-copy.h5")
+    try FileManager.default.copyItem(atPath: workspace.store, toPath: storeCopy)
     try Self.expectFailure(
-      workspace, inputs: [workspace.store], arguments: ["--format", "d4rl"],
-      fragments: ["store.h5: /observations: missing"])
+      workspace, inputs: [storeCopy], arguments: ["--format", "d4rl"],
+      fragments: ["store-copy.h5: /observations: missing"])
   }
 
   @Test("an empty file")

@@ -396,7 +396,8 @@ struct TextFastPathTests {
         if Self.agree(text, JSONLLineParser(), schema, "'\(line)' + \(ending.debugDescription)") { accepted += 1 }
       }
     }
-    #expect(accepted > 1000)
+    // Random numbers with leading zeros are not JSON (RFC 8259), so fewer lines pass than in CSV.
+    #expect(accepted > 500, "\(accepted)")
   }
 
   @Test("random byte edits of good lines: whatever a fast path takes, the general parser takes alike")
@@ -432,7 +433,8 @@ struct TextFastPathTests {
       }
     }
     // Many edits leave a good line (a digit for a digit, a space in JSON), so both paths see use.
-    #expect(accepted.csv > 300 && accepted.json > 300)
+    // (JSON Lines takes fewer: RFC 8259 refuses the leading zeros and bare points edits make.)
+    #expect(accepted.csv > 300 && accepted.json > 200, "\(accepted)")
   }
 
   @Test("JSON Lines: Discrete values within the declared spaces, records without a task under --task, runs")
@@ -461,8 +463,8 @@ struct TextFastPathTests {
         #expect(common(line + "\n", schema(taskFlag: "other")).rows == 0)
       }
     }
-    // In range: observation 0, 4, 02; action -1, 1.
-    #expect(accepted == 3 * 2)
+    // In range: observation 0, 4; action -1, 1 ("02" is not a JSON number: RFC 8259 has no leading zeros).
+    #expect(accepted == 2 * 2)
     // A record's task must be --task's.
     let withTask = "{\"task\": \"cart\", \"episode\": 3, \"step\": 17, \"obs\": 1, \"action\": 0, \"reward\": -0.5, \"next_obs\": 4, \"terminated\": 1, \"truncated\": 0}\n"
     #expect(common(withTask, schema(taskFlag: "cart")).rows == 1)
