@@ -63,6 +63,15 @@ struct ReportCommand: ParsableCommand {
     {
       throw ValidationError("give at least one input (--store, --coverage, --model, --representation, --heads, --metrics, --scaling)")
     }
+    // The page must not replace one of the files it reads (the scaling tables included).
+    let scalingTables = scaling.map { ["\($0)/upstream.csv", "\($0)/downstream.csv"] } ?? []
+    do {
+      try OutputGuard.declare(
+        inputs: store + heads + [coverage, model, representation, metrics].compactMap { $0 } + scalingTables,
+        outputs: output.map { [$0] } ?? [])
+    } catch {
+      throw ValidationError(error.description)
+    }
   }
 
   func run() throws {

@@ -113,6 +113,13 @@ struct OutputSafetyTests {
     try Self.expectRefusal(
       "mtfqi-evaluate", [model, head, "--truth", truth, "-o", truth], output: truth, input: truth,
       untouched: [model, head, truth])
+    // report: the page over the store or the model it reads.
+    try Self.expectRefusal(
+      "mtfqi-report", ["--store", newStore, "--model", model, "-o", model], output: model, input: model,
+      untouched: [model, newStore])
+    try Self.expectRefusal(
+      "mtfqi-report", ["--store", newStore, "-o", newStore], output: newStore, input: newStore,
+      untouched: [newStore])
     // synth reads no files; its output folder may not be an existing file (exit 1), which stays.
     let synth = try Executables.run("mtfqi-synth", ["-o", log, "--quiet"])
     #expect(synth.status == 1 && synth.stderr.contains(log), "\(synth)")
