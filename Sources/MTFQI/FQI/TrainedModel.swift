@@ -128,6 +128,7 @@ public struct TrainedModel: Sendable {
     try root.setAttribute("als_max_sweeps", Int64(parameters.alsMaxSweeps))
     try root.setAttribute("outer_tolerance", parameters.outerTolerance)
     try root.setAttribute("divergence_factor", parameters.divergenceFactor)
+    try root.setAttribute("clip_values", Int64(parameters.clipValues ? 1 : 0))
     try root.setAttribute("seed", seed)
     try root.setAttribute("store_path", storePath)
     try root.setAttribute("store_sha256", storeSHA256)
@@ -245,6 +246,14 @@ public struct TrainedModel: Sendable {
     try group.writeDataset("max_abs_next_q", log.flatMap(\.maxAbsNextQ), shape: [rows, t])
     try group.writeDataset("seconds", log.map(\.seconds), shape: [rows])
     try group.writeDataset("target_seconds", log.map(\.targetSeconds), shape: [rows])
+    try group.writeDataset("ridge", log.map(\.ridge), shape: [rows])
+    try group.writeDataset("restarts", log.map { Int64($0.restarts) }, shape: [rows])
+    try group.writeDataset(
+      "clipped_share",
+      log.flatMap { $0.clippedShares.count == t ? $0.clippedShares : Array(repeating: 0, count: t) },
+      shape: [rows, t])
+    try group.writeDataset("relative_gradient", log.map(\.relativeGradient), shape: [rows])
+    try group.writeDataset("objective_change", log.map(\.objectiveChange), shape: [rows])
   }
 
   static func readLog(_ group: HDF5Group) throws(HDF5Error) -> [IterationRecord] {
@@ -259,13 +268,34 @@ public struct TrainedModel: Sendable {
     let seconds = try group.dataset("seconds").read(as: Double.self)
     let targetSeconds = try group.dataset("target_seconds").read(as: Double.self)
     let t = residualSet.rowShape.first ?? 0
+    // Columns added later (recoveries, clipping, the optimality certificate): absent in older
+    // models.
+    func optional(_ name: String) throws(HDF5Error) -> [Double]? {
+      try group.contains(name) ? try group.dataset(name).read(as: Double.self) : nil
+    }
+    let ridges = try optional("ridge")
+    let gradients = try optional("relative_gradient")
+    let objectiveChanges = try optional("objective_change")
+    let clipped = try optional("clipped_share")
+    let restarts = try group.contains("restarts")
+      ? try group.dataset("restarts").read(as: Int64.self) : nil
     return (0..<iterations.count).map { r in
-      IterationRecord(
+      var record = IterationRecord(
         iteration: Int(iterations[r]), step: Int(steps[r]), sweeps: Int(sweeps[r]),
         objective: objective[r], bellmanResiduals: Array(residuals[(r * t)..<((r + 1) * t)]),
         qChanges: Array(changes[(r * t)..<((r + 1) * t)]),
         maxAbsNextQ: Array(maxNext[(r * t)..<((r + 1) * t)]), seconds: seconds[r],
         targetSeconds: targetSeconds[r])
+      if let ridges, r < ridges.count { record.ridge = ridges[r] }
+      if let restarts, r < restarts.count { record.restarts = Int(restarts[r]) }
+      if let gradients, r < gradients.count { record.relativeGradient = gradients[r] }
+      if let objectiveChanges, r < objectiveChanges.count {
+        record.objectiveChange = objectiveChanges[r]
+      }
+      if let clipped, clipped.count >= (r + 1) * t {
+        record.clippedShares = Array(clipped[(r * t)..<((r + 1) * t)])
+      }
+      return record
     }
   }
 
@@ -316,6 +346,10 @@ public struct TrainedModel: Sendable {
         outerTolerance: try root.scalarAttribute("outer_tolerance", as: Double.self),
         sharedRepresentation: shared,
         divergenceFactor: try root.scalarAttribute("divergence_factor", as: Double.self))
+      // Absent before clipping existed: those models were fitted without it.
+      parameters.clipValues =
+        try root.hasAttribute("clip_values")
+        ? try root.scalarAttribute("clip_values", as: Int64.self) != 0 : false
       if try root.hasAttribute("outer_max_rounds") {
         parameters.outerMaxRounds = Int(
           try root.scalarAttribute("outer_max_rounds", as: Int64.self))

@@ -189,22 +189,25 @@ public enum HeadFitter {
       }
     }
 
-    // Frozen head.
+    // Frozen head: heads-only FQI on psi with B frozen (B_h at step h), in the one schedule.
     var frozen = FrozenHeadFQI(
       objective: parameters.objective, headRidge: parameters.headRidge,
       divergenceFactor: parameters.divergenceFactor, stepData: settings.stepData, task: taskName)
     frozen.progress = reporter()
-    let frozenFit = try frozen.fit(features, featureSteps: featureSteps, rows: trainingRows)
+    let problems = try frozen.problems(
+      task, rows: trainingRows, featureMap: representation.featureMap)
+    let frozenFit = try frozen.fit(
+      problems, bases: featureSteps.map { representation.bases[$0] })
 
-    // Scratch: single-task FQI on psi with the training machinery.
+    // Scratch: single-task FQI on psi, the same problems.
     // A baseline that diverges does not take the frozen head with it: it is reported instead.
     var scratch: TrainedHead.Baseline?
     var scratchFailure: String?
     if request.scratch {
       do {
         scratch = try fitScratch(
-          task, rows: trainingRows, representation: representation, settings: settings,
-          ridge: request.scratchRidge, progress: reporter())
+          problems, task: taskName, settings: settings, ridge: request.scratchRidge,
+          progress: reporter())
       } catch {
         guard case .diverged = error else { throw error }
         scratchFailure = error.description.replacingOccurrences(
@@ -214,7 +217,7 @@ public enum HeadFitter {
       }
     }
 
-    // Oracle: the same frozen-head FQI on phi* of a truth file.
+    // Oracle: heads-only FQI on phi* of a truth file (full-rank ridge on the k true features).
     var oracle: TrainedHead.Baseline?
     var oracleFeatures: MaterializedFeatures?
     var truthDigest: String?
@@ -242,8 +245,8 @@ public enum HeadFitter {
       var runner = frozen
       runner.method = "oracle"
       let fit = try runner.fit(
-        [materialized], featureSteps: Array(repeating: 0, count: featureSteps.count),
-        rows: trainingRows)
+        try runner.problems(task, rows: trainingRows, featureMap: oracleMap),
+        bases: [Matrix.identity(truth.rank)])
       oracle = TrainedHead.Baseline(vectors: fit.heads, log: fit.log, ridge: parameters.headRidge)
       oracleFeatures = materialized
       truthDigest = truth.sha256
@@ -463,24 +466,9 @@ public enum HeadFitter {
   }
 
   static func fitScratch(
-    _ task: TaskTransitions, rows: [Int], representation: ExportedRepresentation,
-    settings: Settings, ridge: Double?, progress: (@Sendable (String, IterationRecord) -> Void)?
+    _ problems: [[RegressionData]], task: String, settings: Settings, ridge: Double?,
+    progress: (@Sendable (String, IterationRecord) -> Void)?
   ) throws(FQIError) -> TrainedHead.Baseline {
-    let subset = task.selecting(rows)
-    var config = TrainConfig()
-    switch settings.parameters.objective {
-    case .discounted(let gamma, let iterations):
-      config.mode = .discounted
-      config.gamma = gamma
-      config.iterations = iterations
-    case .finiteHorizon(let horizon, let gamma):
-      config.mode = .finiteHorizon
-      config.gamma = gamma
-      config.horizon = horizon
-    }
-    config.stepData = settings.stepData
-    let problems = try Trainer.makeProblems(
-      [subset], featureMap: representation.featureMap, config: config)
     var resolvedRidge = ridge ?? 0
     if ridge == nil {
       resolvedRidge = settings.parameters.ridge
@@ -496,7 +484,7 @@ public enum HeadFitter {
     }
     var parameters = settings.parameters
     parameters.ridge = resolvedRidge
-    var runner = FittedQIteration(parameters: parameters, taskNames: [task.name])
+    var runner = FittedQIteration(parameters: parameters, taskNames: [task])
     runner.method = "scratch"
     runner.progress = progress
     let fit = try runner.singleTask(problems, ridge: resolvedRidge)
@@ -618,6 +606,7 @@ extension TaskTransitions {
       observations: rows.flatMap { observations[($0 * d)..<(($0 + 1) * d)] },
       nextObservations: rows.flatMap { nextObservations[($0 * d)..<(($0 + 1) * d)] },
       actions: rows.map { actions[$0] }, rewards: rows.map { rewards[$0] },
-      terminations: rows.map { terminations[$0] }, steps: rows.map { steps[$0] })
+      terminations: rows.map { terminations[$0] }, steps: rows.map { steps[$0] },
+      episodes: episodes.isEmpty ? [] : rows.map { episodes[$0] })
   }
 }

@@ -160,6 +160,10 @@ public struct TrainedHead: Sendable {
     try group.writeDataset(
       "max_abs_next_q", log.map { $0.maxAbsNextQ.first ?? .nan }, shape: [rows])
     try group.writeDataset("seconds", log.map(\.seconds), shape: [rows])
+    try group.writeDataset("ridge", log.map(\.ridge), shape: [rows])
+    try group.writeDataset("restarts", log.map { Int64($0.restarts) }, shape: [rows])
+    try group.writeDataset(
+      "clipped_share", log.map { $0.clippedShares.first ?? 0 }, shape: [rows])
   }
 
   static func readLog(_ group: HDF5Group) throws -> [IterationRecord] {
@@ -170,11 +174,21 @@ public struct TrainedHead: Sendable {
     let changes = try group.dataset("q_change").read(as: Double.self)
     let maxNext = try group.dataset("max_abs_next_q").read(as: Double.self)
     let seconds = try group.dataset("seconds").read(as: Double.self)
+    let ridges = try group.contains("ridge") ? try group.dataset("ridge").read(as: Double.self) : []
+    let restarts =
+      try group.contains("restarts") ? try group.dataset("restarts").read(as: Int64.self) : []
+    let clipped =
+      try group.contains("clipped_share")
+      ? try group.dataset("clipped_share").read(as: Double.self) : []
     return iterations.indices.map { r in
-      IterationRecord(
+      var record = IterationRecord(
         iteration: Int(iterations[r]), step: Int(steps[r]), sweeps: 0, objective: objective[r],
         bellmanResiduals: [residuals[r]], qChanges: [changes[r]], maxAbsNextQ: [maxNext[r]],
         seconds: seconds[r])
+      if r < ridges.count { record.ridge = ridges[r] }
+      if r < restarts.count { record.restarts = Int(restarts[r]) }
+      if r < clipped.count { record.clippedShares = [clipped[r]] }
+      return record
     }
   }
 
