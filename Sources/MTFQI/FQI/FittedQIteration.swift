@@ -160,6 +160,8 @@ public struct MultitaskFit: Sendable {
 public struct PerTaskFit: Sendable {
   public var thetas: [Matrix]
   public var log: [IterationRecord]
+  /// The ridge used when it differs from the model's (chosen for the baseline by selection).
+  public var ridge: Double? = nil
 }
 
 /// Multitask, single-task, oracle and frozen-head fitted Q-iteration on prepared problems:

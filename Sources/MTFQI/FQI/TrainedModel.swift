@@ -63,6 +63,9 @@ public struct TrainedModel: Sendable {
   public var configJSON: String
   /// Timing (not deterministic).
   public var seconds: Double
+  /// The model-selection table when settings were chosen automatically (empty otherwise).
+  public var selection: [SelectionCandidate] = []
+  public var selectionSeconds: Double = 0
 
   public var rank: Int { parameters.rank }
   public var steps: Int { heads.count }
@@ -155,7 +158,7 @@ public struct TrainedModel: Sendable {
       let baselines = try root.createGroup("baselines")
       if let singleTask {
         let group = try baselines.createGroup("single_task")
-        try group.setAttribute("ridge", parameters.ridge)
+        try group.setAttribute("ridge", singleTask.ridge ?? parameters.ridge)
         try writePerTask(group, "theta", singleTask.thetas, inner: d, tasks: t)
         try writeLog(try group.createGroup("log"), singleTask.log)
       }
@@ -168,6 +171,25 @@ public struct TrainedModel: Sendable {
           shape: [featureMap.stateCount, featureMap.actionCount, oracleFeatures.columns])
         try writeLog(try group.createGroup("log"), oracle.log)
       }
+    }
+    if !selection.isEmpty {
+      // One row per candidate (schemas/model.md "/selection").
+      let group = try root.createGroup("selection")
+      let rows = selection.count
+      try group.setAttribute("estimator", "lstd-q")
+      try group.setAttribute("held_out_fraction", ModelSelection.heldOutFraction)
+      try group.setAttribute("methods", jsonArray(selection.map(\.method)))
+      try group.setAttribute("seconds", selectionSeconds)
+      try group.writeDataset("rank", selection.map { Int64($0.rank) }, shape: [rows])
+      try group.writeDataset(
+        "iterations", selection.map { Int64($0.iterations) }, shape: [rows])
+      try group.writeDataset("ridge", selection.map(\.ridge), shape: [rows])
+      try group.writeDataset("relative_ridge", selection.map(\.relativeRidge), shape: [rows])
+      try group.writeDataset("head_ridge", selection.map(\.headRidge), shape: [rows])
+      try group.writeDataset("score", selection.map(\.score), shape: [rows])
+      try group.writeDataset(
+        "held_out_bellman_error", selection.map(\.heldOutBellmanError), shape: [rows])
+      try group.writeDataset("chosen", selection.map { Int64($0.chosen ? 1 : 0) }, shape: [rows])
     }
     if let evaluation {
       let group = try root.createGroup("evaluation")

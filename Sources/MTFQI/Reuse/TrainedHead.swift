@@ -56,6 +56,8 @@ public struct TrainedHead: Sendable {
   public var seed: UInt64
   /// Timing (not deterministic).
   public var seconds: Double
+  /// The frozen-vs-scratch call (discounted fits).
+  public var comparison: FrozenScratchComparison? = nil
 
   public var steps: Int { heads.count }
   public var isFiniteHorizon: Bool {
@@ -92,6 +94,28 @@ public struct TrainedHead: Sendable {
     try root.setAttribute("feature_sha256", featureSHA256)
     try root.setAttribute("seed", seed)
     try root.setAttribute("seconds", seconds)
+    if let comparison {
+      try root.setAttribute("recommended", comparison.recommended)
+      try root.setAttribute("frozen_estimated_value", comparison.frozenValue)
+      try root.setAttribute("scratch_estimated_value", comparison.scratchValue)
+      try root.setAttribute("span_captured", comparison.spanCaptured)
+      try root.setAttribute("head_ridge_chosen", comparison.headRidge)
+      try root.setAttribute("scratch_ridge_chosen", comparison.scratchRidge)
+      if let failure = comparison.frozenFailure { try root.setAttribute("frozen_failure", failure) }
+      // The ridge candidates of both methods, one row each.
+      let group = try root.createGroup("comparison")
+      let rows = comparison.candidates.count
+      try group.setAttribute("estimator", "lstd-q")
+      try group.setAttribute("held_out_rows", Int64(comparison.heldOutRows))
+      try group.setAttribute(
+        "methods", "[" + comparison.candidates.map { "\"\($0.method)\"" }.joined(separator: ", ") + "]")
+      try group.writeDataset("ridge", comparison.candidates.map(\.ridge), shape: [rows])
+      try group.writeDataset(
+        "relative_ridge", comparison.candidates.map(\.relativeRidge), shape: [rows])
+      try group.writeDataset("score", comparison.candidates.map(\.score), shape: [rows])
+      try group.writeDataset(
+        "chosen", comparison.candidates.map { Int64($0.chosen ? 1 : 0) }, shape: [rows])
+    }
     try representation.featureMap.write(to: try root.createGroup("features"))
     try ExportedRepresentation.writeBases(
       try root.createGroup("representation"), representation.bases)

@@ -10,6 +10,9 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
   public var ridge: Double
   public var relativeRidge: Double
   public var headRidge: Double
+  /// FQI iterations the candidate was fitted with (fewer in the first rung of successive
+  /// halving).
+  public var iterations: Int
   /// Mean over tasks of the estimated value of the candidate's greedy policy on the held-out
   /// episodes (LSTD-Q on psi, `LSTDQEvaluation`).
   public var score: Double
@@ -18,10 +21,53 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
   public var chosen: Bool
 
   enum CodingKeys: String, CodingKey {
-    case method, rank, ridge, score, chosen
+    case method, rank, ridge, score, chosen, iterations
     case relativeRidge = "relative_ridge"
     case headRidge = "head_ridge"
     case heldOutBellmanError = "held_out_bellman_error"
+  }
+
+  /// Non-finite numbers (a candidate that failed) are written as null: JSON has no NaN.
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(method, forKey: .method)
+    try c.encode(rank, forKey: .rank)
+    try c.encode(ridge, forKey: .ridge)
+    try c.encode(relativeRidge, forKey: .relativeRidge)
+    try c.encode(headRidge, forKey: .headRidge)
+    try c.encode(iterations, forKey: .iterations)
+    try c.encodeIfPresent(score.isFinite ? score : nil, forKey: .score)
+    try c.encodeIfPresent(
+      heldOutBellmanError.isFinite ? heldOutBellmanError : nil, forKey: .heldOutBellmanError)
+    try c.encode(chosen, forKey: .chosen)
+  }
+
+  public init(
+    method: String, rank: Int, ridge: Double, relativeRidge: Double, headRidge: Double,
+    iterations: Int, score: Double, heldOutBellmanError: Double, chosen: Bool
+  ) {
+    self.method = method
+    self.rank = rank
+    self.ridge = ridge
+    self.relativeRidge = relativeRidge
+    self.headRidge = headRidge
+    self.iterations = iterations
+    self.score = score
+    self.heldOutBellmanError = heldOutBellmanError
+    self.chosen = chosen
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    method = try c.decode(String.self, forKey: .method)
+    rank = try c.decode(Int.self, forKey: .rank)
+    ridge = try c.decode(Double.self, forKey: .ridge)
+    relativeRidge = try c.decode(Double.self, forKey: .relativeRidge)
+    headRidge = try c.decode(Double.self, forKey: .headRidge)
+    iterations = try c.decode(Int.self, forKey: .iterations)
+    score = try c.decodeIfPresent(Double.self, forKey: .score) ?? -.infinity
+    heldOutBellmanError = try c.decodeIfPresent(Double.self, forKey: .heldOutBellmanError) ?? .nan
+    chosen = try c.decode(Bool.self, forKey: .chosen)
   }
 }
 
@@ -38,12 +84,17 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
 ///
 /// Candidates: ranks 1, 2, 4, ... up to min(T, D) (and min(T, D) itself) when the rank is
 /// auto; relative ridges `relativeRidges` times the mean Gram diagonal (the features' mean
-/// second moment) when the ridge is auto; the head ridge equals the ridge. The single-task
-/// baseline's ridge is chosen from the same ridges by its own score.
+/// second moment) when the ridge is auto; the head ridge equals the ridge. Successive halving:
+/// with more than `survivors` candidates, each is first fitted with a fifth of the iterations
+/// and only the best `survivors` are fitted with all of them (the table lists both rungs).
+/// The single-task baseline's ridge is chosen from the same ridges by its own score (its fits
+/// are closed-form per iteration, so all run in full).
 enum ModelSelection {
   static let selectionStream = "train/selection"
   static let heldOutFraction = 0.2
-  static let relativeRidges = [1e-6, 1e-4, 1e-2, 1]
+  static let relativeRidges = [1e-5, 1e-3, 1e-1]
+  /// Candidates kept for the full iterations after the first rung.
+  static let survivors = 3
   /// The LSTD-Q ridge, relative to the evaluation data's mean Gram diagonal.
   static let evaluationRidge = 1e-3
 
@@ -54,6 +105,8 @@ enum ModelSelection {
     var singleTaskRidge: Double?
     var table: [SelectionCandidate]
     var seconds: Double
+    /// theta_t of every candidate (index as in `table`; empty when it failed): for tests.
+    var candidateThetas: [[[Double]]] = []
   }
 
   /// Row indices per task: (training, held out).
@@ -170,43 +223,73 @@ enum ModelSelection {
       return (value / count, bellman / count)
     }
     var table: [SelectionCandidate] = []
-    var best: (index: Int, score: Double)?
+    var candidateThetas: [[[Double]]] = []
     let names = tasks.map(\.name)
-    for rank in ranks {
-      for ridge in ridges {
-        var parameters = base
-        parameters.rank = rank
-        parameters.ridge = ridge
-        parameters.headRidge = config.headRidgeAuto ? ridge : (config.headRidge ?? ridge)
-        let runner = FittedQIteration(parameters: parameters, taskNames: names)
-        var candidate = SelectionCandidate(
-          method: "multitask", rank: rank, ridge: ridge, relativeRidge: ridge / scale,
-          headRidge: parameters.headRidge, score: -.infinity, heldOutBellmanError: .nan,
-          chosen: false)
-        do throws(FQIError) {
-          let fit = try runner.multitask(problems)
-          let product: Matrix
-          do {
-            product = try RankKSolver.thetas(fit.representations[0], fit.heads[0])
-          } catch {
-            throw .linearAlgebra(context: "B W", error: error)
-          }
-          let result = try score((0..<tasks.count).map { product.column($0) })
-          candidate.score = result.value
-          candidate.heldOutBellmanError = result.bellman
+    let iterations: Int
+    if case .discounted(_, let k) = base.objective { iterations = k } else { iterations = 1 }
+    /// Fits and scores one multitask candidate with `rounds` FQI iterations.
+    func evaluate(rank: Int, ridge: Double, rounds: Int) throws(FQIError) -> (
+      SelectionCandidate, [[Double]]
+    ) {
+      var parameters = base
+      parameters.rank = rank
+      parameters.ridge = ridge
+      parameters.headRidge = config.headRidgeAuto ? ridge : (config.headRidge ?? ridge)
+      parameters.objective = .discounted(gamma: base.gamma, iterations: rounds)
+      let runner = FittedQIteration(parameters: parameters, taskNames: names)
+      var candidate = SelectionCandidate(
+        method: "multitask", rank: rank, ridge: ridge, relativeRidge: ridge / scale,
+        headRidge: parameters.headRidge, iterations: rounds, score: -.infinity,
+        heldOutBellmanError: .nan, chosen: false)
+      var thetas: [[Double]] = []
+      do throws(FQIError) {
+        let fit = try runner.multitask(problems)
+        let product: Matrix
+        do {
+          product = try RankKSolver.thetas(fit.representations[0], fit.heads[0])
         } catch {
-          guard case .diverged = error else { throw error }
+          throw .linearAlgebra(context: "B W", error: error)
         }
-        if candidate.score.isFinite,
-          best.map({ candidate.score > $0.score + 1e-12 * abs($0.score) }) ?? true
-        {
-          best = (table.count, candidate.score)
-        }
-        table.append(candidate)
-        progress?(
-          "selection: multitask k = \(rank), ridge \(short(ridge)): estimated value \(short(candidate.score)), held-out Bellman error \(short(candidate.heldOutBellmanError))"
-        )
+        thetas = (0..<tasks.count).map { product.column($0) }
+        let result = try score(thetas)
+        candidate.score = result.value
+        candidate.heldOutBellmanError = result.bellman
+      } catch {
+        guard case .diverged = error else { throw error }
       }
+      progress?(
+        "selection: multitask k = \(rank), ridge \(short(ridge)), \(rounds) iterations: estimated value \(short(candidate.score))"
+      )
+      return (candidate, thetas)
+    }
+    // Successive halving: every candidate for a fifth of the iterations, then the best
+    // `survivors` for all of them.
+    let grid = ranks.flatMap { rank in ridges.map { (rank: rank, ridge: $0) } }
+    var finalists = grid.indices.map { $0 }
+    if grid.count > survivors && iterations >= 10 {
+      var first: [(index: Int, score: Double)] = []
+      for (index, setting) in grid.enumerated() {
+        let (candidate, thetas) = try evaluate(
+          rank: setting.rank, ridge: setting.ridge, rounds: max(5, iterations / 5))
+        first.append((index, candidate.score))
+        table.append(candidate)
+        candidateThetas.append(thetas)
+      }
+      // Stable: equal scores keep the grid order.
+      finalists = first.sorted { $0.score > $1.score || ($0.score == $1.score && $0.index < $1.index) }
+        .prefix(survivors).map(\.index).sorted()
+    }
+    var best: (index: Int, score: Double)?
+    for index in finalists {
+      let (candidate, thetas) = try evaluate(
+        rank: grid[index].rank, ridge: grid[index].ridge, rounds: iterations)
+      if candidate.score.isFinite,
+        best.map({ candidate.score > $0.score + 1e-12 * abs($0.score) }) ?? true
+      {
+        best = (table.count, candidate.score)
+      }
+      table.append(candidate)
+      candidateThetas.append(thetas)
     }
     guard let chosen = best else {
       throw .guardrail(
@@ -223,15 +306,19 @@ enum ModelSelection {
         runner.method = "single-task"
         var candidate = SelectionCandidate(
           method: "single-task", rank: 0, ridge: ridge, relativeRidge: ridge / scale,
-          headRidge: ridge, score: -.infinity, heldOutBellmanError: .nan, chosen: false)
+          headRidge: ridge, iterations: iterations, score: -.infinity, heldOutBellmanError: .nan,
+          chosen: false)
         do throws(FQIError) {
           let fit = try runner.singleTask(problems, ridge: ridge)
-          let result = try score((0..<tasks.count).map { fit.thetas[0].column($0) })
+          let thetas = (0..<tasks.count).map { fit.thetas[0].column($0) }
+          candidateThetas.append(thetas)
+          let result = try score(thetas)
           candidate.score = result.value
           candidate.heldOutBellmanError = result.bellman
         } catch {
           guard case .diverged = error else { throw error }
         }
+        if candidateThetas.count == table.count { candidateThetas.append([]) }
         if candidate.score.isFinite,
           bestSingle.map({ candidate.score > $0.score + 1e-12 * abs($0.score) }) ?? true
         {
@@ -248,7 +335,7 @@ enum ModelSelection {
     return Result(
       rank: winner.rank, ridge: winner.ridge, headRidge: winner.headRidge,
       singleTaskRidge: singleTaskRidge, table: table,
-      seconds: Date().timeIntervalSince(started))
+      seconds: Date().timeIntervalSince(started), candidateThetas: candidateThetas)
   }
 
   /// RMS over the rows of `data` of r + c max_a' Q(s', a') - Q(s, a) for Q = psi^T theta.

@@ -36,6 +36,14 @@ public struct TrainSummary: Sendable, Codable {
   public var bellmanResiduals: [Double]
   public var alsSweeps: Int
   public var singleTaskBellmanResiduals: [Double]?
+  public var singleTaskRidge: Double?
+  /// The model-selection table when rank or ridge was auto.
+  public var selection: [SelectionCandidate]?
+  public var selectionSeconds: Double?
+  /// Restarts from a last good iterate (recoveries) of the multitask fit.
+  public var restarts: Int
+  /// The largest relative gradient norm over the multitask log (the optimality certificate).
+  public var maxRelativeGradient: Double
   public var evaluation: TruthEvaluation?
   public var qTables: [String]
   public var warnings: [String]
@@ -50,6 +58,11 @@ public struct TrainSummary: Sendable, Codable {
     case bellmanResiduals = "bellman_residuals"
     case alsSweeps = "als_sweeps"
     case singleTaskBellmanResiduals = "single_task_bellman_residuals"
+    case singleTaskRidge = "single_task_ridge"
+    case selection
+    case selectionSeconds = "selection_seconds"
+    case restarts
+    case maxRelativeGradient = "max_relative_gradient"
     case qTables = "q_tables"
   }
 
@@ -68,11 +81,31 @@ public struct TrainSummary: Sendable, Codable {
     } else {
       lines.append("  discounted, gamma = \(short(gamma)), \(iterations) iterations")
     }
+    if let selection, !selection.isEmpty {
+      lines.append(
+        "  model selection (\(selection.count) candidates, \(String(format: "%.2f", selectionSeconds ?? 0)) s): estimated value of each greedy policy on held-out episodes (LSTD-Q)"
+      )
+      lines.append(
+        "    method       rank  ridge       rel. ridge  iter.  est. value   held-out BE  chosen")
+      for c in selection {
+        func cell(_ text: String, _ width: Int) -> String {
+          text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0)
+        }
+        lines.append(
+          "    " + cell(c.method, 12) + " " + cell(c.rank == 0 ? "-" : "\(c.rank)", 5) + " "
+            + cell(short(c.ridge), 11) + " " + cell(short(c.relativeRidge), 11) + " "
+            + cell("\(c.iterations)", 6) + " " + cell(short(c.score), 12) + " " + cell(short(c.heldOutBellmanError), 12) + " "
+            + (c.chosen ? "*" : ""))
+      }
+    }
     lines.append(
-      "  multitask: final Bellman residual (RMS, mean over tasks) \(mean(bellmanResiduals)); \(alsSweeps) ALS sweeps in all"
+      "  multitask: final Bellman residual (RMS, mean over tasks) \(mean(bellmanResiduals)); \(alsSweeps) ALS sweeps in all; largest relative gradient \(short(maxRelativeGradient))"
+        + (restarts > 0 ? "; \(restarts) restart(s) with a stronger ridge" : "")
     )
     if let single = singleTaskBellmanResiduals {
-      lines.append("  single-task: final Bellman residual \(mean(single))")
+      lines.append(
+        "  single-task: final Bellman residual \(mean(single))"
+          + (singleTaskRidge.map { " (ridge \(short($0)))" } ?? ""))
     }
     if let evaluation {
       lines.append(
@@ -215,6 +248,7 @@ public enum Trainer {
       runner.progress = reporter("single-task")
       runner.noticeHandler = notice
       singleTask = try runner.singleTask(problems, ridge: selection?.singleTaskRidge)
+      singleTask?.ridge = selection?.singleTaskRidge
       warnings += runner.notices.messages
     }
     var runner = FittedQIteration(parameters: parameters, taskNames: names)
@@ -258,6 +292,8 @@ public enum Trainer {
     if let truth {
       model.evaluation = try evaluate(model, truth: truth)
     }
+    model.selection = selection?.table ?? []
+    model.selectionSeconds = selection?.seconds ?? 0
     model.seconds = Date().timeIntervalSince(started)
     try model.write(to: request.output)
     var qTables: [String] = []
@@ -276,6 +312,10 @@ public enum Trainer {
       bellmanResiduals: last?.bellmanResiduals ?? [],
       alsSweeps: fit.log.reduce(0) { $0 + $1.sweeps },
       singleTaskBellmanResiduals: singleTask?.log.last?.bellmanResiduals,
+      singleTaskRidge: singleTask?.ridge ?? (singleTask == nil ? nil : parameters.ridge),
+      selection: selection?.table, selectionSeconds: selection?.seconds,
+      restarts: fit.log.last?.restarts ?? 0,
+      maxRelativeGradient: fit.log.map(\.relativeGradient).max() ?? 0,
       evaluation: model.evaluation, qTables: qTables, warnings: warnings,
       seconds: Date().timeIntervalSince(started))
   }
