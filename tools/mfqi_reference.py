@@ -296,12 +296,14 @@ class Solver:
         if not (self.ridge > 0 and self.head_ridge > 0):
             return b, w
         u, s, vt = np.linalg.svd(b @ w, full_matrices=False)
-        k = self.k
-        if len(s) < k:
-            return b, w
+        r = min(self.k, len(s))  # rank(B W) <= r: the other columns of B / rows of W become 0
         ratio = (self.head_ridge / self.ridge) ** 0.25
-        root = np.sqrt(s[:k])
-        return u[:, :k] * root[None, :] * ratio, (root[:, None] * vt[:k]) / ratio
+        root = np.sqrt(s[:r])
+        nb = np.zeros_like(b)
+        nw = np.zeros_like(w)
+        nb[:, :r] = u[:, :r] * root[None, :] * ratio
+        nw[:r] = (root[:, None] * vt[:r]) / ratio
+        return nb, nw
 
     def relative_gradient(self, b, w, problems, stats):
         gb = 2 * self.ridge * b

@@ -321,9 +321,10 @@ struct RankKSolver {
     let k = b.columns
     let product = try Self.thetas(b, w)
     let svd = try LinearAlgebra.svd(product)
-    // Fewer singular values than k (P < k): left as it is (those columns are unidentifiable).
-    guard svd.s.count >= k else { return (b, w) }
-    let r = k
+    // Fewer singular values than k (P or D < k): B W has rank at most r < k, so the remaining
+    // columns of B and rows of W are set to 0 (the product is unchanged, the ridge terms drop;
+    // those columns are not identifiable and stay 0).
+    let r = min(k, svd.s.count)
     let ratio = (headRidge / ridge).squareRoot().squareRoot()
     var newB = Matrix(rows: b.rows, columns: k)
     var newW = Matrix(rows: k, columns: w.columns)
