@@ -15,9 +15,15 @@ The fitted objective (mean convention):
 W-step: (B^T G_t B + head_ridge I) w_t = B^T c_t with G_t = Psi_t^T Psi_t / n_t, c_t = Psi_t^T y_t / n_t.
 B-step: (sum_t (w_t w_t^T) kron G_t + ridge I) vec(B) = vec(sum_t c_t w_t^T) (column-major vec),
 separable over the diagonal blocks that every G_t shares.
-A sweep is a W-step then a B-step; sweeps stop (from the second on) when the fitted values moved
-little: sum_t ||theta_t - theta'_t||_{G_t}^2 <= tol^2 sum_t ||theta_t||_{G_t}^2 (theta_t = B w_t,
-theta' the previous sweep's), or after als_max_sweeps. Spectral initialisation (balanced): B0 = U_k diag(sqrt(s_k)) from the SVD of
+A sweep is a W-step, a B-step, then a balancing of the factorisation (B W = U S V^T, top k:
+B = U S^1/2 (head_ridge/ridge)^1/4, W = (ridge/head_ridge)^1/4 S^1/2 V^T, when both ridges are
+positive); sweeps stop (from the second on) at a certified stationary point: the gradient of J
+relative to its data part (||grad J|| / ||(2 sum_t c_t w_t^T, 2 B^T c_t)||) and the relative
+change of J over the sweep both at most tol; or after als_max_sweeps. Discounted: each iteration
+starts from the previous B, except when k >= min(T, D) (then from the spectral start).
+Bootstrapped values are clipped to the range the task's rewards allow when the model's
+clip_values is 1: [min(r_min, 0), max(r_max, 0)] / (1 - gamma), or times sum_{j < H-h-1} gamma^j
+at step h in finite-horizon mode. Spectral initialisation (balanced): B0 = U_k diag(sqrt(s_k)) from the SVD of
 the per-task ridge solutions (G_t + ridge I)^-1 c_t.
 
 Output (HDF5): /q/<task> the fitted Q at every logged (s, a) of the task, store row order,
@@ -205,18 +211,19 @@ class Problem:
             off += m
         return out
 
-    def targets(self, theta_next):
-        """y = r + gamma (1 - terminated) max_a' Q(s', a'); returns (c, s, y)."""
+    def targets(self, theta_next, clip=None):
+        """y = r + gamma (1 - terminated) clip(max_a' Q(s', a')); returns (c, s)."""
         psi = self.psi
         y = self.rewards.copy()
+        low, high = clip if clip is not None else (-np.inf, np.inf)
         if theta_next is not None:
             if psi.pairs:
                 v = psi.q_table(theta_next).max(axis=1)
-                y[self.boot] += self.cont[self.boot] * v[self.next_state[self.boot]]
+                y[self.boot] += self.cont[self.boot] * np.clip(v[self.next_state[self.boot]], low, high)
             else:
                 blocks = theta_next.reshape(psi.n_actions, psi.block)
                 qn = self.phi_next @ blocks.T
-                y[self.boot] += self.cont[self.boot] * qn[self.boot].max(axis=1)
+                y[self.boot] += self.cont[self.boot] * np.clip(qn[self.boot].max(axis=1), low, high)
         if psi.pairs:
             h = np.bincount(self.pair, weights=y, minlength=psi.n_states * psi.n_actions)
             c = h / self.n if psi.kind == "one-hot" else psi.table.T @ h / self.n
@@ -285,25 +292,51 @@ class Solver:
         thetas = np.stack([prob.ridge_solve(c, self.ridge) for prob, (c, _) in zip(problems, stats)], axis=1)
         return spectral_from(thetas, self.k)
 
+    def balanced(self, b, w):
+        if not (self.ridge > 0 and self.head_ridge > 0):
+            return b, w
+        u, s, vt = np.linalg.svd(b @ w, full_matrices=False)
+        r = min(self.k, len(s))  # rank(B W) <= r: the other columns of B / rows of W become 0
+        ratio = (self.head_ridge / self.ridge) ** 0.25
+        root = np.sqrt(s[:r])
+        nb = np.zeros_like(b)
+        nw = np.zeros_like(w)
+        nb[:, :r] = u[:, :r] * root[None, :] * ratio
+        nw[:r] = (root[:, None] * vt[:r]) / ratio
+        return nb, nw
+
+    def relative_gradient(self, b, w, problems, stats):
+        gb = 2 * self.ridge * b
+        db = np.zeros_like(b)
+        gw_norm = dw_norm = 0.0
+        for p, (prob, (c, _)) in enumerate(zip(problems, stats)):
+            residual = prob.gram_times(b @ w[:, p]) - c
+            gb += 2 * np.outer(residual, w[:, p])
+            db += 2 * np.outer(c, w[:, p])
+            gw = 2 * b.T @ residual + 2 * self.head_ridge * w[:, p]
+            gw_norm += gw @ gw
+            cw = 2 * b.T @ c
+            dw_norm += cw @ cw
+        g = np.sum(gb * gb) + gw_norm
+        d = np.sum(db * db) + dw_norm
+        return np.sqrt(g / d) if d > 0 else np.sqrt(g)
+
     def alternate(self, b, problems, stats):
-        previous = None
         sweeps = 0
+        previous = None
         while sweeps < self.max_sweeps:
             sweeps += 1
             w = self.heads(b, problems, stats)
             b = self.representation(w, problems, stats)
-            thetas = b @ w
-            if not np.all(np.isfinite(thetas)):
+            if not (np.all(np.isfinite(b)) and np.all(np.isfinite(w))):
                 break
-            if previous is not None:
-                change = scale = 0.0
-                for p, prob in enumerate(problems):
-                    delta = thetas[:, p] - previous[:, p]
-                    change += delta @ prob.gram_times(delta)
-                    scale += thetas[:, p] @ prob.gram_times(thetas[:, p])
-                if change <= self.tol * self.tol * scale:
-                    break
-            previous = thetas
+            b, w = self.balanced(b, w)
+            value = self.objective(b, w, problems, stats)
+            gradient = self.relative_gradient(b, w, problems, stats)
+            change = abs(previous - value) / max(abs(value), np.finfo(float).tiny) if previous is not None else np.inf
+            previous = value
+            if sweeps >= 2 and gradient <= self.tol and change <= self.tol:
+                break
         return b, w, sweeps
 
 
@@ -338,13 +371,25 @@ def spectral_from(thetas, k):
 # Fitted Q-iteration
 
 
-def discounted(problems, solver, iterations):
+def value_range(task, gamma, clip, horizon=None, step=0):
+    if not clip:
+        return None
+    low, high = min(float(task["rewards"].min()), 0.0), max(float(task["rewards"].max()), 0.0)
+    if horizon is None:
+        scale = 1 / (1 - gamma)
+    else:
+        scale = sum(gamma ** j for j in range(max(horizon - step - 1, 0)))
+    return (low * scale, high * scale)
+
+
+def discounted(problems, solver, iterations, clips):
     thetas = [None] * len(problems)
     b = None
     sweeps = []
+    saturated = solver.k >= min(len(problems), problems[0].psi.dim)
     for _ in range(iterations):
-        stats = [prob.targets(th) for prob, th in zip(problems, thetas)]
-        if b is None:
+        stats = [prob.targets(th, clip) for prob, th, clip in zip(problems, thetas, clips)]
+        if b is None or saturated:
             b = solver.spectral(problems, stats)
         b, w, n = solver.alternate(b, problems, stats)
         sweeps.append(n)
@@ -352,7 +397,7 @@ def discounted(problems, solver, iterations):
     return [thetas], sweeps
 
 
-def per_step(problems_by_step, solver):
+def per_step(problems_by_step, solver, clips):
     horizon = len(problems_by_step)
     tasks = len(problems_by_step[0])
     nxt = [None] * tasks
@@ -360,7 +405,7 @@ def per_step(problems_by_step, solver):
     sweeps = []
     for h in reversed(range(horizon)):
         probs = problems_by_step[h]
-        stats = [prob.targets(th) for prob, th in zip(probs, nxt)]
+        stats = [prob.targets(th, clip) for prob, th, clip in zip(probs, nxt, clips[h])]
         b = solver.spectral(probs, stats)
         b, w, n = solver.alternate(b, probs, stats)
         sweeps.append(n)
@@ -369,19 +414,19 @@ def per_step(problems_by_step, solver):
     return out, sweeps
 
 
-def single_task_backward(problems_by_step, ridge):
+def single_task_backward(problems_by_step, ridge, clips):
     horizon = len(problems_by_step)
     tasks = len(problems_by_step[0])
     nxt = [None] * tasks
     out = [None] * horizon
     for h in reversed(range(horizon)):
         probs = problems_by_step[h]
-        nxt = [prob.ridge_solve(prob.targets(th)[0], ridge) for prob, th in zip(probs, nxt)]
+        nxt = [prob.ridge_solve(prob.targets(th, clip)[0], ridge) for prob, th, clip in zip(probs, nxt, clips[h])]
         out[h] = nxt
     return out
 
 
-def backward_heads(problems_by_step, solver, b):
+def backward_heads(problems_by_step, solver, b, clips):
     horizon = len(problems_by_step)
     tasks = len(problems_by_step[0])
     nxt = [None] * tasks
@@ -389,7 +434,7 @@ def backward_heads(problems_by_step, solver, b):
     heads = [None] * horizon
     for h in reversed(range(horizon)):
         probs = problems_by_step[h]
-        stats = [prob.targets(th) for prob, th in zip(probs, nxt)]
+        stats = [prob.targets(th, clip) for prob, th, clip in zip(probs, nxt, clips[h])]
         w = solver.heads(b, probs, stats)
         nxt = [b @ w[:, t] for t in range(tasks)]
         stats_all[h] = stats
@@ -397,15 +442,15 @@ def backward_heads(problems_by_step, solver, b):
     return heads, stats_all
 
 
-def shared_horizon(problems_by_step, solver, rounds, outer_tol):
+def shared_horizon(problems_by_step, solver, rounds, outer_tol, clips):
     horizon = len(problems_by_step)
     tasks = len(problems_by_step[0])
-    init = single_task_backward(problems_by_step, solver.ridge)
+    init = single_task_backward(problems_by_step, solver.ridge, clips)
     b = spectral_from(np.stack([init[h][t] for h in range(horizon) for t in range(tasks)], axis=1), solver.k)
     previous = init
     sweeps = []
     for r in range(1, rounds + 1):
-        _, stats_all = backward_heads(problems_by_step, solver, b)
+        _, stats_all = backward_heads(problems_by_step, solver, b, clips)
         flat_probs = [problems_by_step[h][t] for h in range(horizon) for t in range(tasks)]
         flat_stats = [stats_all[h][t] for h in range(horizon) for t in range(tasks)]
         b, w, n = solver.alternate(b, flat_probs, flat_stats)
@@ -422,7 +467,7 @@ def shared_horizon(problems_by_step, solver, rounds, outer_tol):
         relative = np.sqrt(change / scale) if scale > 0 else np.sqrt(change)
         if r > 1 and relative <= outer_tol:
             break
-    heads, _ = backward_heads(problems_by_step, solver, b)
+    heads, _ = backward_heads(problems_by_step, solver, b, clips)
     return [[b @ heads[h][:, t] for t in range(tasks)] for h in range(horizon)], sweeps
 
 
@@ -446,9 +491,11 @@ def main(argv=None):
     solver = Solver(
         int(attrs["rank"]), float(attrs["ridge"]), float(attrs["head_ridge"]),
         float(attrs["als_tolerance"]), int(attrs["als_max_sweeps"]))
+    clip = int(attrs.get("clip_values", 0)) != 0
     if mode == "discounted":
         problems = [Problem(t, np.arange(len(t["rewards"])), psi, gamma) for t in tasks]
-        thetas, sweeps = discounted(problems, solver, int(attrs["iterations"]))
+        clips = [value_range(t, gamma, clip) for t in tasks]
+        thetas, sweeps = discounted(problems, solver, int(attrs["iterations"]), clips)
         steps = [problems]
     else:
         horizon = int(attrs["horizon"])
@@ -457,10 +504,11 @@ def main(argv=None):
             steps = [pooled] * horizon
         else:
             steps = [[Problem(t, np.nonzero(t["step"] == h)[0], psi, gamma) for t in tasks] for h in range(horizon)]
+        clips = [[value_range(t, gamma, clip, horizon, h) for t in tasks] for h in range(horizon)]
         if attrs["representation"] == "shared":
-            thetas, sweeps = shared_horizon(steps, solver, int(attrs["outer_max_rounds"]), float(attrs["outer_tolerance"]))
+            thetas, sweeps = shared_horizon(steps, solver, int(attrs["outer_max_rounds"]), float(attrs["outer_tolerance"]), clips)
         else:
-            thetas, sweeps = per_step(steps, solver)
+            thetas, sweeps = per_step(steps, solver, clips)
 
     with h5py.File(args.out, "w") as out:
         out.attrs["sweeps"] = json.dumps([int(s) for s in sweeps])

@@ -16,9 +16,13 @@ struct Fit: ParsableCommand {
       B_h, or --step S for B_S at every step). Mode, discount, iterations, horizon and ridges default \
       to the model's training settings.
 
-      Baselines: --scratch fits the same task from the base features psi alone (single-task FQI, \
-      full rank, ridge --scratch-ridge; automatic: the model's ridge, raised to 1e-3 times the mean \
-      Gram diagonal when the task has fewer than 2D transitions). --truth adds the oracle: the same \
+      Frozen against scratch: the same task is always also fitted from the base features psi alone \
+      (single-task FQI, full rank). In discounted mode the fitted rows are split by episodes; the \
+      head ridge and the scratch ridge left on auto are chosen among 1e-5, 1e-3, 1e-1 times the \
+      mean Gram diagonal by the estimated value of each greedy policy on the held-out episodes \
+      (LSTD-Q on psi), and the method with the higher estimate is recorded as `recommended` \
+      (head.h5 root attribute, --json) with the share of the scratch Q the frozen span captures. \
+      One fit failing never loses the other. --truth adds the oracle: the same \
       frozen-head FQI on the true features phi* of a synthetic truth file. --holdout F fits on a \
       seeded random (1 - F) of the rows and reports every method's Bellman error on the rest (for \
       data without a truth). The representation's action space and feature map must fit the store: \
@@ -68,14 +72,17 @@ struct Fit: ParsableCommand {
   )
   var step: Int?
 
-  @Option(help: "Ridge on the head, mean convention (default: the model's head ridge).")
-  var headRidge: Double?
+  @Option(
+    help:
+      "Ridge on the head, mean convention, or auto (default: chosen by estimated policy value in discounted mode, the model's head ridge otherwise)."
+  )
+  var headRidge: String?
 
-  @Flag(help: "Also fit the scratch baseline: single-task FQI on the base features psi.")
+  @Flag(help: "Accepted for compatibility: the scratch baseline is always fitted.")
   var scratch = false
 
-  @Option(help: "Ridge of the scratch baseline (default: automatic, see above).")
-  var scratchRidge: Double?
+  @Option(help: "Ridge of the scratch baseline, or auto (default, see above).")
+  var scratchRidge: String?
 
   @Option(help: "A truth file (schemas/truth.md): adds the oracle baseline on phi*.")
   var truth: String?
@@ -106,8 +113,10 @@ struct Fit: ParsableCommand {
   var quiet = false
 
   func validate() throws {
-    if scratchRidge != nil && !scratch {
-      throw ValidationError("--scratch-ridge only makes sense with --scratch")
+    for (flag, value) in [("--head-ridge", headRidge), ("--scratch-ridge", scratchRidge)] {
+      if let value, value != "auto", Double(value) == nil {
+        throw ValidationError("\(flag) must be a number or auto; found '\(value)'")
+      }
     }
     if let holdout, !(holdout > 0 && holdout < 1) {
       throw ValidationError(
@@ -148,9 +157,9 @@ struct Fit: ParsableCommand {
     request.iterations = iterations
     request.horizon = horizon
     request.step = step
-    request.headRidge = headRidge
-    request.scratch = scratch
-    request.scratchRidge = scratchRidge
+    request.headRidge = headRidge.flatMap { Double($0) }
+    request.scratch = true
+    request.scratchRidge = scratchRidge.flatMap { Double($0) }
     request.truth = truth
     request.holdout = holdout
     request.divergenceFactor = divergenceFactor

@@ -83,23 +83,36 @@ struct Train: ParsableCommand {
     help: "Finite horizon: one shared B or one B per step: shared or per-step (default shared).")
   var representation: String?
 
-  @Option(help: "Rank k of the shared representation (default 4).")
-  var rank: Int?
-
-  @Option(help: "Ridge on B and of the single-task baseline, mean convention (default 1e-6).")
-  var ridge: Double?
-
-  @Option(help: "Ridge on the task heads (default: --ridge).")
-  var headRidge: Double?
+  @Option(
+    help:
+      "Rank k of the shared representation, or auto (default): chosen by the estimated value of each candidate's greedy policy on held-out episodes."
+  )
+  var rank: String?
 
   @Option(
     help:
-      "ALS stops when a sweep changes Q by at most this, relative RMS over the data (default 1e-4)."
+      "Ridge on B and of the single-task baseline (absolute, mean convention), or auto (default): chosen among 1e-6 ... 1 times the features' mean second moment by estimated policy value."
+  )
+  var ridge: String?
+
+  @Option(help: "Ridge on the task heads, or auto (default: the ridge).")
+  var headRidge: String?
+
+  @Option(
+    help:
+      "ALS stops at a certified stationary point: relative gradient norm and relative objective change at most this (default 1e-6)."
   )
   var alsTolerance: Double?
 
   @Option(help: "Most ALS sweeps per iteration (default 100).")
   var alsMaxSweeps: Int?
+
+  @Flag(
+    inversion: .prefixedNo,
+    help:
+      "Clip bootstrapped values to the range the rewards allow, [min(r_min, 0), max(r_max, 0)] / (1 - gamma) (default on)."
+  )
+  var clipValues: Bool?
 
   @Flag(inversion: .prefixedNo, help: "Also train the single-task baseline (default on).")
   var singleTask: Bool?
@@ -175,11 +188,40 @@ struct Train: ParsableCommand {
       }
       resolved.representation = value
     }
-    if let rank { resolved.rank = rank }
-    if let ridge { resolved.ridge = ridge }
-    if let headRidge { resolved.headRidge = headRidge }
+    if let rank {
+      if rank == "auto" {
+        resolved.rankAuto = true
+      } else if let value = Int(rank) {
+        resolved.rank = value
+        resolved.rankAuto = false
+      } else {
+        throw ValidationError("--rank must be a positive integer or auto; found '\(rank)'")
+      }
+    }
+    if let ridge {
+      if ridge == "auto" {
+        resolved.ridgeAuto = true
+      } else if let value = Double(ridge) {
+        resolved.ridge = value
+        resolved.ridgeAuto = false
+      } else {
+        throw ValidationError("--ridge must be a number or auto; found '\(ridge)'")
+      }
+    }
+    if let headRidge {
+      if headRidge == "auto" {
+        resolved.headRidgeAuto = true
+        resolved.headRidge = nil
+      } else if let value = Double(headRidge) {
+        resolved.headRidge = value
+        resolved.headRidgeAuto = false
+      } else {
+        throw ValidationError("--head-ridge must be a number or auto; found '\(headRidge)'")
+      }
+    }
     if let alsTolerance { resolved.alsTolerance = alsTolerance }
     if let alsMaxSweeps { resolved.alsMaxSweeps = alsMaxSweeps }
+    if let clipValues { resolved.clipValues = clipValues }
     if let singleTask { resolved.singleTask = singleTask }
     if let truth { resolved.truth = truth }
     if let tasks {

@@ -10,6 +10,11 @@ enum GramStructure: Equatable, Sendable {
   /// one block of m per action for per-action-block features).
   case blocks(sizes: [Int])
 
+  var isDiagonal: Bool {
+    if case .diagonal = self { return true }
+    return false
+  }
+
   var dimension: Int {
     switch self {
     case .diagonal(let d): d

@@ -30,12 +30,21 @@ public struct FQIParameters: Sendable, Equatable {
   /// value the rewards allow (max |r| / (1 - gamma), or max |r| times the horizon's discount
   /// sum).
   public var divergenceFactor: Double
+  /// Clip every bootstrapped value max_a' Q(s', a') to the range the task's rewards allow
+  /// (`valueRange`): the paper's function class clip(<phi, w>, [0, H]). Iterates stay bounded
+  /// whatever the ridge.
+  public var clipValues = true
+  /// How often a run whose iterates misbehave (the guard) restarts from its last good iterate
+  /// with a ten times stronger ridge before it gives up.
+  public var maxRecoveries = 4
 
   public init(
     objective: Objective, rank: Int, ridge: Double, headRidge: Double? = nil,
-    alsTolerance: Double = 1e-4, alsMaxSweeps: Int = 100, outerTolerance: Double = 1e-6,
-    outerMaxRounds: Int = 100, sharedRepresentation: Bool = true, divergenceFactor: Double = 10
+    alsTolerance: Double = 1e-6, alsMaxSweeps: Int = 100, outerTolerance: Double = 1e-6,
+    outerMaxRounds: Int = 100, sharedRepresentation: Bool = true, divergenceFactor: Double = 10,
+    clipValues: Bool = true
   ) {
+    self.clipValues = clipValues
     self.objective = objective
     self.rank = rank
     self.ridge = ridge
@@ -69,6 +78,29 @@ public struct FQIParameters: Sendable, Equatable {
     }
   }
 
+  /// The range of V_{h+1} (what step h bootstraps) for rewards in [rMin, rMax]:
+  /// [min(rMin, 0), max(rMax, 0)] times 1/(1 - gamma) (discounted) or times
+  /// sum_{j < H-h-1} gamma^j (finite horizon; {0} at the last step). The 0 is included because a
+  /// value can be a partial sum (episodes terminate).
+  func valueRange(step h: Int, rewardRange: ClosedRange<Double>) -> ClosedRange<Double> {
+    let low = min(rewardRange.lowerBound, 0)
+    let high = max(rewardRange.upperBound, 0)
+    let scale: Double
+    switch objective {
+    case .discounted(let gamma, _):
+      scale = 1 / (1 - gamma)
+    case .finiteHorizon(let horizon, let gamma):
+      var sum = 0.0
+      var power = 1.0
+      for _ in 0..<max(horizon - h - 1, 0) {
+        sum += power
+        power *= gamma
+      }
+      scale = sum
+    }
+    return (low * scale)...(high * scale)
+  }
+
   var solver: RankKSolver {
     RankKSolver(
       rank: rank, ridge: ridge, headRidge: headRidge, tolerance: alsTolerance,
@@ -99,6 +131,19 @@ public struct IterationRecord: Sendable, Codable, Equatable {
   /// Of which in the passes over the data for the targets: next-state values
   /// max_a' Q(s', a'), targets, and c = Psi^T y / n (timing).
   public var targetSeconds: Double = 0
+  /// The ridge in effect (on B for multitask, on theta for single-task, on w for heads):
+  /// larger than the configured one after a recovery.
+  public var ridge: Double = 0
+  /// Restarts from the last good iterate so far (recoveries from a misbehaving iterate).
+  public var restarts: Int = 0
+  /// Per task: the share of bootstrapped next-state values that were clipped.
+  public var clippedShares: [Double] = []
+  /// The optimality certificate of the iteration's least-squares fit: the norm of the
+  /// gradient of J at the returned point relative to the norm of its data part at 0
+  /// (||grad J|| / ||grad J(0)||; 0 for closed-form solves, which are exact).
+  public var relativeGradient: Double = 0
+  /// |J_last sweep - J_previous sweep| / J (0 for closed-form solves).
+  public var objectiveChange: Double = 0
 }
 
 /// The result of multitask FQI: one B (D x k) and heads W (k x T) per step, or a single one.
@@ -115,9 +160,14 @@ public struct MultitaskFit: Sendable {
 public struct PerTaskFit: Sendable {
   public var thetas: [Matrix]
   public var log: [IterationRecord]
+  /// The ridge used when it differs from the model's (chosen for the baseline by selection).
+  public var ridge: Double? = nil
 }
 
-/// Multitask and single-task fitted Q-iteration on prepared problems.
+/// Multitask, single-task, oracle and frozen-head fitted Q-iteration on prepared problems:
+/// one schedule (`schedule`) with a pluggable least-squares step (`FQIStepSolver`), one
+/// target function (`RegressionData.targetStatistics`) and one guard (`targetStatistics`,
+/// `checkFinite`).
 ///
 /// `problems[h][t]` is task t's data at step h (finite horizon) or `problems[0][t]`
 /// (discounted); pooled finite-horizon data repeat the same object at every step.
@@ -127,10 +177,24 @@ struct FittedQIteration {
   let taskNames: [String]
   var progress: (@Sendable (String, IterationRecord) -> Void)?
   /// The method named in progress and in divergence messages: "multitask", "single-task",
-  /// "oracle".
+  /// "oracle", "frozen", "scratch".
   var method = "multitask"
+  /// The flag named in the divergence suggestion.
+  var ridgeFlag = "--ridge"
   /// Seconds spent in target passes since the last log row (timing only).
   let targetClock = TargetClock()
+  /// What the run said about itself (recoveries), for the summary's warnings.
+  let notices = Notices()
+  /// Called at once with every notice (stderr).
+  var noticeHandler: (@Sendable (String) -> Void)?
+
+  final class Notices {
+    var messages: [String] = []
+    /// The ridge of the iteration in progress and the restarts so far (for messages).
+    var currentRidge: Double?
+    var restarts = 0
+    func append(_ message: String) { messages.append(message) }
+  }
 
   final class TargetClock {
     var seconds = 0.0
@@ -140,6 +204,101 @@ struct FittedQIteration {
     }
   }
 
+  /// What one run of the schedule fitted: theta_t at every step (index h; one step in
+  /// discounted mode), the least-squares statistics and targets of each step's last fit, and
+  /// the log.
+  struct ScheduleResult {
+    var thetas: [[[Double]]]
+    var stats: [[ProblemStatistics]]
+    var targets: [[TargetStatistics]]
+    var log: [IterationRecord]
+  }
+
+  var steps: Int {
+    switch parameters.objective {
+    case .discounted: 1
+    case .finiteHorizon(let horizon, _): horizon
+    }
+  }
+
+  // MARK: The schedule
+
+  /// Fitted Q-iteration with `solver` as the least-squares step. Discounted: K iterations on
+  /// `problems[0]`, each bootstrapping from the previous one. Finite horizon: steps h = H-1 ...
+  /// 0 on `problems[h]`, step h bootstrapping from step h + 1 (Q_H = 0). `quiet` runs report no
+  /// progress; `label` replaces the iteration number in messages (the outer round).
+  func schedule<Solver: FQIStepSolver>(
+    _ problems: [[RegressionData]], _ solver: inout Solver, quiet: Bool = false,
+    label: Int? = nil
+  ) throws(FQIError) -> ScheduleResult {
+    let tasks = problems[0].count
+    let plan: [(iteration: Int, step: Int)]
+    switch parameters.objective {
+    case .discounted(_, let iterations):
+      plan = (1...max(iterations, 1)).map { ($0, -1) }
+    case .finiteHorizon(let horizon, _):
+      plan = (0..<horizon).reversed().enumerated().map { ($0.offset + 1, $0.element) }
+    }
+    var result = ScheduleResult(
+      thetas: Array(repeating: [], count: steps), stats: Array(repeating: [], count: steps),
+      targets: Array(repeating: [], count: steps), log: [])
+    let clips = valueRanges(problems)
+    var next: [[Double]?] = Array(repeating: nil, count: tasks)
+    // The state before each of the last two iterations: a misbehaving iterate restarts from
+    // the one before the iterate that bootstrapped it.
+    typealias State = (solver: Solver, next: [[Double]?], result: ScheduleResult)
+    var checkpoints: [Int: State] = [:]
+    var restarts = 0
+    var position = 0
+    while position < plan.count {
+      let (iteration, step) = plan[position]
+      checkpoints[position] = (solver, next, result)
+      checkpoints[position - 2] = nil
+      let started = Date()
+      let h = max(step, 0)
+      let name = label ?? iteration
+      notices.currentRidge = solver.ridge
+      notices.restarts = restarts
+      do {
+        let targets = try targetStatistics(
+          problems[h], next, clips: clips[h], iteration: name, log: result.log)
+        let stats = statistics(problems[h], targets)
+        let fit = try solver.fit(stats, step: h)
+        var record = try makeRecord(
+          iteration: iteration, step: step, fit: fit, previous: next, stats: stats,
+          targets: targets, started: started)
+        record.ridge = solver.ridge
+        record.restarts = restarts
+        try checkFinite(record.objective, fit.thetas, iteration: name, log: result.log)
+        result.log.append(record)
+        if !quiet { progress?(method, record) }
+        result.thetas[h] = fit.thetas
+        result.stats[h] = stats
+        result.targets[h] = targets
+        next = fit.thetas.map { Optional($0) }
+        position += 1
+      } catch {
+        guard case .diverged = error, restarts < parameters.maxRecoveries,
+          let back = checkpoints[max(position - 1, 0)]
+        else { throw error }
+        // Restart from the last good iterate with a ten times stronger ridge.
+        let before = solver.ridge
+        let target = before > 0 ? before * 10 : ridgeFloor(problems)
+        solver = back.solver
+        solver.strengthen(by: solver.ridge > 0 ? target / solver.ridge : 1, floor: target)
+        next = back.next
+        result = back.result
+        restarts += 1
+        position = max(position - 1, 0)
+        let message =
+          "\(method) fitted Q-iteration misbehaved at iteration \(name) (\(error.description.components(separatedBy: ". ").first ?? "")); restarted from iteration \(plan[position].iteration - 1) with ridge \(short(solver.ridge)) (was \(short(before)))"
+        notices.append(message)
+        noticeHandler?(message)
+      }
+    }
+    return result
+  }
+
   // MARK: Multitask
 
   /// `singleTask` (finite horizon with a shared B): the single-task fit to initialise from, if
@@ -147,81 +306,24 @@ struct FittedQIteration {
   func multitask(_ problems: [[RegressionData]], singleTask: PerTaskFit? = nil) throws(FQIError)
     -> MultitaskFit
   {
-    switch parameters.objective {
-    case .discounted(_, let iterations):
-      return try multitaskDiscounted(problems[0], iterations: iterations)
-    case .finiteHorizon(let horizon, _):
-      return parameters.sharedRepresentation
-        ? try multitaskSharedHorizon(problems, horizon: horizon, initial: singleTask)
-        : try multitaskPerStep(problems, horizon: horizon)
+    if case .finiteHorizon(let horizon, _) = parameters.objective,
+      parameters.sharedRepresentation
+    {
+      return try multitaskSharedHorizon(problems, horizon: horizon, initial: singleTask)
     }
-  }
-
-  func multitaskDiscounted(_ problems: [RegressionData], iterations: Int) throws(FQIError)
-    -> MultitaskFit
-  {
-    let solver = parameters.solver
-    var previous: [[Double]?] = Array(repeating: nil, count: problems.count)
-    var b: Matrix?
-    var w = Matrix(rows: parameters.rank, columns: problems.count)
-    var log: [IterationRecord] = []
-    for iteration in 1...max(iterations, 1) {
-      let started = Date()
-      let targets = try targetStatistics(problems, previous, iteration: iteration, log: log)
-      let stats = statistics(problems, targets)
-      let start: Matrix
-      if let b {
-        start = b
-      } else {
-        start = try RankKSolver.spectralInitialisation(
-          try solver.ridgeSolutions(stats), rank: parameters.rank)
-      }
-      let fit = try solver.alternate(from: start, stats)
-      let thetas = try checkedThetas(fit, stats, iteration: iteration, problems: problems, log: log)
-      let record = try makeRecord(
-        iteration: iteration, step: -1, sweeps: fit.sweeps, objective: fit.objective,
-        thetas: thetas, previous: previous, stats: stats, targets: targets, started: started)
-      log.append(record)
-      progress?(method, record)
-      previous = thetas.map { Optional($0) }
-      b = fit.b
-      w = fit.w
-    }
-    return MultitaskFit(
-      representations: [b ?? Matrix(rows: problems[0].dimension, columns: parameters.rank)],
-      heads: [w], log: log)
-  }
-
-  func multitaskPerStep(_ problems: [[RegressionData]], horizon: Int) throws(FQIError)
-    -> MultitaskFit
-  {
-    let solver = parameters.solver
-    let tasks = problems[0].count
-    var next: [[Double]?] = Array(repeating: nil, count: tasks)
-    var representations = [Matrix](
-      repeating: Matrix(rows: 0, columns: 0), count: horizon)
-    var heads = [Matrix](repeating: Matrix(rows: 0, columns: 0), count: horizon)
-    var log: [IterationRecord] = []
-    for (index, h) in (0..<horizon).reversed().enumerated() {
-      let started = Date()
-      let iteration = index + 1
-      let targets = try targetStatistics(problems[h], next, iteration: iteration, log: log)
-      let stats = statistics(problems[h], targets)
-      let start = try RankKSolver.spectralInitialisation(
-        try solver.ridgeSolutions(stats), rank: parameters.rank)
-      let fit = try solver.alternate(from: start, stats)
-      let thetas = try checkedThetas(
-        fit, stats, iteration: iteration, problems: problems[h], log: log)
-      let record = try makeRecord(
-        iteration: iteration, step: h, sweeps: fit.sweeps, objective: fit.objective,
-        thetas: thetas, previous: next, stats: stats, targets: targets, started: started)
-      log.append(record)
-      progress?(method, record)
-      representations[h] = fit.b
-      heads[h] = fit.w
-      next = thetas.map { Optional($0) }
-    }
-    return MultitaskFit(representations: representations, heads: heads, log: log)
+    var discounted = false
+    if case .discounted = parameters.objective { discounted = true }
+    var solver = SharedRankKStep(
+      solver: parameters.solver, steps: steps, warmStart: discounted)
+    let result = try schedule(problems, &solver)
+    let representations =
+      discounted
+      ? [solver.current ?? Matrix(rows: problems[0][0].dimension, columns: parameters.rank)]
+      : solver.representations
+    let heads =
+      discounted && solver.heads[0].rows == 0
+      ? [Matrix(rows: parameters.rank, columns: problems[0].count)] : solver.heads
+    return MultitaskFit(representations: representations, heads: heads, log: result.log)
   }
 
   /// One B for every step: alternate a backward pass of heads (B fixed) with a joint ALS refit
@@ -256,7 +358,8 @@ struct FittedQIteration {
     var log: [IterationRecord] = []
     for round in 1...max(parameters.outerMaxRounds, 1) {
       let started = Date()
-      let pass = try backwardHeads(problems, b: b, horizon: horizon, iteration: round, log: log)
+      var heads = FrozenHeadStep(bases: [b], ridge: solver.headRidge, steps: horizon)
+      let pass = try schedule(problems, &heads, quiet: true, label: round)
       let flat = pass.stats.flatMap { $0 }
       let fit = try solver.alternate(from: b, flat)
       b = fit.b
@@ -297,7 +400,9 @@ struct FittedQIteration {
         iteration: round, step: -1, sweeps: fit.sweeps, objective: objective.total,
         bellmanResiduals: residuals.map { $0.squareRoot() },
         qChanges: changes.map { $0.squareRoot() }, maxAbsNextQ: maxNext,
-        seconds: Date().timeIntervalSince(started), targetSeconds: targetClock.take())
+        seconds: Date().timeIntervalSince(started), targetSeconds: targetClock.take(),
+        ridge: solver.ridge, relativeGradient: fit.relativeGradient,
+        objectiveChange: fit.objectiveChange)
       log.append(record)
       progress?(method, record)
       previousThetas = thetas
@@ -305,41 +410,9 @@ struct FittedQIteration {
         scaleTotal > 0 ? (changeTotal / scaleTotal).squareRoot() : changeTotal.squareRoot()
       if round > 1 && relative <= parameters.outerTolerance { break }
     }
-    let final = try backwardHeads(
-      problems, b: b, horizon: horizon, iteration: log.count + 1, log: log)
-    return MultitaskFit(
-      representations: [b], heads: final.heads, log: log)
-  }
-
-  /// The backward pass of heads for a fixed B: h = H-1 ... 0, targets from the heads of step
-  /// h + 1 just fitted.
-  func backwardHeads(
-    _ problems: [[RegressionData]], b: Matrix, horizon: Int, iteration: Int,
-    log: [IterationRecord]
-  ) throws(FQIError) -> (
-    heads: [Matrix], stats: [[ProblemStatistics]], targets: [[TargetStatistics]]
-  ) {
-    let solver = parameters.solver
-    let tasks = problems[0].count
-    var next: [[Double]?] = Array(repeating: nil, count: tasks)
-    var heads = [Matrix](repeating: Matrix(rows: 0, columns: 0), count: horizon)
-    var allStats = [[ProblemStatistics]](repeating: [], count: horizon)
-    var allTargets = [[TargetStatistics]](repeating: [], count: horizon)
-    for h in (0..<horizon).reversed() {
-      let targets = try targetStatistics(problems[h], next, iteration: iteration, log: log)
-      let stats = statistics(problems[h], targets)
-      do {
-        let w = try solver.heads(b, stats)
-        let product = try RankKSolver.thetas(b, w)
-        next = (0..<tasks).map { Optional(product.column($0)) }
-        heads[h] = w
-      } catch {
-        throw .linearAlgebra(context: "heads at step \(h)", error: error)
-      }
-      allStats[h] = stats
-      allTargets[h] = targets
-    }
-    return (heads, allStats, allTargets)
+    var heads = FrozenHeadStep(bases: [b], ridge: solver.headRidge, steps: horizon)
+    _ = try schedule(problems, &heads, quiet: true, label: log.count + 1)
+    return MultitaskFit(representations: [b], heads: heads.heads, log: log)
   }
 
   // MARK: Single task (and the oracle)
@@ -349,64 +422,63 @@ struct FittedQIteration {
   func singleTask(_ problems: [[RegressionData]], ridge: Double? = nil) throws(FQIError)
     -> PerTaskFit
   {
-    let ridge = ridge ?? parameters.ridge
+    var solver = PerTaskStep(ridge: ridge ?? parameters.ridge, method: method)
+    let result = try schedule(problems, &solver)
+    let d = problems[0][0].dimension
+    return PerTaskFit(
+      thetas: result.thetas.map { Matrix(rows: d, columns: $0.count, columnMajor: $0.flatMap { $0 }) },
+      log: result.log)
+  }
+
+  // MARK: Frozen heads
+
+  /// Heads only, on a frozen representation: `bases` is one B (D x k) for every step or one per
+  /// step; the head ridge is `parameters.headRidge`. Returns heads[h] (k x T) and the log.
+  func frozenHeads(_ problems: [[RegressionData]], bases: [Matrix]) throws(FQIError)
+    -> (heads: [Matrix], log: [IterationRecord])
+  {
+    var solver = FrozenHeadStep(bases: bases, ridge: parameters.headRidge, steps: steps)
+    let result = try schedule(problems, &solver)
+    return (solver.heads, result.log)
+  }
+
+  // MARK: Targets and the guard
+
+  /// clips[h][t]: the range step h's bootstrapped values are clipped to (nil entries when
+  /// clipping is off), from task t's reward range over every step.
+  func valueRanges(_ problems: [[RegressionData]]) -> [[ClosedRange<Double>?]] {
     let tasks = problems[0].count
-    func solve(_ stats: [ProblemStatistics]) throws(FQIError) -> [[Double]] {
-      var result: [[Double]] = []
-      for problem in stats {
-        do {
-          result.append(try problem.gram.ridgeSolve(problem.cross, ridge: ridge))
-        } catch {
-          throw .linearAlgebra(context: "\(method) ridge solution", error: error)
+    guard parameters.clipValues else {
+      return Array(repeating: Array(repeating: nil, count: tasks), count: problems.count)
+    }
+    var ranges: [ClosedRange<Double>] = []
+    for t in 0..<tasks {
+      var low = Double.infinity
+      var high = -Double.infinity
+      var seen = Set<ObjectIdentifier>()
+      for step in problems where seen.insert(ObjectIdentifier(step[t])).inserted {
+        for r in step[t].rewards {
+          low = min(low, r)
+          high = max(high, r)
         }
       }
-      return result
+      ranges.append(low <= high ? low...high : 0...0)
     }
-    func matrix(_ columns: [[Double]]) -> Matrix {
-      let d = problems[0][0].dimension
-      return Matrix(rows: d, columns: columns.count, columnMajor: columns.flatMap { $0 })
-    }
-    var log: [IterationRecord] = []
-    switch parameters.objective {
-    case .discounted(_, let iterations):
-      var previous: [[Double]?] = Array(repeating: nil, count: tasks)
-      var thetas: [[Double]] = []
-      for iteration in 1...max(iterations, 1) {
-        let started = Date()
-        let targets = try targetStatistics(problems[0], previous, iteration: iteration, log: log)
-        let stats = statistics(problems[0], targets)
-        thetas = try solve(stats)
-        let record = try makeRecord(
-          iteration: iteration, step: -1, sweeps: 0, objective: nil, thetas: thetas,
-          previous: previous, stats: stats, targets: targets, started: started, ridge: ridge)
-        try checkFinite(record.objective, thetas, iteration: iteration, log: log)
-        log.append(record)
-        progress?(method, record)
-        previous = thetas.map { Optional($0) }
-      }
-      return PerTaskFit(thetas: [matrix(thetas)], log: log)
-    case .finiteHorizon(let horizon, _):
-      var next: [[Double]?] = Array(repeating: nil, count: tasks)
-      var result = [Matrix](repeating: Matrix(rows: 0, columns: 0), count: horizon)
-      for (index, h) in (0..<horizon).reversed().enumerated() {
-        let started = Date()
-        let targets = try targetStatistics(problems[h], next, iteration: index + 1, log: log)
-        let stats = statistics(problems[h], targets)
-        let thetas = try solve(stats)
-        let record = try makeRecord(
-          iteration: index + 1, step: h, sweeps: 0, objective: nil, thetas: thetas,
-          previous: next, stats: stats, targets: targets, started: started, ridge: ridge)
-        try checkFinite(record.objective, thetas, iteration: index + 1, log: log)
-        log.append(record)
-        progress?(method, record)
-        result[h] = matrix(thetas)
-        next = thetas.map { Optional($0) }
-      }
-      return PerTaskFit(thetas: result, log: log)
+    return problems.indices.map { h in
+      ranges.map { Optional(parameters.valueRange(step: h, rewardRange: $0)) }
     }
   }
 
-  // MARK: Shared steps
+  /// The ridge a recovery starts from when the ridge is 0: 1e-6 times the mean Gram diagonal.
+  func ridgeFloor(_ problems: [[RegressionData]]) -> Double {
+    var sum = 0.0
+    var count = 0.0
+    for problem in problems[0] {
+      sum += problem.gram.meanDiagonal
+      count += 1
+    }
+    return max(1e-6 * sum / max(count, 1), Double.leastNormalMagnitude)
+  }
 
   func statistics(_ problems: [RegressionData], _ targets: [TargetStatistics])
     -> [ProblemStatistics]
@@ -418,13 +490,14 @@ struct FittedQIteration {
 
   /// One pass for the targets, then the divergence check on what was bootstrapped.
   func targetStatistics(
-    _ problems: [RegressionData], _ next: [[Double]?], iteration: Int, log: [IterationRecord]
+    _ problems: [RegressionData], _ next: [[Double]?], clips: [ClosedRange<Double>?]? = nil,
+    iteration: Int, log: [IterationRecord]
   ) throws(FQIError) -> [TargetStatistics] {
     let targets: [TargetStatistics]
     let started = Date()
     defer { targetClock.seconds += Date().timeIntervalSince(started) }
     do {
-      targets = try RegressionData.targetStatistics(problems, nextThetas: next)
+      targets = try RegressionData.targetStatistics(problems, nextThetas: next, clips: clips)
     } catch {
       throw .linearAlgebra(context: "targets of iteration \(iteration)", error: error)
     }
@@ -452,6 +525,10 @@ struct FittedQIteration {
     }
   }
 
+  var ridgeInEffect: Double {
+    method == "frozen" || method == "oracle" ? parameters.headRidge : parameters.ridge
+  }
+
   func divergence(
     iteration: Int, task: String, what: String, taskIndex: Int, log: [IterationRecord]
   ) -> FQIError {
@@ -464,9 +541,17 @@ struct FittedQIteration {
       detail +=
         "; its Bellman residual over the last iterations: \(history.joined(separator: " -> "))"
     }
-    let stronger = parameters.ridge > 0 ? parameters.ridge * 10 : 1e-3
-    let suggestion =
-      "A weak ridge lets FQI's least-squares steps amplify errors: rerun with a stronger ridge, e.g. --ridge \(short(stronger)) (now \(short(parameters.ridge)))."
+    let ridge = notices.currentRidge ?? ridgeInEffect
+    let stronger = ridge > 0 ? ridge * 10 : 1e-3
+    var suggestion =
+      "A weak ridge lets FQI's least-squares steps amplify errors: rerun with a stronger ridge, e.g. \(ridgeFlag) \(short(stronger)) (now \(short(ridge)))."
+    if notices.restarts > 0 {
+      suggestion =
+        "\(notices.restarts) restart(s) from the last good iterate with ten times stronger ridges, up to \(short(ridge)), did not stop it"
+        + (parameters.clipValues
+          ? ": the features extrapolate far outside the data; use fewer or smoother features, or a ridge above \(short(ridge)) (\(ridgeFlag) \(short(stronger)))."
+          : ": clip the bootstrapped values (the default; clip_values) or use a ridge above \(short(ridge)) (\(ridgeFlag) \(short(stronger))).")
+    }
     return .diverged(
       method: method, iteration: iteration, task: task, detail: detail, suggestion: suggestion)
   }
@@ -486,42 +571,22 @@ struct FittedQIteration {
     }
   }
 
-  func checkedThetas(
-    _ fit: RankKSolver.Fit, _ stats: [ProblemStatistics], iteration: Int,
-    problems: [RegressionData], log: [IterationRecord]
-  ) throws(FQIError) -> [[Double]] {
-    let product: Matrix
-    do {
-      product = try RankKSolver.thetas(fit.b, fit.w)
-    } catch {
-      throw .linearAlgebra(context: "B W", error: error)
-    }
-    let thetas = (0..<stats.count).map { product.column($0) }
-    try checkFinite(fit.objective, thetas, iteration: iteration, log: log)
-    return thetas
-  }
-
   /// A log row: residuals from the statistics (no extra pass over the data).
   func makeRecord(
-    iteration: Int, step: Int, sweeps: Int, objective: Double?, thetas: [[Double]],
-    previous: [[Double]?], stats: [ProblemStatistics], targets: [TargetStatistics],
-    started: Date, ridge: Double = 0
+    iteration: Int, step: Int, fit: StepFit, previous: [[Double]?], stats: [ProblemStatistics],
+    targets: [TargetStatistics], started: Date
   ) throws(FQIError) -> IterationRecord {
     var residuals: [Double] = []
     var changes: [Double] = []
     var total = 0.0
     do {
       for (p, problem) in stats.enumerated() {
-        let theta = thetas[p]
+        let theta = fit.thetas[p]
         var dot = 0.0
-        var norm = 0.0
-        for i in 0..<theta.count {
-          dot += theta[i] * problem.cross[i]
-          norm += theta[i] * theta[i]
-        }
+        for i in 0..<theta.count { dot += theta[i] * problem.cross[i] }
         let quadratic = try problem.gram.quadratic(theta)
         let residual = problem.squares - 2 * dot + quadratic
-        total += residual + ridge * norm
+        total += residual
         residuals.append(max(0, residual).squareRoot())
         let delta: [Double]
         if let old = previous[p] {
@@ -535,9 +600,12 @@ struct FittedQIteration {
       throw .linearAlgebra(context: "training log", error: error)
     }
     return IterationRecord(
-      iteration: iteration, step: step, sweeps: sweeps, objective: objective ?? total,
-      bellmanResiduals: residuals, qChanges: changes, maxAbsNextQ: targets.map(\.maxAbsNextValue),
-      seconds: Date().timeIntervalSince(started), targetSeconds: targetClock.take())
+      iteration: iteration, step: step, sweeps: fit.sweeps,
+      objective: fit.objective ?? total + fit.penalty, bellmanResiduals: residuals,
+      qChanges: changes, maxAbsNextQ: targets.map(\.maxAbsNextValue),
+      seconds: Date().timeIntervalSince(started), targetSeconds: targetClock.take(),
+      clippedShares: targets.map(\.clippedShare), relativeGradient: fit.relativeGradient,
+      objectiveChange: fit.objectiveChange)
   }
 }
 

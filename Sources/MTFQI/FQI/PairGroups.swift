@@ -81,12 +81,17 @@ struct PairGroups: Sendable {
   }
 
   /// Per-pair target sums (added into `sums`), the targets' sum of squares and the largest
-  /// |V| bootstrapped, for state values `values` (nil: y = r).
-  func accumulate(values: [Double]?, into sums: inout [Double]) -> (
-    squares: Double, maxAbsNext: Double
-  ) {
+  /// |V| bootstrapped (before clipping), for state values `values` (nil: y = r) clipped to
+  /// `clip` (none when nil); with the rows clipped and the rows that bootstrapped.
+  func accumulate(values: [Double]?, into sums: inout [Double], clip: ClosedRange<Double>? = nil)
+    -> (squares: Double, maxAbsNext: Double, clipped: Double, bootstrapped: Double)
+  {
     var squares = 0.0
     var maxAbsNext = 0.0
+    var clipped = 0.0
+    var bootstrapped = 0.0
+    let low = clip?.lowerBound ?? -Double.infinity
+    let high = clip?.upperBound ?? Double.infinity
     let c = continuation
     sums.withUnsafeMutableBufferPointer { h in
       for g in 0..<count {
@@ -94,8 +99,13 @@ struct PairGroups: Sendable {
         var square = rewardSquares[g]
         let next = Int(nextStates[g])
         if next >= 0, let values {
-          let v = values[next]
+          var v = values[next]
           maxAbsNext = max(maxAbsNext, v.magnitude)
+          bootstrapped += counts[g]
+          if v < low || v > high {
+            v = min(max(v, low), high)
+            clipped += counts[g]
+          }
           let cv = c * v
           sum += counts[g] * cv
           square += cv * (2 * rewardSums[g] + counts[g] * cv)
@@ -104,6 +114,6 @@ struct PairGroups: Sendable {
         squares += square
       }
     }
-    return (squares, maxAbsNext)
+    return (squares, maxAbsNext, clipped, bootstrapped)
   }
 }

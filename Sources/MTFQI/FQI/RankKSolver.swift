@@ -25,15 +25,15 @@ struct ProblemStatistics: Sendable {
 ///   (m k) x (m k) system per dense block of size m otherwise: Cholesky below order
 ///   `iterativeOrder`, preconditioned CG (`KroneckerCG`, to a relative residual of 1e-14,
 ///   warm-started) from it on, with Cholesky as the fallback.
-/// - A sweep is a W-step then a B-step (J never increases); sweeps stop when the fitted values
-///   B w_p moved by at most `tolerance` (relative, over the data) in the last sweep (see
-///   `alternate`), or after `maxSweeps`.
+/// - A sweep is a W-step then a B-step (J never increases); sweeps stop at a certified
+///   stationary point: relative gradient norm at most `tolerance` and relative change of J at
+///   most `tolerance` (see `alternate`), or after `maxSweeps`.
 ///
 /// Every solve is Float64 through LAPACK on the calling thread. Deterministic.
 struct RankKSolver {
   let rank: Int
-  let ridge: Double
-  let headRidge: Double
+  var ridge: Double
+  var headRidge: Double
   let tolerance: Double
   let maxSweeps: Int
 
@@ -42,6 +42,10 @@ struct RankKSolver {
     var w: Matrix
     var sweeps: Int
     var objective: Double
+    /// The certificate at (B, W): see `relativeGradient`.
+    var relativeGradient = Double.nan
+    /// |J - J_previous sweep| / J.
+    var objectiveChange = Double.nan
   }
 
   // MARK: Spectral initialisation
@@ -261,44 +265,118 @@ struct RankKSolver {
     return (total + ridge * bNorm + headRidge * wNorm, residuals)
   }
 
+  /// The optimality certificate of (B, W): the gradient of J,
+  ///
+  ///     dJ/dB = 2 sum_p (G_p B w_p - c_p) w_p^T + 2 ridge B,
+  ///     dJ/dw_p = 2 B^T (G_p B w_p - c_p) + 2 headRidge w_p,
+  ///
+  /// in Frobenius norm relative to the norm of its data part (2 sum_p c_p w_p^T, 2 B^T c_p),
+  /// which has the same units; 0 when both vanish.
+  func relativeGradient(_ b: Matrix, _ w: Matrix, _ problems: [ProblemStatistics])
+    throws(LinearAlgebraError) -> Double
+  {
+    let k = b.columns
+    let d = b.rows
+    var gradientB = [Double](repeating: 0, count: d * k)
+    var dataB = [Double](repeating: 0, count: d * k)
+    var gradientNorm = 0.0
+    var dataNorm = 0.0
+    for (p, problem) in problems.enumerated() {
+      let wp = Array(w.storage[(p * k)..<((p + 1) * k)])
+      let theta = try LinearAlgebra.gemv(b, wp)
+      let g = try problem.gram.multiply(theta)
+      let residual = zip(g, problem.cross).map { $0 - $1 }
+      for j in 0..<k {
+        for i in 0..<d {
+          gradientB[i + j * d] += 2 * residual[i] * wp[j]
+          dataB[i + j * d] += 2 * problem.cross[i] * wp[j]
+        }
+      }
+      let gw = try LinearAlgebra.gemv(b, .transpose, residual)
+      let cw = try LinearAlgebra.gemv(b, .transpose, problem.cross)
+      for j in 0..<k {
+        let value = 2 * gw[j] + 2 * headRidge * wp[j]
+        gradientNorm += value * value
+        dataNorm += 4 * cw[j] * cw[j]
+      }
+    }
+    for i in 0..<(d * k) {
+      let value = gradientB[i] + 2 * ridge * b.storage[i]
+      gradientNorm += value * value
+      dataNorm += dataB[i] * dataB[i]
+    }
+    return dataNorm > 0 ? (gradientNorm / dataNorm).squareRoot() : gradientNorm.squareRoot()
+  }
+
+  /// The same product B W with the smallest ridge terms: with B W = U S V^T (thin SVD, top k),
+  /// B = U S^(1/2) (headRidge / ridge)^(1/4) and W = (ridge / headRidge)^(1/4) S^(1/2) V^T
+  /// minimise ridge ||B||^2 + headRidge ||W||^2 over all factorisations of B W (the minimum is
+  /// 2 sqrt(ridge headRidge) ||B W||_*). Plain ALS spends most of its sweeps trading scale
+  /// between B and W at almost constant J when the ridges are small (an ill-conditioned valley
+  /// of the objective); this step removes that valley at the cost of one SVD of the D x P
+  /// product per sweep. J never increases (the data fit is unchanged). Unchanged when a
+  /// ridge is 0 (then every factorisation has the same objective).
+  func balanced(_ b: Matrix, _ w: Matrix) throws(LinearAlgebraError) -> (Matrix, Matrix) {
+    guard ridge > 0, headRidge > 0 else { return (b, w) }
+    let k = b.columns
+    let product = try Self.thetas(b, w)
+    let svd = try LinearAlgebra.svd(product)
+    // Fewer singular values than k (P or D < k): B W has rank at most r < k, so the remaining
+    // columns of B and rows of W are set to 0 (the product is unchanged, the ridge terms drop;
+    // those columns are not identifiable and stay 0).
+    let r = min(k, svd.s.count)
+    let ratio = (headRidge / ridge).squareRoot().squareRoot()
+    var newB = Matrix(rows: b.rows, columns: k)
+    var newW = Matrix(rows: k, columns: w.columns)
+    for j in 0..<r {
+      let root = svd.s[j].squareRoot()
+      for i in 0..<b.rows { newB.storage[i + j * b.rows] = svd.u.storage[i + j * svd.u.rows] * root * ratio }
+      for p in 0..<w.columns {
+        newW.storage[j + p * k] = svd.vt.storage[j + p * svd.vt.rows] * root / ratio
+      }
+    }
+    return (newB, newW)
+  }
+
   /// ALS from `start` (the spectral initialisation, or the previous iteration's B: the warm
-  /// start). Stops after sweep s >= 2 when the fitted values moved by at most `tolerance`,
-  /// relative, over the data: sum_p ||theta_p - theta'_p||_{G_p}^2 <= tolerance^2 *
-  /// sum_p ||theta_p||_{G_p}^2 with theta' the previous sweep's (||v||_G^2 = v^T G v, the mean
-  /// square over the problem's rows); or after `maxSweeps`. (Not the objective: with a small
-  /// ridge, ALS keeps trading scale between B and W at almost constant J, which says nothing
-  /// about Q.) A non-finite value stops the sweeps; the caller checks the returned fit.
+  /// start) to a certified stationary point: sweeps stop after sweep s >= 2 when the relative
+  /// gradient (`relativeGradient`) is at most `tolerance` and J changed by at most
+  /// `tolerance` (relative) in the last sweep; or after `maxSweeps`. The fit reports both
+  /// numbers. A non-finite value stops the sweeps; the caller checks the returned fit.
   /// Throws `.linearAlgebra` when a system is not positive definite.
   func alternate(from start: Matrix, _ problems: [ProblemStatistics]) throws(FQIError) -> Fit {
     var b = start
     var w = Matrix(rows: rank, columns: problems.count)
-    var previous: Matrix?
     var sweeps = 0
     var objectiveValue = Double.nan
+    var previousObjective = Double.nan
+    var gradient = Double.nan
+    var change = Double.nan
     do {
       while sweeps < maxSweeps {
         sweeps += 1
         w = try heads(b, problems)
         b = try representation(w, problems, start: b)
-        let thetas = try Self.thetas(b, w)
-        if thetas.storage.contains(where: { !$0.isFinite }) { break }
-        if let previous {
-          var change = 0.0
-          var scale = 0.0
-          for (p, problem) in problems.enumerated() {
-            let theta = thetas.column(p)
-            let old = previous.column(p)
-            change += try problem.gram.quadratic(zip(theta, old).map { $0 - $1 })
-            scale += try problem.gram.quadratic(theta)
-          }
-          if change <= tolerance * tolerance * scale { break }
+        if b.storage.contains(where: { !$0.isFinite }) || w.storage.contains(where: { !$0.isFinite })
+        {
+          break
         }
-        previous = thetas
+        (b, w) = try balanced(b, w)
+        objectiveValue = try objective(b, w, problems).total
+        gradient = try relativeGradient(b, w, problems)
+        change =
+          previousObjective.isFinite
+          ? abs(previousObjective - objectiveValue) / max(abs(objectiveValue), .leastNormalMagnitude)
+          : .infinity
+        previousObjective = objectiveValue
+        if sweeps >= 2 && gradient <= tolerance && change <= tolerance { break }
       }
       objectiveValue = try objective(b, w, problems).total
     } catch {
       throw .linearAlgebra(context: "alternating least squares (sweep \(sweeps))", error: error)
     }
-    return Fit(b: b, w: w, sweeps: sweeps, objective: objectiveValue)
+    return Fit(
+      b: b, w: w, sweeps: sweeps, objective: objectiveValue, relativeGradient: gradient,
+      objectiveChange: change)
   }
 }

@@ -236,17 +236,23 @@ final class RegressionData: Sendable {
 struct TargetStatistics: Sendable {
   var cross: [Double]
   var squares: Double
+  /// Before clipping: what the guard watches.
   var maxAbsNextValue: Double
+  /// The share of bootstrapping rows whose next-state value was clipped.
+  var clippedShare = 0.0
 }
 
 extension RegressionData {
-  /// Targets y_i = r_i + continuation_i * max_a' psi(s'_i, a')^T nextTheta (y = r when
-  /// `nextTheta` is nil) for every problem, and their statistics.
+  /// Targets y_i = r_i + continuation_i * clip(max_a' psi(s'_i, a')^T nextTheta, clips[p])
+  /// (y = r when `nextTheta` is nil; no clipping when `clips` is nil or its entry is nil) for
+  /// every problem, and their statistics.
   ///
   /// BLAS work (Q tables, next-state products, X^T h) runs on the calling thread; the row
   /// loops run on parallel threads, one problem each. Sums run in row order, so the result is
   /// deterministic.
-  static func targetStatistics(_ problems: [RegressionData], nextThetas: [[Double]?])
+  static func targetStatistics(
+    _ problems: [RegressionData], nextThetas: [[Double]?], clips: [ClosedRange<Double>?]? = nil
+  )
     throws(LinearAlgebraError) -> [TargetStatistics]
   {
     precondition(problems.count == nextThetas.count, "targetStatistics: one theta per problem")
@@ -258,7 +264,7 @@ extension RegressionData {
     let supports = support
     // Phase 2 (parallel row loops).
     let partial = Parallel.map(problems.count) { index in
-      problems[index].accumulateTargets(supports[index])
+      problems[index].accumulateTargets(supports[index], clip: clips?[index] ?? nil)
     }
     // Phase 3 (BLAS): c = Psi^T y / n.
     var result: [TargetStatistics] = []
@@ -267,7 +273,8 @@ extension RegressionData {
         TargetStatistics(
           cross: try problem.crossMoment(part.sums),
           squares: part.squares / Double(max(problem.count, 1)),
-          maxAbsNextValue: part.maxAbsNext))
+          maxAbsNextValue: part.maxAbsNext,
+          clippedShare: part.bootstrapped > 0 ? part.clipped / part.bootstrapped : 0))
     }
     return result
   }
@@ -308,19 +315,29 @@ extension RegressionData {
     var sums: [Double]
     var squares: Double
     var maxAbsNext: Double
+    var clipped = 0.0
+    var bootstrapped = 0.0
   }
 
-  func accumulateTargets(_ support: NextValueSupport) -> PartialTargets {
+  func accumulateTargets(_ support: NextValueSupport, clip: ClosedRange<Double>? = nil)
+    -> PartialTargets
+  {
     var squares = 0.0
     var maxAbsNext = 0.0
+    var clipped = 0.0
+    var bootstrapped = 0.0
+    let low = clip?.lowerBound ?? -Double.infinity
+    let high = clip?.upperBound ?? Double.infinity
     switch layout {
     case .pairs(let pairs, let next, _, let states, let actions):
       var sums = [Double](repeating: 0, count: states * actions)
       if let groups = pairGroups {
         let values: [Double]?
         if case .stateValues(let v) = support { values = v } else { values = nil }
-        let result = groups.accumulate(values: values, into: &sums)
-        return PartialTargets(sums: sums, squares: result.squares, maxAbsNext: result.maxAbsNext)
+        let result = groups.accumulate(values: values, into: &sums, clip: clip)
+        return PartialTargets(
+          sums: sums, squares: result.squares, maxAbsNext: result.maxAbsNext,
+          clipped: result.clipped, bootstrapped: result.bootstrapped)
       }
       rewards.withUnsafeBufferPointer { r in
         continuation.withUnsafeBufferPointer { c in
@@ -333,8 +350,13 @@ extension RegressionData {
                     for i in 0..<r.count {
                       var y = r[i]
                       if c[i] != 0 {
-                        let value = v[Int(nx[i])]
+                        var value = v[Int(nx[i])]
                         maxAbsNext = max(maxAbsNext, value.magnitude)
+                        bootstrapped += 1
+                        if value < low || value > high {
+                          value = min(max(value, low), high)
+                          clipped += 1
+                        }
                         y += c[i] * value
                       }
                       h[Int(p[i])] += y
@@ -352,7 +374,9 @@ extension RegressionData {
           }
         }
       }
-      return PartialTargets(sums: sums, squares: squares, maxAbsNext: maxAbsNext)
+      return PartialTargets(
+        sums: sums, squares: squares, maxAbsNext: maxAbsNext, clipped: clipped,
+        bootstrapped: bootstrapped)
     case .blocks(let phi, _, _, _):
       let n = count
       let actions = phi.count
@@ -365,6 +389,11 @@ extension RegressionData {
                 var best = qv[i]
                 for a in 1..<max(actions, 1) { best = max(best, qv[i + a * n]) }
                 maxAbsNext = max(maxAbsNext, best.magnitude)
+                bootstrapped += 1
+                if best < low || best > high {
+                  best = min(max(best, low), high)
+                  clipped += 1
+                }
                 yv[i] += c[i] * best
               }
             }
@@ -372,7 +401,9 @@ extension RegressionData {
         }
       }
       for value in y { squares += value * value }
-      return PartialTargets(sums: y, squares: squares, maxAbsNext: maxAbsNext)
+      return PartialTargets(
+        sums: y, squares: squares, maxAbsNext: maxAbsNext, clipped: clipped,
+        bootstrapped: bootstrapped)
     }
   }
 

@@ -15,6 +15,8 @@ public struct TaskTransitions: Sendable {
   public var rewards: [Double]
   public var terminations: [UInt8]
   public var steps: [Int64]
+  /// Episode ids (empty when not loaded): the unit of the model-selection split.
+  public var episodes: [Int64] = []
 
   public var count: Int { rewards.count }
   public var observationDimension: Int { observationSpace.width }
@@ -22,8 +24,9 @@ public struct TaskTransitions: Sendable {
   public init(
     name: String, observationSpace: Space, actionSpace: Space, observations: [Double],
     nextObservations: [Double], actions: [Int64], rewards: [Double], terminations: [UInt8],
-    steps: [Int64]
+    steps: [Int64], episodes: [Int64] = []
   ) {
+    self.episodes = episodes
     self.name = name
     self.observationSpace = observationSpace
     self.actionSpace = actionSpace
@@ -126,7 +129,8 @@ public struct TaskTransitions: Sendable {
       actions: try reader.read(task: name, column: StoreLayout.actions, as: Int64.self),
       rewards: try reader.read(task: name, column: StoreLayout.rewards, as: Double.self),
       terminations: try reader.read(task: name, column: StoreLayout.terminations, as: UInt8.self),
-      steps: try reader.read(task: name, column: StoreLayout.step, as: Int64.self))
+      steps: try reader.read(task: name, column: StoreLayout.step, as: Int64.self),
+      episodes: try reader.read(task: name, column: StoreLayout.episode, as: Int64.self))
     let n = task.count
     let d = task.observationDimension
     guard task.observations.count == n * d, task.nextObservations.count == n * d,

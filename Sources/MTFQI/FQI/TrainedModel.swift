@@ -63,6 +63,9 @@ public struct TrainedModel: Sendable {
   public var configJSON: String
   /// Timing (not deterministic).
   public var seconds: Double
+  /// The model-selection table when settings were chosen automatically (empty otherwise).
+  public var selection: [SelectionCandidate] = []
+  public var selectionSeconds: Double = 0
 
   public var rank: Int { parameters.rank }
   public var steps: Int { heads.count }
@@ -128,6 +131,7 @@ public struct TrainedModel: Sendable {
     try root.setAttribute("als_max_sweeps", Int64(parameters.alsMaxSweeps))
     try root.setAttribute("outer_tolerance", parameters.outerTolerance)
     try root.setAttribute("divergence_factor", parameters.divergenceFactor)
+    try root.setAttribute("clip_values", Int64(parameters.clipValues ? 1 : 0))
     try root.setAttribute("seed", seed)
     try root.setAttribute("store_path", storePath)
     try root.setAttribute("store_sha256", storeSHA256)
@@ -154,7 +158,7 @@ public struct TrainedModel: Sendable {
       let baselines = try root.createGroup("baselines")
       if let singleTask {
         let group = try baselines.createGroup("single_task")
-        try group.setAttribute("ridge", parameters.ridge)
+        try group.setAttribute("ridge", singleTask.ridge ?? parameters.ridge)
         try writePerTask(group, "theta", singleTask.thetas, inner: d, tasks: t)
         try writeLog(try group.createGroup("log"), singleTask.log)
       }
@@ -167,6 +171,25 @@ public struct TrainedModel: Sendable {
           shape: [featureMap.stateCount, featureMap.actionCount, oracleFeatures.columns])
         try writeLog(try group.createGroup("log"), oracle.log)
       }
+    }
+    if !selection.isEmpty {
+      // One row per candidate (schemas/model.md "/selection").
+      let group = try root.createGroup("selection")
+      let rows = selection.count
+      try group.setAttribute("estimator", "lstd-q")
+      try group.setAttribute("held_out_fraction", ModelSelection.heldOutFraction)
+      try group.setAttribute("methods", jsonArray(selection.map(\.method)))
+      try group.setAttribute("seconds", selectionSeconds)
+      try group.writeDataset("rank", selection.map { Int64($0.rank) }, shape: [rows])
+      try group.writeDataset(
+        "iterations", selection.map { Int64($0.iterations) }, shape: [rows])
+      try group.writeDataset("ridge", selection.map(\.ridge), shape: [rows])
+      try group.writeDataset("relative_ridge", selection.map(\.relativeRidge), shape: [rows])
+      try group.writeDataset("head_ridge", selection.map(\.headRidge), shape: [rows])
+      try group.writeDataset("score", selection.map(\.score), shape: [rows])
+      try group.writeDataset(
+        "held_out_bellman_error", selection.map(\.heldOutBellmanError), shape: [rows])
+      try group.writeDataset("chosen", selection.map { Int64($0.chosen ? 1 : 0) }, shape: [rows])
     }
     if let evaluation {
       let group = try root.createGroup("evaluation")
@@ -248,6 +271,14 @@ public struct TrainedModel: Sendable {
     try group.writeDataset("max_abs_next_q", log.flatMap(\.maxAbsNextQ), shape: [rows, t])
     try group.writeDataset("seconds", log.map(\.seconds), shape: [rows])
     try group.writeDataset("target_seconds", log.map(\.targetSeconds), shape: [rows])
+    try group.writeDataset("ridge", log.map(\.ridge), shape: [rows])
+    try group.writeDataset("restarts", log.map { Int64($0.restarts) }, shape: [rows])
+    try group.writeDataset(
+      "clipped_share",
+      log.flatMap { $0.clippedShares.count == t ? $0.clippedShares : Array(repeating: 0, count: t) },
+      shape: [rows, t])
+    try group.writeDataset("relative_gradient", log.map(\.relativeGradient), shape: [rows])
+    try group.writeDataset("objective_change", log.map(\.objectiveChange), shape: [rows])
   }
 
   static func readLog(_ group: HDF5Group) throws(HDF5Error) -> [IterationRecord] {
@@ -268,13 +299,34 @@ public struct TrainedModel: Sendable {
     else {
       throw group.error("read the training log", reason: "its datasets do not all have \(rows) rows of \(t) tasks")
     }
+    // Columns added later (recoveries, clipping, the optimality certificate): absent in older
+    // models.
+    func optional(_ name: String) throws(HDF5Error) -> [Double]? {
+      try group.contains(name) ? try group.dataset(name).read(as: Double.self) : nil
+    }
+    let ridges = try optional("ridge")
+    let gradients = try optional("relative_gradient")
+    let objectiveChanges = try optional("objective_change")
+    let clipped = try optional("clipped_share")
+    let restarts = try group.contains("restarts")
+      ? try group.dataset("restarts").read(as: Int64.self) : nil
     return (0..<iterations.count).map { r in
-      IterationRecord(
+      var record = IterationRecord(
         iteration: Int(iterations[r]), step: Int(steps[r]), sweeps: Int(sweeps[r]),
         objective: objective[r], bellmanResiduals: Array(residuals[(r * t)..<((r + 1) * t)]),
         qChanges: Array(changes[(r * t)..<((r + 1) * t)]),
         maxAbsNextQ: Array(maxNext[(r * t)..<((r + 1) * t)]), seconds: seconds[r],
         targetSeconds: targetSeconds[r])
+      if let ridges, r < ridges.count { record.ridge = ridges[r] }
+      if let restarts, r < restarts.count { record.restarts = Int(restarts[r]) }
+      if let gradients, r < gradients.count { record.relativeGradient = gradients[r] }
+      if let objectiveChanges, r < objectiveChanges.count {
+        record.objectiveChange = objectiveChanges[r]
+      }
+      if let clipped, clipped.count >= (r + 1) * t {
+        record.clippedShares = Array(clipped[(r * t)..<((r + 1) * t)])
+      }
+      return record
     }
   }
 
@@ -329,6 +381,10 @@ public struct TrainedModel: Sendable {
         outerTolerance: try root.realAttribute("outer_tolerance", in: 0...ModelLimits.setting),
         sharedRepresentation: shared,
         divergenceFactor: try root.realAttribute("divergence_factor", in: 0...ModelLimits.setting))
+      // Absent before clipping existed: those models were fitted without it.
+      parameters.clipValues =
+        try root.hasAttribute("clip_values")
+        ? try root.scalarAttribute("clip_values", as: Int64.self) != 0 : false
       if try root.hasAttribute("outer_max_rounds") {
         parameters.outerMaxRounds = try root.integerAttribute("outer_max_rounds", in: ModelLimits.iterations)
       }

@@ -135,6 +135,7 @@ public struct ExportedRepresentation: Sendable {
     try group.setAttribute("head_ridge", parameters.headRidge)
     try group.setAttribute("ridge_convention", "mean")
     try group.setAttribute("divergence_factor", parameters.divergenceFactor)
+    try group.setAttribute("clip_values", Int64(parameters.clipValues ? 1 : 0))
   }
 
   /// `B` as (D, k), or (R, D, k) for one B per step, row-major.
@@ -204,7 +205,10 @@ public struct ExportedRepresentation: Sendable {
       objective: objective, rank: rank, ridge: try group.realAttribute("ridge", in: 0...ModelLimits.setting),
       headRidge: try group.realAttribute("head_ridge", in: 0...ModelLimits.setting),
       sharedRepresentation: !perStep,
-      divergenceFactor: try group.realAttribute("divergence_factor", in: 0...ModelLimits.setting))
+      divergenceFactor: try group.realAttribute("divergence_factor", in: 0...ModelLimits.setting),
+      // Absent before clipping existed: those models were fitted without it.
+      clipValues: try group.hasAttribute("clip_values")
+        ? try group.scalarAttribute("clip_values", as: Int64.self) != 0 : false)
     return (parameters, stepData)
   }
 

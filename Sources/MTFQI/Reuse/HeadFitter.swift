@@ -58,6 +58,10 @@ public struct FitSummary: Sendable, Codable {
   /// Why the scratch baseline failed (it diverged), when it did.
   public var scratchFailure: String?
   public var oracleResidual: Double?
+  /// The frozen-vs-scratch call (discounted fits): estimated values, span captured, the
+  /// recommendation and the ridge candidates.
+  public var comparison: FrozenScratchComparison?
+  public var recommended: String?
   public var holdout: TrainedHead.Holdout?
   public var featureSHA256: String
   public var qTables: [String]
@@ -73,6 +77,7 @@ public struct FitSummary: Sendable, Codable {
     case scratchResidual = "scratch_bellman_residual"
     case scratchFailure = "scratch_failure"
     case oracleResidual = "oracle_bellman_residual"
+    case comparison, recommended
     case featureSHA256 = "feature_sha256"
     case qTables = "q_tables"
   }
@@ -90,6 +95,16 @@ public struct FitSummary: Sendable, Codable {
         + (oracleResidual.map { ", oracle \(short($0))" } ?? ""),
     ]
     if let scratchFailure { lines.append("  scratch baseline failed: \(scratchFailure)") }
+    if let comparison {
+      if let failure = comparison.frozenFailure { lines.append("  frozen head failed: \(failure)") }
+      lines.append(
+        "  estimated value of the greedy policy on \(comparison.heldOutRows) held-out rows (LSTD-Q on psi): frozen \(short(comparison.frozenValue)) (head ridge \(short(comparison.headRidge))), scratch \(short(comparison.scratchValue)) (ridge \(short(comparison.scratchRidge)))"
+      )
+      lines.append(
+        "  the frozen span captures \(String(format: "%.1f", 100 * comparison.spanCaptured))% of the scratch Q (G-weighted)"
+      )
+      lines.append("  recommended: \(comparison.recommended)")
+    }
     if let holdout {
       var line =
         "  held-out Bellman error (\(holdout.rows.count) rows, \(String(format: "%.0f", 100 * holdout.fraction))%): frozen \(short(holdout.frozen))"
@@ -100,6 +115,48 @@ public struct FitSummary: Sendable, Codable {
     if !qTables.isEmpty { lines.append("  Q tables: \(qTables.joined(separator: ", "))") }
     lines.append("  time: \(String(format: "%.2f", seconds)) s")
     return lines.joined(separator: "\n")
+  }
+}
+
+/// `mtfqi-fit`'s frozen-vs-scratch call (stored in head.h5, printed, in `--json`).
+public struct FrozenScratchComparison: Sendable, Codable, Equatable {
+  /// "frozen" or "scratch".
+  public var recommended: String
+  /// The estimated value of each method's greedy policy (best ridge) on the held-out rows.
+  public var frozenValue: Double
+  public var scratchValue: Double
+  /// 1 - min_w ||theta_scratch - B w||_G^2 / ||theta_scratch||_G^2.
+  public var spanCaptured: Double
+  public var headRidge: Double
+  public var scratchRidge: Double
+  public var heldOutRows: Int
+  public var candidates: [SelectionCandidate]
+  public var frozenFailure: String?
+
+  enum CodingKeys: String, CodingKey {
+    case recommended, candidates
+    case frozenValue = "frozen_estimated_value"
+    case scratchValue = "scratch_estimated_value"
+    case spanCaptured = "span_captured"
+    case headRidge = "head_ridge"
+    case scratchRidge = "scratch_ridge"
+    case heldOutRows = "held_out_rows"
+    case frozenFailure = "frozen_failure"
+  }
+
+  /// Non-finite numbers (a method that failed) are written as null: JSON has no NaN.
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    func finite(_ value: Double) -> Double? { value.isFinite ? value : nil }
+    try c.encode(recommended, forKey: .recommended)
+    try c.encodeIfPresent(finite(frozenValue), forKey: .frozenValue)
+    try c.encodeIfPresent(finite(scratchValue), forKey: .scratchValue)
+    try c.encodeIfPresent(finite(spanCaptured), forKey: .spanCaptured)
+    try c.encode(headRidge, forKey: .headRidge)
+    try c.encode(scratchRidge, forKey: .scratchRidge)
+    try c.encode(heldOutRows, forKey: .heldOutRows)
+    try c.encode(candidates, forKey: .candidates)
+    try c.encodeIfPresent(frozenFailure, forKey: .frozenFailure)
   }
 }
 
@@ -191,32 +248,62 @@ public enum HeadFitter {
       }
     }
 
-    // Frozen head.
+    // Frozen head and scratch, both always (one failing never loses the other): heads-only FQI
+    // on psi with B frozen (B_h at step h), and single-task FQI on psi, in the one schedule.
+    let bases = featureSteps.map { representation.bases[$0] }
+    var comparison: FrozenScratchComparison?
+    var chosenHeadRidge = parameters.headRidge
+    var chosenScratchRidge = request.scratchRidge
+    if case .discounted = parameters.objective {
+      comparison = try compare(
+        task, rows: trainingRows, representation: representation, bases: bases,
+        settings: settings, headRidge: request.headRidge, scratchRidge: request.scratchRidge,
+        seed: request.seed)
+      chosenHeadRidge = comparison?.headRidge ?? chosenHeadRidge
+      chosenScratchRidge = comparison?.scratchRidge ?? chosenScratchRidge
+    }
     var frozen = FrozenHeadFQI(
-      objective: parameters.objective, headRidge: parameters.headRidge,
+      objective: parameters.objective, headRidge: chosenHeadRidge,
       divergenceFactor: parameters.divergenceFactor, stepData: settings.stepData, task: taskName)
     frozen.progress = reporter()
-    let frozenFit = try frozen.fit(features, featureSteps: featureSteps, rows: trainingRows)
-
-    // Scratch: single-task FQI on psi with the training machinery.
-    // A baseline that diverges does not take the frozen head with it: it is reported instead.
+    let problems = try frozen.problems(
+      task, rows: trainingRows, featureMap: representation.featureMap)
+    var frozenFit = FrozenHeadFQI.Fit(
+      heads: Array(repeating: [Double](repeating: 0, count: representation.rank), count: bases.count),
+      log: [])
+    do {
+      frozenFit = try frozen.fit(problems, bases: bases)
+    } catch {
+      guard case .diverged = error else { throw error }
+      comparison?.frozenFailure = error.description
+      comparison?.recommended = "scratch"
+    }
     var scratch: TrainedHead.Baseline?
     var scratchFailure: String?
-    if request.scratch {
-      do {
-        scratch = try fitScratch(
-          task, rows: trainingRows, representation: representation, settings: settings,
-          ridge: request.scratchRidge, progress: reporter())
-      } catch {
-        guard case .diverged = error else { throw error }
-        scratchFailure = error.description.replacingOccurrences(
-          of: "e.g. --ridge", with: "e.g. --scratch-ridge"
-        )
-        .replacingOccurrences(of: "(now ", with: "(now --scratch-ridge ")
+    do {
+      scratch = try fitScratch(
+        problems, task: taskName, settings: settings, ridge: chosenScratchRidge,
+        progress: reporter())
+    } catch {
+      guard case .diverged = error else { throw error }
+      scratchFailure = error.description.replacingOccurrences(
+        of: "e.g. --ridge", with: "e.g. --scratch-ridge"
+      )
+      .replacingOccurrences(of: "(now ", with: "(now --scratch-ridge ")
+      if comparison?.frozenFailure != nil {
+        throw .diverged(
+          method: "frozen and scratch", iteration: 0, task: taskName,
+          detail: "both fits failed", suggestion: scratchFailure ?? "")
       }
+      comparison?.recommended = "frozen"
     }
+    if let theta = scratch?.vectors.first, var current = comparison {
+      current.spanCaptured = try Self.spanCaptured(theta, problem: problems[0][0], b: bases[0])
+      comparison = current
+    }
+    let frozenHeadRidge = chosenHeadRidge
 
-    // Oracle: the same frozen-head FQI on phi* of a truth file.
+    // Oracle: heads-only FQI on phi* of a truth file (full-rank ridge on the k true features).
     var oracle: TrainedHead.Baseline?
     var oracleFeatures: MaterializedFeatures?
     var truthDigest: String?
@@ -244,9 +331,9 @@ public enum HeadFitter {
       var runner = frozen
       runner.method = "oracle"
       let fit = try runner.fit(
-        [materialized], featureSteps: Array(repeating: 0, count: featureSteps.count),
-        rows: trainingRows)
-      oracle = TrainedHead.Baseline(vectors: fit.heads, log: fit.log, ridge: parameters.headRidge)
+        try runner.problems(task, rows: trainingRows, featureMap: oracleMap),
+        bases: [Matrix.identity(truth.rank)])
+      oracle = TrainedHead.Baseline(vectors: fit.heads, log: fit.log, ridge: frozenHeadRidge)
       oracleFeatures = materialized
       truthDigest = truth.sha256
     }
@@ -287,8 +374,11 @@ public enum HeadFitter {
     } catch {
       throw .input(error.description)
     }
+    var headParameters = parameters
+    headParameters.headRidge = frozenHeadRidge
+    if let ridge = scratch?.ridge { headParameters.ridge = ridge }
     var head = TrainedHead(
-      representation: representation, task: taskName, parameters: parameters,
+      representation: representation, task: taskName, parameters: headParameters,
       stepData: settings.stepData, featureSteps: featureSteps, heads: frozenFit.heads,
       log: frozenFit.log, scratch: scratch, scratchFailure: scratchFailure, oracle: oracle,
       truthPath: request.truth,
@@ -296,6 +386,7 @@ public enum HeadFitter {
       storeSHA256: storeDigest, representationPath: request.representation,
       representationSHA256: representationDigest, fittedTransitions: trainingRows.count,
       transitions: task.count, featureSHA256: featureDigest, seed: request.seed, seconds: 0)
+    head.comparison = comparison
     head.seconds = Date().timeIntervalSince(started)
     try head.write(to: request.output)
     var qTables: [String] = []
@@ -318,13 +409,166 @@ public enum HeadFitter {
       fitted: trainingRows.count, rank: representation.rank,
       featureDimension: representation.featureMap.dimension,
       mode: horizon == nil ? "discounted" : "finite_horizon", gamma: parameters.gamma,
-      iterations: iterations, horizon: horizon, headRidge: parameters.headRidge,
+      iterations: iterations, horizon: horizon, headRidge: frozenHeadRidge,
       scratchRidge: scratch?.ridge,
       frozenResidual: frozenFit.log.last?.bellmanResiduals.first ?? .nan,
       scratchResidual: scratch?.log.last?.bellmanResiduals.first, scratchFailure: scratchFailure,
-      oracleResidual: oracle?.log.last?.bellmanResiduals.first, holdout: holdout,
+      oracleResidual: oracle?.log.last?.bellmanResiduals.first, comparison: comparison,
+      recommended: comparison?.recommended, holdout: holdout,
       featureSHA256: featureDigest, qTables: qTables,
       seconds: Date().timeIntervalSince(started))
+  }
+
+  // MARK: Frozen against scratch
+
+  /// The relative ridges tried for the head and for scratch (times the mean diagonal of
+  /// B^T G B, resp. of G), as in `ModelSelection`.
+  static let relativeRidges = ModelSelection.relativeRidges
+
+  /// Splits the fitted rows by episodes (`ModelSelection.split`), fits the frozen head and the
+  /// scratch baseline on one part for every ridge left on auto, and estimates each greedy
+  /// policy's value on the other part with the same estimator (LSTD-Q on psi). The best ridge
+  /// of each method is kept; the method with the higher estimate is recommended (frozen on a
+  /// tie: fewer parameters).
+  static func compare(
+    _ task: TaskTransitions, rows: [Int], representation: ExportedRepresentation,
+    bases: [Matrix], settings: Settings, headRidge: Double?, scratchRidge: Double?, seed: UInt64
+  ) throws(FQIError) -> FrozenScratchComparison {
+    let subset = task.selecting(rows)
+    let (fitRows, heldRows) = ModelSelection.split(subset, seed: seed, index: 0)
+    let parameters = settings.parameters
+    let map = representation.featureMap
+    var frozen = FrozenHeadFQI(
+      objective: parameters.objective, headRidge: 0, divergenceFactor: parameters.divergenceFactor,
+      stepData: settings.stepData, task: task.name)
+    let problems = try frozen.problems(subset, rows: fitRows, featureMap: map)
+    let evaluation: RegressionData
+    let starts: RegressionData
+    do {
+      evaluation = try RegressionData.build(
+        [(subset, heldRows)], featureMap: map, discount: parameters.gamma)[0]
+      starts = try RegressionData.build(
+        [(subset, ModelSelection.startRows(subset, heldRows))], featureMap: map,
+        discount: parameters.gamma)[0]
+    } catch {
+      throw .linearAlgebra(context: "frozen-vs-scratch evaluation data", error: error)
+    }
+    var low = Double.infinity
+    var high = -Double.infinity
+    for r in subset.rewards {
+      low = min(low, r)
+      high = max(high, r)
+    }
+    let evaluator = LSTDQEvaluation(
+      data: evaluation, starts: starts,
+      ridge: ModelSelection.evaluationRidge
+        * max(evaluation.gram.meanDiagonal, Double.leastNormalMagnitude),
+      range: parameters.valueRange(step: 0, rewardRange: low <= high ? low...high : 0...0))
+    let b = bases[0]
+    let gram = problems[0][0].gram
+    let projected: Matrix
+    do {
+      projected = try gram.projected(b)
+    } catch {
+      throw .linearAlgebra(context: "frozen-head Gram matrix", error: error)
+    }
+    var trace = 0.0
+    for i in 0..<b.columns { trace += projected.storage[i + i * b.columns] }
+    let headScale = max(trace / Double(max(b.columns, 1)), Double.leastNormalMagnitude)
+    let scratchScale = max(gram.meanDiagonal, Double.leastNormalMagnitude)
+    func value(_ theta: [Double]) throws(FQIError) -> Double {
+      do {
+        return try evaluator.value(of: theta).value
+      } catch {
+        throw .linearAlgebra(context: "frozen-vs-scratch policy evaluation", error: error)
+      }
+    }
+    var candidates: [SelectionCandidate] = []
+    var bestFrozen: (ridge: Double, value: Double)?
+    for ridge in headRidge.map({ [$0] }) ?? relativeRidges.reversed().map({ $0 * headScale }) {
+      frozen = FrozenHeadFQI(
+        objective: parameters.objective, headRidge: ridge,
+        divergenceFactor: parameters.divergenceFactor, stepData: settings.stepData,
+        task: task.name)
+      var estimate = -Double.infinity
+      do throws(FQIError) {
+        let fit = try frozen.fit(problems, bases: bases)
+        let theta: [Double]
+        do {
+          theta = try LinearAlgebra.gemv(b, fit.heads[0])
+        } catch {
+          throw .linearAlgebra(context: "B w", error: error)
+        }
+        estimate = try value(theta)
+      } catch {
+        guard case .diverged = error else { throw error }
+      }
+      candidates.append(
+        SelectionCandidate(
+          method: "frozen", rank: b.columns, ridge: ridge, relativeRidge: ridge / headScale,
+          headRidge: ridge, iterations: 0, score: estimate, heldOutBellmanError: .nan,
+          chosen: false))
+      if estimate.isFinite, bestFrozen.map({ estimate > $0.value }) ?? true {
+        bestFrozen = (ridge, estimate)
+      }
+    }
+    var bestScratch: (ridge: Double, value: Double)?
+    for ridge in scratchRidge.map({ [$0] }) ?? relativeRidges.reversed().map({ $0 * scratchScale }) {
+      var estimate = -Double.infinity
+      do throws(FQIError) {
+        let fit = try fitScratch(
+          problems, task: task.name, settings: settings, ridge: ridge, progress: nil)
+        estimate = try value(fit.vectors[0])
+      } catch {
+        guard case .diverged = error else { throw error }
+      }
+      candidates.append(
+        SelectionCandidate(
+          method: "scratch", rank: 0, ridge: ridge, relativeRidge: ridge / scratchScale,
+          headRidge: ridge, iterations: 0, score: estimate, heldOutBellmanError: .nan,
+          chosen: false))
+      if estimate.isFinite, bestScratch.map({ estimate > $0.value }) ?? true {
+        bestScratch = (ridge, estimate)
+      }
+    }
+    for i in candidates.indices {
+      let c = candidates[i]
+      candidates[i].chosen =
+        (c.method == "frozen" && c.ridge == bestFrozen?.ridge)
+        || (c.method == "scratch" && c.ridge == bestScratch?.ridge)
+    }
+    let frozenValue = bestFrozen?.value ?? -.infinity
+    let scratchValue = bestScratch?.value ?? -.infinity
+    return FrozenScratchComparison(
+      recommended: frozenValue >= scratchValue ? "frozen" : "scratch", frozenValue: frozenValue,
+      scratchValue: scratchValue, spanCaptured: .nan,
+      headRidge: bestFrozen?.ridge ?? headRidge ?? parameters.headRidge,
+      scratchRidge: bestScratch?.ridge ?? scratchRidge ?? parameters.ridge,
+      heldOutRows: heldRows.count, candidates: candidates, frozenFailure: nil)
+  }
+
+  /// The share of the scratch Q the frozen span holds, under the task's data distribution:
+  /// 1 - min_w ||theta - B w||_G^2 / ||theta||_G^2 (G = Psi^T Psi / n).
+  static func spanCaptured(_ theta: [Double], problem: RegressionData, b: Matrix)
+    throws(FQIError) -> Double
+  {
+    do {
+      let gram = problem.gram
+      let gTheta = try gram.multiply(theta)
+      let total = try gram.quadratic(theta)
+      guard total > 0 else { return 1 }
+      let projected = try gram.projected(b)
+      let rhs = try LinearAlgebra.gemv(b, .transpose, gTheta)
+      let w = try LinearAlgebra.ridgeSolve(
+        projected, Matrix(rows: b.columns, columns: 1, columnMajor: rhs),
+        ridge: 1e-12 * max(gram.meanDiagonal, Double.leastNormalMagnitude)
+      ).storage
+      let fitted = try LinearAlgebra.gemv(b, w)
+      let residual = try gram.quadratic(zip(theta, fitted).map { $0 - $1 })
+      return min(1, max(0, 1 - residual / total))
+    } catch {
+      throw .linearAlgebra(context: "span captured", error: error)
+    }
   }
 
   // MARK: Settings
@@ -465,24 +709,9 @@ public enum HeadFitter {
   }
 
   static func fitScratch(
-    _ task: TaskTransitions, rows: [Int], representation: ExportedRepresentation,
-    settings: Settings, ridge: Double?, progress: (@Sendable (String, IterationRecord) -> Void)?
+    _ problems: [[RegressionData]], task: String, settings: Settings, ridge: Double?,
+    progress: (@Sendable (String, IterationRecord) -> Void)?
   ) throws(FQIError) -> TrainedHead.Baseline {
-    let subset = task.selecting(rows)
-    var config = TrainConfig()
-    switch settings.parameters.objective {
-    case .discounted(let gamma, let iterations):
-      config.mode = .discounted
-      config.gamma = gamma
-      config.iterations = iterations
-    case .finiteHorizon(let horizon, let gamma):
-      config.mode = .finiteHorizon
-      config.gamma = gamma
-      config.horizon = horizon
-    }
-    config.stepData = settings.stepData
-    let problems = try Trainer.makeProblems(
-      [subset], featureMap: representation.featureMap, config: config)
     var resolvedRidge = ridge ?? 0
     if ridge == nil {
       resolvedRidge = settings.parameters.ridge
@@ -498,7 +727,7 @@ public enum HeadFitter {
     }
     var parameters = settings.parameters
     parameters.ridge = resolvedRidge
-    var runner = FittedQIteration(parameters: parameters, taskNames: [task.name])
+    var runner = FittedQIteration(parameters: parameters, taskNames: [task])
     runner.method = "scratch"
     runner.progress = progress
     let fit = try runner.singleTask(problems, ridge: resolvedRidge)
@@ -620,6 +849,7 @@ extension TaskTransitions {
       observations: rows.flatMap { observations[($0 * d)..<(($0 + 1) * d)] },
       nextObservations: rows.flatMap { nextObservations[($0 * d)..<(($0 + 1) * d)] },
       actions: rows.map { actions[$0] }, rewards: rows.map { rewards[$0] },
-      terminations: rows.map { terminations[$0] }, steps: rows.map { steps[$0] })
+      terminations: rows.map { terminations[$0] }, steps: rows.map { steps[$0] },
+      episodes: episodes.isEmpty ? [] : rows.map { episodes[$0] })
   }
 }

@@ -56,6 +56,8 @@ public struct TrainedHead: Sendable {
   public var seed: UInt64
   /// Timing (not deterministic).
   public var seconds: Double
+  /// The frozen-vs-scratch call (discounted fits).
+  public var comparison: FrozenScratchComparison? = nil
 
   public var steps: Int { heads.count }
   public var isFiniteHorizon: Bool {
@@ -92,6 +94,28 @@ public struct TrainedHead: Sendable {
     try root.setAttribute("feature_sha256", featureSHA256)
     try root.setAttribute("seed", seed)
     try root.setAttribute("seconds", seconds)
+    if let comparison {
+      try root.setAttribute("recommended", comparison.recommended)
+      try root.setAttribute("frozen_estimated_value", comparison.frozenValue)
+      try root.setAttribute("scratch_estimated_value", comparison.scratchValue)
+      try root.setAttribute("span_captured", comparison.spanCaptured)
+      try root.setAttribute("head_ridge_chosen", comparison.headRidge)
+      try root.setAttribute("scratch_ridge_chosen", comparison.scratchRidge)
+      if let failure = comparison.frozenFailure { try root.setAttribute("frozen_failure", failure) }
+      // The ridge candidates of both methods, one row each.
+      let group = try root.createGroup("comparison")
+      let rows = comparison.candidates.count
+      try group.setAttribute("estimator", "lstd-q")
+      try group.setAttribute("held_out_rows", Int64(comparison.heldOutRows))
+      try group.setAttribute(
+        "methods", "[" + comparison.candidates.map { "\"\($0.method)\"" }.joined(separator: ", ") + "]")
+      try group.writeDataset("ridge", comparison.candidates.map(\.ridge), shape: [rows])
+      try group.writeDataset(
+        "relative_ridge", comparison.candidates.map(\.relativeRidge), shape: [rows])
+      try group.writeDataset("score", comparison.candidates.map(\.score), shape: [rows])
+      try group.writeDataset(
+        "chosen", comparison.candidates.map { Int64($0.chosen ? 1 : 0) }, shape: [rows])
+    }
     try representation.featureMap.write(to: try root.createGroup("features"))
     try ExportedRepresentation.writeBases(
       try root.createGroup("representation"), representation.bases)
@@ -160,6 +184,10 @@ public struct TrainedHead: Sendable {
     try group.writeDataset(
       "max_abs_next_q", log.map { $0.maxAbsNextQ.first ?? .nan }, shape: [rows])
     try group.writeDataset("seconds", log.map(\.seconds), shape: [rows])
+    try group.writeDataset("ridge", log.map(\.ridge), shape: [rows])
+    try group.writeDataset("restarts", log.map { Int64($0.restarts) }, shape: [rows])
+    try group.writeDataset(
+      "clipped_share", log.map { $0.clippedShares.first ?? 0 }, shape: [rows])
   }
 
   static func readLog(_ group: HDF5Group) throws -> [IterationRecord] {
@@ -173,11 +201,21 @@ public struct TrainedHead: Sendable {
     guard [steps.count, objective.count, residuals.count, changes.count, maxNext.count, seconds.count].allSatisfy({ $0 == iterations.count }) else {
       throw FQIError.input("\(group.file.path): \(group.path): the log's datasets do not all have \(iterations.count) rows")
     }
+    let ridges = try group.contains("ridge") ? try group.dataset("ridge").read(as: Double.self) : []
+    let restarts =
+      try group.contains("restarts") ? try group.dataset("restarts").read(as: Int64.self) : []
+    let clipped =
+      try group.contains("clipped_share")
+      ? try group.dataset("clipped_share").read(as: Double.self) : []
     return iterations.indices.map { r in
-      IterationRecord(
+      var record = IterationRecord(
         iteration: Int(iterations[r]), step: Int(steps[r]), sweeps: 0, objective: objective[r],
         bellmanResiduals: [residuals[r]], qChanges: [changes[r]], maxAbsNextQ: [maxNext[r]],
         seconds: seconds[r])
+      if r < ridges.count { record.ridge = ridges[r] }
+      if r < restarts.count { record.restarts = Int(restarts[r]) }
+      if r < clipped.count { record.clippedShares = [clipped[r]] }
+      return record
     }
   }
 

@@ -40,19 +40,28 @@ public struct TrainConfig: Sendable, Equatable, Codable {
   public var horizon: Int?
   public var stepData = StepData.pooled
   public var representation = Representation.shared
-  /// k.
+  /// k (used when `rankAuto` is false).
   public var rank = 4
-  /// The ridge on B and of the single-task baseline (mean convention, above).
+  /// The ridge on B and of the single-task baseline (mean convention, above; used when
+  /// `ridgeAuto` is false).
   public var ridge = 1e-6
   /// The ridge on the heads; nil means `ridge`.
   public var headRidge: Double?
-  /// ALS stops when a sweep moves Q by at most this, relative (RMS over the data). Near the
-  /// optimum ALS keeps moving Q by about ridge / (mean Gram diagonal) per sweep while it
-  /// trades shrinkage between B and W, so much smaller values mostly buy sweeps.
-  public var alsTolerance = 1e-4
+  /// "auto" (the default; discounted mode): chosen by the estimated value of each candidate's
+  /// greedy policy on held-out episodes (`ModelSelection`). Finite horizon: auto means rank
+  /// min(4, T, D) and ridge 1e-4 times the mean Gram diagonal.
+  public var rankAuto = true
+  public var ridgeAuto = true
+  public var headRidgeAuto = true
+  /// ALS stops at a certified stationary point: the gradient of the objective relative to its
+  /// data part at most this, and the objective's relative change over the last sweep at most
+  /// this (both recorded per iteration in the training log).
+  public var alsTolerance = 1e-6
   public var alsMaxSweeps = 100
   public var outerTolerance = 1e-6
   public var divergenceFactor = 10.0
+  /// Clip bootstrapped values to the range the rewards allow (see `FQIParameters.valueRange`).
+  public var clipValues = true
   /// Also train the single-task baseline.
   public var singleTask = true
   /// A truth file (schemas/truth.md): adds the oracle run on B*^T x and errors against Q*.
@@ -78,6 +87,7 @@ public struct TrainConfig: Sendable, Equatable, Codable {
     case divergenceFactor = "divergence_factor"
     case singleTask = "single_task"
     case allowUnidentifiable = "allow_unidentifiable"
+    case clipValues = "clip_values"
   }
 
   public init(from decoder: any Decoder) throws {
@@ -92,9 +102,18 @@ public struct TrainConfig: Sendable, Equatable, Codable {
     config.stepData = try c.decodeIfPresent(StepData.self, forKey: .stepData) ?? config.stepData
     config.representation =
       try c.decodeIfPresent(Representation.self, forKey: .representation) ?? config.representation
-    config.rank = try c.decodeIfPresent(Int.self, forKey: .rank) ?? config.rank
-    config.ridge = try c.decodeIfPresent(Double.self, forKey: .ridge) ?? config.ridge
-    config.headRidge = try c.decodeIfPresent(Double.self, forKey: .headRidge)
+    if let value = try Self.decodeAuto(Int.self, c, .rank) {
+      config.rank = value
+      config.rankAuto = false
+    }
+    if let value = try Self.decodeAuto(Double.self, c, .ridge) {
+      config.ridge = value
+      config.ridgeAuto = false
+    }
+    if let value = try Self.decodeAuto(Double.self, c, .headRidge) {
+      config.headRidge = value
+      config.headRidgeAuto = false
+    }
     config.alsTolerance =
       try c.decodeIfPresent(Double.self, forKey: .alsTolerance) ?? config.alsTolerance
     config.alsMaxSweeps =
@@ -109,7 +128,44 @@ public struct TrainConfig: Sendable, Equatable, Codable {
     config.seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? config.seed
     config.allowUnidentifiable =
       try c.decodeIfPresent(Bool.self, forKey: .allowUnidentifiable) ?? config.allowUnidentifiable
+    config.clipValues = try c.decodeIfPresent(Bool.self, forKey: .clipValues) ?? config.clipValues
     self = config
+  }
+
+  /// A number, or nil for "auto" or an absent key.
+  static func decodeAuto<T: Decodable>(
+    _ type: T.Type, _ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys
+  ) throws -> T? {
+    if (try? c.decodeIfPresent(String.self, forKey: key)) == "auto" { return nil }
+    return try c.decodeIfPresent(T.self, forKey: key)
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(features, forKey: .features)
+    try c.encode(mode, forKey: .mode)
+    try c.encodeIfPresent(gamma, forKey: .gamma)
+    try c.encode(iterations, forKey: .iterations)
+    try c.encodeIfPresent(horizon, forKey: .horizon)
+    try c.encode(stepData, forKey: .stepData)
+    try c.encode(representation, forKey: .representation)
+    if rankAuto { try c.encode("auto", forKey: .rank) } else { try c.encode(rank, forKey: .rank) }
+    if ridgeAuto { try c.encode("auto", forKey: .ridge) } else { try c.encode(ridge, forKey: .ridge) }
+    if headRidgeAuto && headRidge == nil {
+      try c.encode("auto", forKey: .headRidge)
+    } else {
+      try c.encodeIfPresent(headRidge, forKey: .headRidge)
+    }
+    try c.encode(alsTolerance, forKey: .alsTolerance)
+    try c.encode(alsMaxSweeps, forKey: .alsMaxSweeps)
+    try c.encode(outerTolerance, forKey: .outerTolerance)
+    try c.encode(divergenceFactor, forKey: .divergenceFactor)
+    try c.encode(singleTask, forKey: .singleTask)
+    try c.encodeIfPresent(truth, forKey: .truth)
+    try c.encodeIfPresent(tasks, forKey: .tasks)
+    try c.encode(seed, forKey: .seed)
+    try c.encode(allowUnidentifiable, forKey: .allowUnidentifiable)
+    try c.encode(clipValues, forKey: .clipValues)
   }
 
   /// Reads a JSON config file. Unknown keys, wrong types and malformed JSON are refused with
@@ -233,14 +289,14 @@ public struct TrainConfig: Sendable, Equatable, Codable {
       objective: objective, rank: rank, ridge: ridge, headRidge: headRidge,
       alsTolerance: alsTolerance, alsMaxSweeps: alsMaxSweeps, outerTolerance: outerTolerance,
       outerMaxRounds: iterations, sharedRepresentation: representation == .shared,
-      divergenceFactor: divergenceFactor)
+      divergenceFactor: divergenceFactor, clipValues: clipValues)
   }
 
   /// The resolved config as JSON (sorted keys, defaults filled in): stored in model.h5.
   public func resolvedJSON() -> String {
     var copy = self
     copy.gamma = resolvedGamma
-    copy.headRidge = headRidge ?? ridge
+    if !(headRidgeAuto && headRidge == nil) { copy.headRidge = headRidge ?? ridge }
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     do {

@@ -36,6 +36,14 @@ public struct TrainSummary: Sendable, Codable {
   public var bellmanResiduals: [Double]
   public var alsSweeps: Int
   public var singleTaskBellmanResiduals: [Double]?
+  public var singleTaskRidge: Double?
+  /// The model-selection table when rank or ridge was auto.
+  public var selection: [SelectionCandidate]?
+  public var selectionSeconds: Double?
+  /// Restarts from a last good iterate (recoveries) of the multitask fit.
+  public var restarts: Int
+  /// The largest relative gradient norm over the multitask log (the optimality certificate).
+  public var maxRelativeGradient: Double
   public var evaluation: TruthEvaluation?
   public var qTables: [String]
   public var warnings: [String]
@@ -50,6 +58,11 @@ public struct TrainSummary: Sendable, Codable {
     case bellmanResiduals = "bellman_residuals"
     case alsSweeps = "als_sweeps"
     case singleTaskBellmanResiduals = "single_task_bellman_residuals"
+    case singleTaskRidge = "single_task_ridge"
+    case selection
+    case selectionSeconds = "selection_seconds"
+    case restarts
+    case maxRelativeGradient = "max_relative_gradient"
     case qTables = "q_tables"
   }
 
@@ -68,11 +81,31 @@ public struct TrainSummary: Sendable, Codable {
     } else {
       lines.append("  discounted, gamma = \(short(gamma)), \(iterations) iterations")
     }
+    if let selection, !selection.isEmpty {
+      lines.append(
+        "  model selection (\(selection.count) candidates, \(String(format: "%.2f", selectionSeconds ?? 0)) s): estimated value of each greedy policy on held-out episodes (LSTD-Q)"
+      )
+      lines.append(
+        "    method       rank  ridge       rel. ridge  iter.  est. value   held-out BE  chosen")
+      for c in selection {
+        func cell(_ text: String, _ width: Int) -> String {
+          text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0)
+        }
+        lines.append(
+          "    " + cell(c.method, 12) + " " + cell(c.rank == 0 ? "-" : "\(c.rank)", 5) + " "
+            + cell(short(c.ridge), 11) + " " + cell(short(c.relativeRidge), 11) + " "
+            + cell("\(c.iterations)", 6) + " " + cell(short(c.score), 12) + " " + cell(short(c.heldOutBellmanError), 12) + " "
+            + (c.chosen ? "*" : ""))
+      }
+    }
     lines.append(
-      "  multitask: final Bellman residual (RMS, mean over tasks) \(mean(bellmanResiduals)); \(alsSweeps) ALS sweeps in all"
+      "  multitask: final Bellman residual (RMS, mean over tasks) \(mean(bellmanResiduals)); \(alsSweeps) ALS sweeps in all; largest relative gradient \(short(maxRelativeGradient))"
+        + (restarts > 0 ? "; \(restarts) restart(s) with a stronger ridge" : "")
     )
     if let single = singleTaskBellmanResiduals {
-      lines.append("  single-task: final Bellman residual \(mean(single))")
+      lines.append(
+        "  single-task: final Bellman residual \(mean(single))"
+          + (singleTaskRidge.map { " (ridge \(short($0)))" } ?? ""))
     }
     if let evaluation {
       lines.append(
@@ -118,22 +151,24 @@ public enum Trainer {
   public static func run(
     _ request: TrainRequest, progress: (@Sendable (String) -> Void)? = nil
   ) throws(FQIError) -> TrainSummary {
+    // Recoveries are said at once (with the progress) and again among the warnings.
+    let notice: (@Sendable (String) -> Void)? = progress.map { report in
+      { @Sendable message in report("recovery: \(message)") }
+    }
     let started = Date()
     // The store's sha256 (provenance) is computed while the store is read and the model fitted.
     let storeDigestTask = BackgroundDigest(path: request.store)
-    let config = request.config
+    var config = request.config
     try config.validate()
     // Parallelism is over tasks; the many small BLAS/LAPACK calls run fastest (and
     // reproducibly) on one OpenBLAS thread.
     let blasThreads = LinearAlgebra.blasThreadCount
     LinearAlgebra.setBLASThreadCount(1)
     defer { LinearAlgebra.setBLASThreadCount(blasThreads) }
-    let parameters = config.parameters
-
     let tasks = try TaskTransitions.load(store: request.store, tasks: config.tasks)
     let names = tasks.map(\.name)
     var warnings: [String] = []
-    if tasks.count < config.rank {
+    if !config.rankAuto && tasks.count < config.rank {
       let reason =
         "\(tasks.count) task(s) but rank k = \(config.rank): with fewer tasks than the rank the shared representation is not identifiable (the heads span at most \(tasks.count) dimensions)"
       guard config.allowUnidentifiable else {
@@ -158,12 +193,35 @@ public enum Trainer {
       case .io(let message): throw .input(message)
       }
     }
-    if featureMap.dimension < config.rank {
+    if !config.rankAuto && featureMap.dimension < config.rank {
       throw .guardrail(
         "rank k = \(config.rank) exceeds the feature dimension D = \(featureMap.dimension); use --rank \(featureMap.dimension) or less"
       )
     }
     let problems = try makeProblems(tasks, featureMap: featureMap, config: config)
+    // Settings left on auto.
+    var selection: ModelSelection.Result?
+    // The head ridge on auto is the ridge (chosen or given).
+    if config.rankAuto || config.ridgeAuto {
+      if config.mode == .discounted {
+        let result = try ModelSelection.select(
+          tasks, featureMap: featureMap, config: config, progress: progress)
+        config.rank = result.rank
+        config.ridge = result.ridge
+        if config.headRidgeAuto { config.headRidge = result.headRidge }
+        selection = result
+      } else {
+        var scale = 0.0
+        for problem in problems[0] { scale += problem.gram.meanDiagonal }
+        scale /= Double(max(problems[0].count, 1))
+        if config.rankAuto { config.rank = min(4, tasks.count, featureMap.dimension) }
+        if config.ridgeAuto { config.ridge = 1e-4 * scale }
+      }
+      config.rankAuto = false
+      config.ridgeAuto = false
+    }
+    config.headRidgeAuto = false
+    let parameters = config.parameters
     try checkSampleSizes(problems, config: config)
 
     let truth = try config.truth.map { path throws(FQIError) in
@@ -188,11 +246,16 @@ public enum Trainer {
       var runner = FittedQIteration(parameters: parameters, taskNames: names)
       runner.method = "single-task"
       runner.progress = reporter("single-task")
-      singleTask = try runner.singleTask(problems)
+      runner.noticeHandler = notice
+      singleTask = try runner.singleTask(problems, ridge: selection?.singleTaskRidge)
+      singleTask?.ridge = selection?.singleTaskRidge
+      warnings += runner.notices.messages
     }
     var runner = FittedQIteration(parameters: parameters, taskNames: names)
     runner.progress = reporter("multitask")
+    runner.noticeHandler = notice
     let fit = try runner.multitask(problems, singleTask: singleTask)
+    warnings += runner.notices.messages
 
     var oracle: PerTaskFit?
     var oracleFeatures: Matrix?
@@ -208,7 +271,9 @@ public enum Trainer {
       var oracleRunner = FittedQIteration(parameters: parameters, taskNames: names)
       oracleRunner.method = "oracle"
       oracleRunner.progress = reporter("oracle")
+      oracleRunner.noticeHandler = notice
       oracle = try oracleRunner.singleTask(oracleProblems, ridge: parameters.headRidge)
+      warnings += oracleRunner.notices.messages
       oracleFeatures = features
     }
 
@@ -227,6 +292,8 @@ public enum Trainer {
     if let truth {
       model.evaluation = try evaluate(model, truth: truth)
     }
+    model.selection = selection?.table ?? []
+    model.selectionSeconds = selection?.seconds ?? 0
     model.seconds = Date().timeIntervalSince(started)
     try model.write(to: request.output)
     var qTables: [String] = []
@@ -245,6 +312,10 @@ public enum Trainer {
       bellmanResiduals: last?.bellmanResiduals ?? [],
       alsSweeps: fit.log.reduce(0) { $0 + $1.sweeps },
       singleTaskBellmanResiduals: singleTask?.log.last?.bellmanResiduals,
+      singleTaskRidge: singleTask?.ridge ?? (singleTask == nil ? nil : parameters.ridge),
+      selection: selection?.table, selectionSeconds: selection?.seconds,
+      restarts: fit.log.last?.restarts ?? 0,
+      maxRelativeGradient: fit.log.map(\.relativeGradient).max() ?? 0,
       evaluation: model.evaluation, qTables: qTables, warnings: warnings,
       seconds: Date().timeIntervalSince(started))
   }
@@ -309,27 +380,48 @@ public enum Trainer {
     }
   }
 
-  /// Guardrail: a problem with fewer than 2D rows needs a ridge of at least 1e-3 times its
-  /// mean Gram diagonal (the per-task ridge solutions of the spectral initialisation and the
-  /// single-task baseline are otherwise underdetermined or wildly unstable).
+  /// Guardrail: refuse only what is not identifiable. With a ridge > 0 every least-squares fit
+  /// has a unique solution, and clipping plus the recovery keep FQI bounded, so a task with
+  /// fewer than 2D rows is the intended use of a multitask fit (B sees every task's rows; a
+  /// head has k parameters). With ridge 0 a task with fewer rows than features (or, one-hot,
+  /// with an unvisited pair) has a singular Gram matrix: its single-task solution (the
+  /// spectral start and the baseline) is not determined. The suggested ridge is rounded up, so
+  /// that passing it as printed is accepted.
   static func checkSampleSizes(_ problems: [[RegressionData]], config: TrainConfig)
     throws(FQIError)
   {
+    guard config.ridge == 0 else { return }
     var seen = Set<ObjectIdentifier>()
     for (h, step) in problems.enumerated() {
       for problem in step where seen.insert(ObjectIdentifier(problem)).inserted {
         let d = problem.dimension
-        guard problem.count < 2 * d else { continue }
-        let floor = 1e-3 * problem.gram.meanDiagonal
-        if config.ridge < floor {
-          let location =
-            config.stepData == .perStep && config.mode == .finiteHorizon ? " at step \(h)" : ""
-          throw .guardrail(
-            "task \(problem.task) has \(problem.count) transitions\(location) for D = \(d) features (fewer than 2D = \(2 * d)): its least-squares fits are underdetermined without enough regularisation; use a ridge of at least \(short(floor)) (--ridge \(short(floor))), fewer features, or more data"
-          )
-        }
+        let unvisited =
+          problem.gram.structure.isDiagonal ? problem.gram.diagonal.filter { $0 == 0 }.count : 0
+        guard problem.count < d || unvisited > 0 else { continue }
+        let location =
+          config.stepData == .perStep && config.mode == .finiteHorizon ? " at step \(h)" : ""
+        let suggestion = suggestedRidge(1e-6 * problem.gram.meanDiagonal)
+        let why =
+          problem.count < d
+          ? "\(problem.count) transitions\(location) for D = \(d) features (fewer rows than features)"
+          : "\(unvisited) of its D = \(d) one-hot (state, action) pairs never visited\(location)"
+        throw .guardrail(
+          "task \(problem.task) has \(why): with ridge 0 its Gram matrix is singular and its least-squares fits are not identifiable; use a ridge > 0 (--ridge \(suggestion) is 1e-6 times its mean Gram diagonal; the default, auto, chooses one), fewer features, or more data"
+        )
       }
     }
+  }
+
+  /// `value` in the 4 significant digits messages print, rounded up: a suggestion passed back
+  /// as printed is at least `value`.
+  static func suggestedRidge(_ value: Double) -> String {
+    var text = String(format: "%.3e", value)
+    var step = 1.0
+    while let parsed = Double(text), parsed < value, step < 1e3 {
+      text = String(format: "%.3e", value + value * 1e-3 * step)
+      step *= 2
+    }
+    return text
   }
 
   /// Errors against Q* for every method, and the subspace distances to B*.

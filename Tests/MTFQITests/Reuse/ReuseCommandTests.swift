@@ -82,10 +82,12 @@ struct ReuseCommandTests {
     #expect(fitted.featureSHA256 == (try group.stringAttribute("feature_sha256")))
     #expect(fitted.featureSHA256 == stored.digest)
     // The head is the frozen-head FQI on those features.
+    // (With the head ridge the fit chose by estimated policy value, recorded in the file.)
     let runner = FrozenHeadFQI(
-      objective: model.parameters.objective, headRidge: model.parameters.headRidge,
+      objective: model.parameters.objective, headRidge: fitted.parameters.headRidge,
       divergenceFactor: model.parameters.divergenceFactor, stepData: .pooled, task: "new00")
-    #expect(try runner.fit([stored], featureSteps: [0]).heads == fitted.heads)
+    let problems = try runner.problems(task, rows: nil, featureMap: model.featureMap)
+    #expect(try runner.fit(problems, bases: model.representations).heads == fitted.heads)
     // Q tables: frozen, scratch and oracle files, the frozen one equal to the head's Q.
     let text = try String(contentsOfFile: directory + "/q/new00.csv", encoding: .utf8)
     let lines = text.split(separator: "\n")

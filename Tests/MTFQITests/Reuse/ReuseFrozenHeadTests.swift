@@ -69,7 +69,7 @@ struct ReuseFrozenHeadTests {
     let runner = FrozenHeadFQI(
       objective: .discounted(gamma: 0.9, iterations: 200), headRidge: 1e-4, divergenceFactor: 10,
       stepData: .pooled, task: task.name)
-    let fit = try runner.fit([features], featureSteps: [0])
+    let fit = try runner.fit(try runner.problems(task, rows: nil, featureMap: map), bases: [b])
     // Direct: normal equations written out for k = 2.
     let n = Double(task.count)
     var w = [0.0, 0.0]
@@ -101,16 +101,15 @@ struct ReuseFrozenHeadTests {
     }
     #expect(fit.log.count == 200)
     for j in 0..<2 {
-      #expect(fit.heads[0][j].isApproximatelyEqual(to: w[j], relativeTolerance: 1e-10))
+      #expect(fit.heads[0][j].isApproximatelyEqual(to: w[j], relativeTolerance: 1e-9))
     }
     // Psi B* = phi*: the oracle's features (up to rounding), so the heads agree.
     let oracleMap = FeatureMap(
       spec: FeatureMapSpec(kind: .table, table: "(phi*)"), observationSpace: task.observationSpace,
       actionSpace: task.actionSpace, dimension: 2, structure: .pairs(states: 12, actions: 3),
       table: family.phi)
-    let oracleFeatures = try MaterializedFeatures.compute(
-      task, map: oracleMap, b: Matrix.identity(2))
-    let oracle = try runner.fit([oracleFeatures], featureSteps: [0])
+    let oracle = try runner.fit(
+      try runner.problems(task, rows: nil, featureMap: oracleMap), bases: [Matrix.identity(2)])
     for j in 0..<2 {
       #expect(fit.heads[0][j].isApproximatelyEqual(to: oracle.heads[0][j], relativeTolerance: 1e-8))
     }
@@ -129,61 +128,102 @@ struct ReuseFrozenHeadTests {
     task.steps = (0..<task.count).map { Int64($0 % 3) }
     let features = try MaterializedFeatures.compute(
       task, map: TrainFixtures.tableMap(family), b: TrainFixtures.bStar(family))
+    let map = TrainFixtures.tableMap(family)
+    let b = TrainFixtures.bStar(family)
     var runner = FrozenHeadFQI(
       objective: .finiteHorizon(horizon: 3, gamma: 1), headRidge: 1e-6, divergenceFactor: 10,
       stepData: .perStep, task: task.name)
-    let fit = try runner.fit([features], featureSteps: [0, 0, 0])
+    let fit = try runner.fit(try runner.problems(task, rows: nil, featureMap: map), bases: [b])
     #expect(fit.heads.count == 3)
     #expect(fit.log.map(\.step) == [2, 1, 0])
     // The last step regresses on rewards only: w_2 = ridge fit of r on the step-2 rows.
     let rows = (0..<task.count).filter { $0 % 3 == 2 }
-    let direct = try FrozenHeadFQI.solve(
-      features, rows, rows.map { task.rewards[$0] }, ridge: 1e-6, k: 2)
+    let direct = Self.ridgeFit(features, rows, rows.map { task.rewards[$0] }, ridge: 1e-6)
     for j in 0..<2 {
-      #expect(fit.heads[2][j].isApproximatelyEqual(to: direct[j], relativeTolerance: 1e-12))
+      #expect(fit.heads[2][j].isApproximatelyEqual(to: direct[j], relativeTolerance: 1e-9))
     }
     // Q grows backward (rewards are positive): |w_0| > |w_2|.
     #expect(fit.heads[0].reduce(0) { $0 + abs($1) } > fit.heads[2].reduce(0) { $0 + abs($1) })
     runner = FrozenHeadFQI(
       objective: .finiteHorizon(horizon: 4, gamma: 1), headRidge: 1e-6, divergenceFactor: 10,
       stepData: .perStep, task: task.name)
-    #expect(throws: FQIError.self) { try runner.fit([features], featureSteps: [0, 0, 0, 0]) }
+    #expect(throws: FQIError.self) {
+      try runner.fit(try runner.problems(task, rows: nil, featureMap: map), bases: [b])
+    }
   }
 
   @Test(
-    "Guardrails: too few rows for k without a ridge; divergence names the iteration and suggests --head-ridge"
+    "Guardrails: fewer rows than k with head ridge 0 is refused; fewer than 2k with a ridge fits; the Baird task stays bounded by clipping"
   )
   func guardrails() throws {
     let (family, tasks) = try Self.family()
-    let features = try MaterializedFeatures.compute(
-      tasks[0], map: TrainFixtures.tableMap(family), b: TrainFixtures.bStar(family))
+    let map = TrainFixtures.tableMap(family)
     let runner = FrozenHeadFQI(
       objective: .discounted(gamma: 0.9, iterations: 5), headRidge: 0, divergenceFactor: 10,
       stepData: .pooled, task: "t")
     do {
-      _ = try runner.fit([features], featureSteps: [0], rows: [0, 1, 2])
+      _ = try runner.fit(
+        try runner.problems(tasks[0], rows: [0], featureMap: map),
+        bases: [TrainFixtures.bStar(family)])
       Issue.record("expected the guardrail")
     } catch {
-      #expect(error.description.contains("has 3 transitions for k = 2 frozen features"))
+      #expect(error.description.contains("has 1 transitions for k = 2 frozen features"))
       #expect(error.description.contains("--head-ridge"))
     }
-    // Baird-style: every row goes from phi = 1 to phi = 2 (any action), reward 1.
-    let rows = 10
-    let diverging = MaterializedFeatures(
-      task: "d", rows: rows, actions: 1, rank: 1, phi: Array(repeating: 1, count: rows),
-      phiNext: Array(repeating: 2, count: rows), rewards: Array(repeating: 1, count: rows),
-      terminations: Array(repeating: 0, count: rows), steps: Array(repeating: 0, count: rows))
+    let ridged = FrozenHeadFQI(
+      objective: .discounted(gamma: 0.9, iterations: 5), headRidge: 1e-6, divergenceFactor: 10,
+      stepData: .pooled, task: "t")
+    let few = try ridged.fit(
+      try ridged.problems(tasks[0], rows: [0, 1, 2], featureMap: map),
+      bases: [TrainFixtures.bStar(family)])
+    #expect(few.heads[0].allSatisfy { $0.isFinite })
+    // Baird-style: every row goes from psi = 1 to psi = 2 (one action), reward 1. Clipped at
+    // max r / (1 - gamma) = 10, the head reaches the fixed point w = 1 + 0.9 * 10.
+    let (task, bairdMap) = Self.bairdTask()
     let unstable = FrozenHeadFQI(
       objective: .discounted(gamma: 0.9, iterations: 60), headRidge: 1e-6, divergenceFactor: 10,
       stepData: .pooled, task: "d")
-    do {
-      _ = try unstable.fit([diverging], featureSteps: [0])
-      Issue.record("expected divergence")
-    } catch {
-      #expect(error.description.contains("frozen fitted Q-iteration diverged at iteration"))
-      #expect(error.description.contains("task d"))
-      #expect(error.description.contains("--head-ridge 1.000e-05"))
+    let fit = try unstable.fit(
+      try unstable.problems(task, rows: nil, featureMap: bairdMap), bases: [Matrix.identity(1)])
+    #expect(fit.heads[0][0].isApproximatelyEqual(to: 10, relativeTolerance: 1e-4))
+    #expect(fit.log.last?.clippedShares == [1])
+  }
+
+  /// Ten rows from state 0 (psi = 1) to state 1 (psi = 2), one action, reward 1: each FQI step
+  /// multiplies Q by about 2 gamma.
+  static func bairdTask() -> (TaskTransitions, FeatureMap) {
+    let rows = 10
+    let task = TaskTransitions(
+      name: "d", observationSpace: .discrete(n: 2, start: 0),
+      actionSpace: .discrete(n: 1, start: 0), observations: Array(repeating: 0, count: rows),
+      nextObservations: Array(repeating: 1, count: rows), actions: Array(repeating: 0, count: rows),
+      rewards: Array(repeating: 1, count: rows), terminations: Array(repeating: 0, count: rows),
+      steps: Array(repeating: 0, count: rows))
+    let map = FeatureMap(
+      spec: FeatureMapSpec(kind: .table, table: "(baird)", normalize: false),
+      observationSpace: task.observationSpace, actionSpace: task.actionSpace, dimension: 1,
+      structure: .pairs(states: 2, actions: 1), table: [1, 2])
+    return (task, map)
+  }
+
+  /// (Phi^T Phi / n + ridge I)^-1 Phi^T y / n on `rows` of materialised features, for k = 2.
+  static func ridgeFit(
+    _ features: MaterializedFeatures, _ rows: [Int], _ targets: [Double], ridge: Double
+  ) -> [Double] {
+    let n = Double(rows.count)
+    var g = [0.0, 0.0, 0.0]
+    var c = [0.0, 0.0]
+    for (index, row) in rows.enumerated() {
+      let (x0, x1) = (features.phi[2 * row], features.phi[2 * row + 1])
+      g[0] += x0 * x0 / n
+      g[1] += x0 * x1 / n
+      g[2] += x1 * x1 / n
+      c[0] += x0 * targets[index] / n
+      c[1] += x1 * targets[index] / n
     }
+    let (a, b, d) = (g[0] + ridge, g[1], g[2] + ridge)
+    let determinant = a * d - b * b
+    return [(d * c[0] - b * c[1]) / determinant, (a * c[1] - b * c[0]) / determinant]
   }
 
   @Test("The hold-out split is seeded, disjoint and complete")

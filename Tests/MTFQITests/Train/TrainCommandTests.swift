@@ -1,4 +1,5 @@
 import Foundation
+import Numerics
 import Testing
 
 @testable import MTFQI
@@ -109,7 +110,7 @@ struct TrainCommandTests {
       #expect(run.status == 0, "\(run)")
       contents.append(try TrainFixtures.contents(directory + "/" + name))
     }
-    var timing: Set<String> = ["/@seconds"]
+    var timing: Set<String> = ["/@seconds", "/selection@seconds"]
     for log in ["/training_log", "/baselines/single_task/log", "/baselines/oracle/log"] {
       timing.insert(log + "/seconds")
       timing.insert(log + "/target_seconds")
@@ -161,11 +162,13 @@ struct TrainCommandTests {
     #expect(run.stderr.contains("not identifiable"))
   }
 
-  @Test("Guardrail: too few samples for the feature dimension without enough ridge")
+  @Test(
+    "Guardrail: fewer than 2D rows per task trains (the multitask regime); ridge 0 with fewer rows than D is refused, and the suggested ridge passes as printed"
+  )
   func tooFewSamples() throws {
     let directory = try Self.scratch("few")
     let paths = try TrainFixtures.pipeline(
-      TrainFixtures.parameters(tasks: 3, samples: 15, states: 20, actions: 3, rank: 2, dim: 10),
+      TrainFixtures.parameters(tasks: 3, samples: 8, states: 20, actions: 3, rank: 2, dim: 10),
       in: directory)
     let arguments = [
       paths.store, "-o", directory + "/model.h5", "--features", "table", "--feature-table",
@@ -173,11 +176,26 @@ struct TrainCommandTests {
     ]
     let run = try TrainFixtures.train(arguments + ["--ridge", "0"])
     #expect(run.status == 1, "\(run)")
-    #expect(run.stderr.contains("has 15 transitions for D = 10 features (fewer than 2D = 20)"))
-    #expect(run.stderr.contains("--ridge"))
+    #expect(run.stderr.contains("has 8 transitions for D = 10 features (fewer rows than features)"))
+    #expect(run.stderr.contains("not identifiable"))
     #expect(!FileManager.default.fileExists(atPath: directory + "/model.h5"))
-    let regularised = try TrainFixtures.train(arguments + ["--ridge", "0.1"])
-    #expect(regularised.status == 0, "\(regularised)")
+    // The suggestion, passed back exactly as printed, is accepted.
+    let suggested = try #require(
+      run.stderr.components(separatedBy: "(--ridge ").dropFirst().first?
+        .components(separatedBy: " ").first)
+    let again = try TrainFixtures.train(arguments + ["--ridge", suggested])
+    #expect(again.status == 0, "\(again)")
+    // 8 rows per task for D = 10 (fewer than 2D) at a small ridge: the intended use.
+    let small = try TrainFixtures.train(arguments + ["--ridge", "1e-6"])
+    #expect(small.status == 0, "\(small)")
+  }
+
+  @Test("The suggested ridge is rounded up: the printed value is never below the floor")
+  func suggestedRidgeRoundsUp() {
+    for value in [5.0001e-06, 1.23456789e-3, 9.99999e-7, 2.5e-4] {
+      let text = Trainer.suggestedRidge(value)
+      #expect((Double(text) ?? 0) >= value, "\(text) < \(value)")
+    }
   }
 
   /// Baird-style off-policy divergence: every row goes from psi = 1 to psi = 2 with reward 1,
@@ -199,25 +217,36 @@ struct TrainCommandTests {
     return (store, table)
   }
 
-  @Test("Guardrail: divergence names the iteration and the task and suggests a stronger ridge")
+  @Test(
+    "Bounded by construction: the Baird store trains at ridge 1e-6 with clipping (Q = 10 = max r / (1 - gamma)); without clipping it diverges, restarts with stronger ridges, and stops naming the iteration, the task and what was tried"
+  )
   func divergence() throws {
     let directory = try Self.scratch("diverge")
     let (store, table) = try Self.divergingStore(directory)
     let base = [
       store, "-o", directory + "/model.h5", "--feature-table", table, "--rank", "1",
-      "--iterations", "30",
+      "--iterations", "30", "--ridge", "1e-6",
     ]
-    let multitask = try TrainFixtures.train(base + ["--no-single-task", "--ridge", "1e-6"])
+    let clipped = try TrainFixtures.train(base)
+    #expect(clipped.status == 0, "\(clipped)")
+    let model = try TrainedModel.read(directory + "/model.h5")
+    // theta = 1 + 0.9 min(2 theta, 10) reaches its fixed point 10 in four iterations.
+    let q = try #require(try model.featureMap.qTable(try model.theta(task: 0, step: 0)))
+    #expect(q[0].isApproximatelyEqual(to: 10, relativeTolerance: 1e-4), "\(q)")
+    #expect((model.log.last?.clippedShares.first ?? 0) == 1)
+    try FileManager.default.removeItem(atPath: directory + "/model.h5")
+    let multitask = try TrainFixtures.train(base + ["--no-single-task", "--no-clip-values"])
     #expect(multitask.status == 1, "\(multitask)")
     #expect(multitask.stderr.contains("Error: multitask fitted Q-iteration diverged at iteration"))
     #expect(multitask.stderr.contains("task a"))
-    #expect(multitask.stderr.contains("stronger ridge, e.g. --ridge 1.000e-05"))
+    #expect(multitask.stderr.contains("4 restart(s) from the last good iterate"))
+    #expect(multitask.stderr.contains("clip the bootstrapped values"))
     #expect(multitask.stderr.contains("Bellman residual over the last iterations"))
-    let single = try TrainFixtures.train(base + ["--ridge", "1e-6"])
+    let single = try TrainFixtures.train(base + ["--no-clip-values"])
     #expect(single.status == 1)
     #expect(single.stderr.contains("single-task fitted Q-iteration diverged at iteration"))
     #expect(!FileManager.default.fileExists(atPath: directory + "/model.h5"))
-    let stronger = try TrainFixtures.train(base + ["--ridge", "2"])
+    let stronger = try TrainFixtures.train(base + ["--no-clip-values", "--ridge", "2"])
     #expect(stronger.status == 0, "\(stronger)")
   }
 

@@ -1,0 +1,166 @@
+import Foundation
+
+/// Off-policy evaluation of a greedy policy by LSTD-Q on the base features psi (fitted Q
+/// evaluation in closed form for linear features): the estimate model selection and the
+/// frozen-vs-scratch call rank candidates by.
+///
+/// For the greedy policy pi(s) = argmax_a psi(s, a)^T theta of a candidate theta, on the rows
+/// of `data` (held-out episodes, never used to fit the candidate):
+///
+///     (1/n) sum_i psi_i (psi_i - c_i psi(s'_i, pi(s'_i)))^T theta_pi + ridge theta_pi = (1/n) sum_i psi_i r_i
+///
+/// with c_i = gamma (1 - terminated_i); then the estimate of J(pi) is the mean over the rows of
+/// `starts` (the held-out episodes' first states) of psi(s, pi(s))^T theta_pi, each clipped to
+/// `range` (the values the rewards allow). The system is square and non-symmetric: LU
+/// (LAPACK dgesv). Deterministic.
+struct LSTDQEvaluation {
+  let data: RegressionData
+  let starts: RegressionData
+  let ridge: Double
+  let range: ClosedRange<Double>
+
+  /// The estimated value J(pi) of the greedy policy of `theta`, and theta_pi.
+  func value(of theta: [Double]) throws(LinearAlgebraError) -> (value: Double, theta: [Double]) {
+    let d = data.dimension
+    var system = Matrix(rows: d, columns: d)
+    var rhs = [Double](repeating: 0, count: d)
+    let n = Double(max(data.count, 1))
+    switch data.layout {
+    case .pairs(let pairs, let nextStates, let features, let states, let actions):
+      let policy = try Self.greedyStates(theta, features: features, states: states, actions: actions)
+      let pairCount = states * actions
+      // M X with M = (1/n) (diag(counts) - sum_i c_i e_cur e_next^T), X the pair features.
+      switch features {
+      case .identity:
+        for i in 0..<data.count {
+          let current = Int(pairs[i])
+          system.storage[current + current * d] += 1 / n
+          rhs[current] += data.rewards[i] / n
+          let c = data.continuation[i]
+          if c != 0 {
+            let s = Int(nextStates[i])
+            let next = s * actions + policy[s]
+            system.storage[current + next * d] -= c / n
+          }
+        }
+      case .matrix(let x):
+        var mx = Matrix(rows: pairCount, columns: d)
+        var h = [Double](repeating: 0, count: pairCount)
+        for i in 0..<data.count {
+          let current = Int(pairs[i])
+          h[current] += data.rewards[i] / n
+          for j in 0..<d { mx.storage[current + j * pairCount] += x.storage[current + j * pairCount] / n }
+          let c = data.continuation[i]
+          if c != 0 {
+            let s = Int(nextStates[i])
+            let next = s * actions + policy[s]
+            for j in 0..<d {
+              mx.storage[current + j * pairCount] -= c * x.storage[next + j * pairCount] / n
+            }
+          }
+        }
+        system = try LinearAlgebra.gemm(x, .transpose, mx, .none)
+        rhs = try LinearAlgebra.gemv(x, .transpose, h)
+      }
+      for i in 0..<d { system.storage[i + i * d] += ridge }
+      let solution = try LinearAlgebra.solve(system, Matrix(rows: d, columns: 1, columnMajor: rhs))
+        .storage
+      let qPi: [Double]
+      switch features {
+      case .identity: qPi = solution
+      case .matrix(let x): qPi = try LinearAlgebra.gemv(x, solution)
+      }
+      guard case .pairs(let startPairs, _, _, _, _) = starts.layout, !startPairs.isEmpty else {
+        return (.nan, solution)
+      }
+      var total = 0.0
+      for pair in startPairs {
+        let s = Int(pair) / actions
+        total += clip(qPi[s * actions + policy[s]])
+      }
+      return (total / Double(startPairs.count), solution)
+
+    case .blocks(let phi, let ranges, let phiNext, let m):
+      let actions = phi.count
+      // Greedy actions at every row's next state.
+      let weights = Matrix(rows: m, columns: actions, columnMajor: theta)
+      let nextQ = try LinearAlgebra.gemm(phiNext, weights)
+      var policy = [Int](repeating: 0, count: data.count)
+      for i in 0..<data.count { policy[i] = Self.argmax(nextQ, row: i, actions: actions) }
+      // Diagonal blocks: the Gram blocks; off-diagonal: -(1/n) sum c_i phi(s_i) phi(s'_i)^T.
+      for a in 0..<actions {
+        let gram = data.gram.blocks[a]
+        for q in 0..<m {
+          for p in 0..<m { system.storage[(a * m + p) + (a * m + q) * d] += gram.storage[p + q * m] }
+        }
+        let block = phi[a]
+        let rows = ranges[a]
+        for next in 0..<actions {
+          let selected = rows.filter { data.continuation[$0] != 0 && policy[$0] == next }
+          guard !selected.isEmpty else { continue }
+          var left = Matrix(rows: selected.count, columns: m)
+          var right = Matrix(rows: selected.count, columns: m)
+          for (r, i) in selected.enumerated() {
+            let local = i - rows.lowerBound
+            let c = data.continuation[i]
+            for j in 0..<m {
+              left.storage[r + j * selected.count] = block.storage[local + j * block.rows] * c / n
+              right.storage[r + j * selected.count] = phiNext.storage[i + j * phiNext.rows]
+            }
+          }
+          let product = try LinearAlgebra.gemm(left, .transpose, right, .none)
+          for q in 0..<m {
+            for p in 0..<m {
+              system.storage[(a * m + p) + (next * m + q) * d] -= product.storage[p + q * m]
+            }
+          }
+        }
+      }
+      rhs = try data.crossMoment(data.rewards)
+      for i in 0..<d { system.storage[i + i * d] += ridge }
+      let solution = try LinearAlgebra.solve(system, Matrix(rows: d, columns: 1, columnMajor: rhs))
+        .storage
+      guard case .blocks(let startPhi, _, _, _) = starts.layout else { return (.nan, solution) }
+      var total = 0.0
+      var count = 0
+      let candidate = Matrix(rows: m, columns: actions, columnMajor: theta)
+      let evaluated = Matrix(rows: m, columns: actions, columnMajor: solution)
+      for block in startPhi where block.rows > 0 {
+        let q = try LinearAlgebra.gemm(block, candidate)
+        let v = try LinearAlgebra.gemm(block, evaluated)
+        for i in 0..<block.rows {
+          let a = Self.argmax(q, row: i, actions: actions)
+          total += clip(v.storage[i + a * block.rows])
+          count += 1
+        }
+      }
+      return (count > 0 ? total / Double(count) : .nan, solution)
+    }
+  }
+
+  func clip(_ value: Double) -> Double { min(max(value, range.lowerBound), range.upperBound) }
+
+  static func argmax(_ q: Matrix, row: Int, actions: Int) -> Int {
+    var best = 0
+    for a in 1..<max(actions, 1) where q.storage[row + a * q.rows] > q.storage[row + best * q.rows] {
+      best = a
+    }
+    return best
+  }
+
+  /// pi(s) for every state of a Discrete space (ties: the lowest action).
+  static func greedyStates(_ theta: [Double], features: PairFeatures, states: Int, actions: Int)
+    throws(LinearAlgebraError) -> [Int]
+  {
+    let q: [Double]
+    switch features {
+    case .identity: q = theta
+    case .matrix(let x): q = try LinearAlgebra.gemv(x, theta)
+    }
+    return (0..<states).map { s in
+      var best = 0
+      for a in 1..<max(actions, 1) where q[s * actions + a] > q[s * actions + best] { best = a }
+      return best
+    }
+  }
+}
