@@ -55,7 +55,7 @@ public class HDF5Object {
     return names
   }
 
-  private func deleteAttributeIfPresent(_ name: String) throws(HDF5Error) {
+  func deleteAttributeIfPresent(_ name: String) throws(HDF5Error) {
     if try hasAttribute(name) {
       try H5.check(H5Adelete(id, name), "replace attribute '\(name)'", file: file.path, object: path)
     }

@@ -10,7 +10,7 @@ import Testing
 @Suite("Hostile inputs: overflow, declared sizes, corrupt downstream files", .serialized)
 struct HostileInputTests {
   static let hasH5py =
-    (try? Executables.runTool(["python3", "-c", "import h5py, numpy"]).status) == 0
+    Executables.pythonRequired || (try? Executables.runTool([Executables.python, "-c", "import h5py, numpy"]).status) == 0
 
   /// Runs a stage that must refuse its input: exit 1 by `exit`, one `Error:` line containing
   /// every fragment, no output and no temporary file.
@@ -127,7 +127,7 @@ struct HostileInputTests {
           h['observations'] = np.zeros((n, 0)); h['actions'] = np.zeros((n, 1)); h['rewards'] = np.zeros(n)
           h['terminals'] = np.zeros(n, 'u1'); h['timeouts'] = np.zeros(n, 'u1')
       """
-    let made = try Executables.runTool(["python3", "-c", script, huge, zero])
+    let made = try Executables.runTool([Executables.python, "-c", script, huge, zero])
     try #require(made.status == 0, "\(made)")
     #expect(try FileManager.default.attributesOfItem(atPath: huge)[.size] as? Int ?? 0 < 10_000)
     let store = directory.file("store.h5")
@@ -162,7 +162,7 @@ struct HostileInputTests {
       try? FileManager.default.removeItem(atPath: target)
       try FileManager.default.copyItem(atPath: source, toPath: target)
       let run = try Executables.runTool([
-        "python3", "-c",
+        Executables.python, "-c",
         "import h5py, numpy as np, sys\nwith h5py.File(sys.argv[1], 'r+') as h:\n    \(change)", target,
       ])
       try #require(run.status == 0, "\(run)")

@@ -15,7 +15,14 @@ struct TrainAcceptanceTests {
       TrainFixtures.parameters(tasks: 16, samples: 2000, seed: 7), in: directory.path)
     var config = TrainConfig()
     config.features = FeatureMapSpec(kind: .table, table: paths.features)
+    // The algorithm at fixed settings (the previous defaults): rank 4, ridge 1e-6 on B and the
+    // heads, so the three methods share one ridge. Selection (auto) is tested in its own suite.
     config.rank = 4
+    config.rankAuto = false
+    config.ridge = 1e-6
+    config.ridgeAuto = false
+    config.headRidge = 1e-6
+    config.headRidgeAuto = false
     config.iterations = 100
     config.truth = paths.truth
     let summary = try Trainer.run(
