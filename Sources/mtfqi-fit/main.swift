@@ -178,6 +178,10 @@ struct Fit: ParsableCommand {
     } catch {
       if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
       if case .invalidSetting(let message) = error { throw ValidationError(message) }
+      // A solver failure names the data that led there.
+      if case .linearAlgebra = error {
+        Self.exit(withError: RuntimeFailure("\(store) on \(representation): \(error.description)"))
+      }
       Self.exit(withError: RuntimeFailure(error.description))
     }
     if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
