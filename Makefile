@@ -134,7 +134,7 @@ $(OUT)/report.html: $(OUT)/metrics.json $(STAMP)
 
 run: $(OUT)/report.html
 	@cat $(OUT)/metrics.txt
-	@echo "Outputs in $(OUT)/: store.h5 new.h5 coverage.json model.h5 q/ representation.h5 heads/ metrics.json report.html"
+	@echo "Outputs in $(OUT)/: store.h5 new.h5 coverage.json model.h5 $(if $(Q_TABLES),$(notdir $(Q_TABLES))/ )representation.h5 heads/ metrics.json report.html"
 	@echo "Report: $(OUT)/report.html"
 
 # The coverage gate alone (exit 3 when a gate fails).
