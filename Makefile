@@ -197,7 +197,10 @@ clean:
 GYM_VENV ?= build/venv-gym
 GYM_FLAGS ?=
 .PHONY: gym-check
-gym-check:
+gym-check: deps
+	@dpkg-query -W -f='$${Status}' python3-venv 2>/dev/null | grep -q "install ok installed" || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3 python3-venv >/dev/null; }
 	@test -x $(GYM_VENV)/bin/python -a $(GYM_VENV)/.requirements-gym.txt -nt tools/requirements-gym.txt || \
 	  { /usr/bin/python3 -m venv $(GYM_VENV) && $(GYM_VENV)/bin/pip install --quiet -r tools/requirements-gym.txt && \
 	    cp tools/requirements-gym.txt $(GYM_VENV)/.requirements-gym.txt; }
