@@ -429,7 +429,8 @@ public enum HeadFitter {
   /// scratch baseline on one part for every ridge left on auto, and estimates each greedy
   /// policy's value on the other part with the same estimator (LSTD-Q on psi). The best ridge
   /// of each method is kept; the method with the higher estimate is recommended (frozen on a
-  /// tie: fewer parameters).
+  /// tie: fewer parameters), except that scratch is recommended when the frozen features are
+  /// zero on every row of the new task (B^T G B = 0: the frozen span holds nothing there).
   static func compare(
     _ task: TaskTransitions, rows: [Int], representation: ExportedRepresentation,
     bases: [Matrix], settings: Settings, headRidge: Double?, scratchRidge: Double?, seed: UInt64
@@ -476,6 +477,10 @@ public enum HeadFitter {
     for i in 0..<b.columns { trace += projected.storage[i + i * b.columns] }
     let headScale = max(trace / Double(max(b.columns, 1)), Double.leastNormalMagnitude)
     let scratchScale = max(gram.meanDiagonal, Double.leastNormalMagnitude)
+    // The frozen features vanish on every row of the new task (its states lie where the
+    // training data gave B nothing): a frozen head can only say Q = 0, and its "tie" with
+    // scratch says nothing about the task. Scratch is recommended then, whatever the estimates.
+    let frozenFeaturesVanish = !(trace > 1e-12 * Double(max(b.columns, 1)) * scratchScale)
     func value(_ theta: [Double]) throws(FQIError) -> Double {
       do {
         return try evaluator.value(of: theta).value
@@ -540,7 +545,8 @@ public enum HeadFitter {
     let frozenValue = bestFrozen?.value ?? -.infinity
     let scratchValue = bestScratch?.value ?? -.infinity
     return FrozenScratchComparison(
-      recommended: frozenValue >= scratchValue ? "frozen" : "scratch", frozenValue: frozenValue,
+      recommended: !frozenFeaturesVanish && frozenValue >= scratchValue ? "frozen" : "scratch",
+      frozenValue: frozenValue,
       scratchValue: scratchValue, spanCaptured: .nan,
       headRidge: bestFrozen?.ridge ?? headRidge ?? parameters.headRidge,
       scratchRidge: bestScratch?.ridge ?? scratchRidge ?? parameters.ridge,
