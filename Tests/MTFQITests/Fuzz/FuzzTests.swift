@@ -25,18 +25,8 @@ struct FuzzTests {
   static let seed = UInt64(environment["MTFQI_FUZZ_SEED"] ?? "") ?? 1
   static let findings = environment["MTFQI_FUZZ_FINDINGS"] ?? "build/fuzz-findings"
 
-  struct Random {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { n <= 0 ? 0 : Int(next() % UInt64(n)) }
-    mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
-  }
+  /// The library's SplitMix64 (same sequence as before), with the helpers in TestRandom.swift.
+  typealias Random = SplitMix64
 
   /// Numbers at the edges: what overflow and grammar checks must meet.
   static let boundaryNumbers = [

@@ -8,18 +8,8 @@ import Testing
 /// parser. A fast path may decline any input, but what it accepts must match bit for bit.
 @Suite("Ingest: fast paths agree with the general parsers")
 struct TextFastPathTests {
-  /// A small deterministic generator (SplitMix64), so a failure can be replayed.
-  struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-  }
+  /// A small deterministic generator (the library's SplitMix64), so a failure can be replayed.
+  typealias SplitMix = SplitMix64
 
   /// A random decimal in the shapes logs hold (signs, leading zeros, 0 to 25 fraction digits,
   /// exponents), or random bytes from the number alphabet.
