@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Byte-for-byte comparison of the pipeline's outputs between two builds (issue 14: a refactor must
+# not change a byte). Three runs per build:
+#   run/      make run on the default data (data/synth)
+#   fourier/  a Box-space Fourier run: three MountainCar goal tasks of build/gym/mountaincar
+#             (3,000 rows each) and the small held-out task, through ingest, train, export, fit
+#   scaling/  tools/scaling.py --quick
+#
+#   tools/compare_outputs.sh make REPO OUT     run the three in REPO's release build, into OUT
+#   tools/compare_outputs.sh diff OUT_A OUT_B   compare every file; exit 1 when one differs
+set -euo pipefail
+mode=${1:?usage: compare_outputs.sh make REPO OUT | diff A B}
+if [ "$mode" = make ]; then
+  repo=$(cd "${2:?REPO}" && pwd); mkdir -p "${3:?OUT}"; out=$(cd "$3" && pwd)
+  bin=$repo/.build/release
+  py=${PYTHON:-/usr/bin/python3}
+  rm -rf "$out/run" "$out/fourier" "$out/scaling"
+  make -C "$repo" run OUT="$out/run" >"$out/run.log" 2>&1
+  gym=${GYM:-/work/main/build/gym/mountaincar}
+  mkdir -p "$out/fourier/logs" "$out/fourier/new"
+  for g in g0 g2 g5; do head -n 3001 "$gym/train/$g.csv" >"$out/fourier/logs/$g.csv"; done
+  cp "$gym/new/new_in_small.csv" "$out/fourier/new/"
+  f=$out/fourier
+  {
+    "$bin/mtfqi-ingest" "$f"/logs/*.csv -o "$f/store.h5"
+    "$bin/mtfqi-ingest" "$f/new/new_in_small.csv" -o "$f/new.h5"
+    "$bin/mtfqi-coverage" "$f/store.h5" --features fourier -o "$f/coverage.json"
+    "$bin/mtfqi-train" "$f/store.h5" --gamma 0.99 --features fourier -o "$f/model.h5"
+    "$bin/mtfqi-export" "$f/model.h5" --store "$f/new.h5" -o "$f/representation.h5"
+    "$bin/mtfqi-fit" "$f/representation.h5" "$f/new.h5" --task new_in_small --holdout 0.2 --seed 0 -o "$f/head.h5"
+    "$bin/mtfqi-evaluate" "$f/head.h5" -o "$f/metrics.json"
+  } >"$out/fourier.log" 2>&1
+  "$py" "$repo/tools/scaling.py" --bin "$bin" --quick --out "$out/scaling" >"$out/scaling.log" 2>&1
+  echo "outputs in $out"
+elif [ "$mode" = diff ]; then
+  a=${2:?A}; b=${3:?B}; status=0; count=0
+  while IFS= read -r rel; do
+    count=$((count + 1))
+    if [ ! -f "$b/$rel" ]; then echo "only in $a: $rel"; status=1
+    elif ! cmp -s "$a/$rel" "$b/$rel"; then echo "differs: $rel"; status=1; fi
+  done < <(cd "$a" && find run fourier scaling -type f ! -name '*.lock' | sort)
+  echo "$count files compared"
+  exit $status
+fi
