@@ -39,7 +39,7 @@ if [ "$mode" = make ]; then
     "$bin/mtfqi-fit" "$f/representation.h5" "$f/new.h5" --task new_in_small --holdout 0.2 --seed 0 -o "$f/head.h5"
     "$bin/mtfqi-evaluate" "$f/head.h5" -o "$f/metrics.json"
   } >"$out/fourier.log" 2>&1
-  "$py" "$repo/tools/scaling.py" --bin "$bin" --quick --out "$out/scaling" >"$out/scaling.log" 2>&1
+  "$py" "$(dirname "$0")/scaling.py" --bin "$bin" --quick --fresh --cache-key compare --out "$out/scaling" >"$out/scaling.log" 2>&1
   rm -rf "$final/run" "$final/fourier" "$final/scaling"
   mv "$out"/* "$final"/
   echo "outputs in $final"

@@ -82,7 +82,7 @@ def plans(quick):
 
 
 class Runner:
-    def __init__(self, bin_dir, out, fresh, verbose, keep=False):
+    def __init__(self, bin_dir, out, fresh, verbose, keep=False, cache_key=None):
         self.keep = keep
         self.bin = os.path.abspath(bin_dir)
         for stage in STAGES:
@@ -96,7 +96,9 @@ class Runner:
         for stage in STAGES:
             info = os.stat(os.path.join(self.bin, stage))
             digest.update(f"{stage}:{info.st_size}:{info.st_mtime_ns}".encode())
-        self.binaries = digest.hexdigest()[:16]
+        # Run folders are named by settings and this fingerprint of the executables, so a rebuild
+        # invalidates the cache; --cache-key names them by a fixed key instead.
+        self.binaries = cache_key or digest.hexdigest()[:16]
 
     def call(self, stage, *args):
         command = [os.path.join(self.bin, stage), *map(str, args)]
@@ -361,6 +363,8 @@ def main():
     parser.add_argument("--seeds", type=int, help="seeds per upstream point (default 5; quick 2)")
     parser.add_argument("--jobs", type=int, default=2, help="pipelines run in parallel (default 2)")
     parser.add_argument("--fresh", action="store_true", help="ignore cached runs")
+    parser.add_argument("--cache-key", help="name run folders by this key instead of the executables' fingerprint "
+                        "(to compare two builds' outputs file by file; use with --fresh)")
     parser.add_argument("--only", help="comma-separated sweeps: t,n,nt,h,down (default all; the tables and "
                         "figures then hold only these)")
     parser.add_argument("--keep", action="store_true", help="keep every store and head file of the runs")
@@ -373,7 +377,7 @@ def main():
         plan["nt_fixed"]["seeds"] = list(range(max(args.seeds, len(plan["nt_fixed"]["seeds"]))))
     only = set((args.only or "t,n,nt,h,down").split(","))
     os.makedirs(args.out, exist_ok=True)
-    runner = Runner(args.bin, args.out, args.fresh, verbose=False, keep=args.keep)
+    runner = Runner(args.bin, args.out, args.fresh, verbose=False, keep=args.keep, cache_key=args.cache_key)
     family = plan["family"]
     started = time.time()
 
