@@ -33,7 +33,7 @@ enum HeadQTables {
         tables.append(("-scratch", scratch))
       }
       if let oracle = head.oracle, let truth = head.truthPath {
-        let phiStar = try SyntheticTruth.read(truth).phiStarMatrix
+        let phiStar = try TruthFile.phiStar(truth)
         tables.append(
           (
             "-oracle",
