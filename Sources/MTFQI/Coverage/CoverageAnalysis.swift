@@ -9,437 +9,50 @@ import Foundation
 public enum CoverageAnalysis {
   /// Runs the analysis. Gates are evaluated into `report.gates`; acting on them (exit 3) is
   /// the caller's business.
+  ///
+  /// The phases are `CoverageRun`'s: resolve the inputs, scan the tasks and pool them (pass 1),
+  /// analyse every scope, the bootstrap pass (pass 2, continuous observations only), assemble
+  /// the report.
   public static func run(_ options: CoverageOptions) throws(CoverageError) -> CoverageReport {
     let started = Date()
     try validate(options)
-    let reader: StoreReader
-    do {
-      reader = try StoreReader(path: options.store)
-    } catch {
-      throw .input(error.description)
-    }
-    let taskNames = options.tasks ?? reader.taskNames
-    if taskNames.isEmpty { throw .input("\(options.store): the store holds no tasks") }
-    var infos: [TaskInfo] = []
-    for name in taskNames {
-      guard reader.taskNames.contains(name) else {
-        throw .input(
-          "\(options.store): no task '\(name)' (the store holds: \(reader.taskNames.joined(separator: ", ")))"
-        )
-      }
-      do {
-        infos.append(try reader.info(name))
-      } catch {
-        throw .input(error.description)
-      }
-    }
-    // Every task is analysed in the store's spaces (which hold every task's data); with a model,
-    // in the model's, which must hold the store's.
-    let storeSpaces: StoreSpaces
-    do {
-      storeSpaces = try reader.spaces()
-    } catch {
-      throw .input(error.description)
-    }
-    var model: TrainedModel?
-    if let path = options.model {
-      do {
-        model = try TrainedModel.read(path)
-      } catch {
-        throw .input(error.description)
-      }
-    }
-    for index in infos.indices {
-      infos[index].observationSpace = model?.featureMap.observationSpace ?? storeSpaces.observation
-      infos[index].actionSpace = model?.featureMap.actionSpace ?? storeSpaces.action
-    }
-    if let map = model?.featureMap {
-      for (role, modelSpace, space) in [
-        ("observation", map.observationSpace, storeSpaces.observation), ("action", map.actionSpace, storeSpaces.action),
-      ] {
-        if let problem = modelSpace.containmentProblem(
-          space, inner: "the store's \(role) space", outer: "the model's", bounds: false)
-        {
-          throw .input("\(options.model ?? ""): the model does not fit \(options.store): \(problem)")
-        }
-      }
-    }
-    let first = infos[0]
-    for info in infos where info.transitions == 0 {
-      throw .input(
-        "\(options.store): task \(info.name) has no transitions; leave it out with --tasks")
-    }
-    let observationSpace = first.observationSpace
-    guard case .discrete(let actionN, let actionStart) = first.actionSpace else {
-      throw .input(
-        "\(options.store): the action space is \(first.actionSpace), not Discrete: psi(s, a), the target policy and the Bellman target's max need a finite action set"
-      )
-    }
-    let actions = Int(actionN)
-    var discreteStates: Int?
-    var stateStart: Int64 = 0
-    if case .discrete(let n, let start) = observationSpace {
-      discreteStates = Int(n)
-      stateStart = start
-    }
-    let everyTaskHasBehavior = infos.allSatisfy(\.hasBehaviorProbabilities)
-    try validateGates(
-      options, discrete: discreteStates != nil,
-      behaviorKnown: discreteStates != nil || everyTaskHasBehavior)
-
-    // The feature map and the objective.
-    let (map, featureSource) = try resolveFeatureMap(
-      options, model: model, observationSpace: observationSpace, actionSpace: first.actionSpace,
-      reader: reader, tasks: taskNames)
-    var truthStart: [Double]?
-    var truthObjective: (CoverageObjective, String)?
-    if let path = options.truth {
-      let truth = try readTruth(path, states: discreteStates, actions: actions)
-      truthStart = truth.start
-      truthObjective = truth.objective.map { ($0, "truth") }
-    }
-    let (objective, objectiveSource) = try resolveObjective(
-      options, model: model, truth: truthObjective)
-    if truthStart != nil && discreteStates == nil {
-      throw .usage(
-        "--truth gives a start distribution over Discrete states, but the observation space is \(observationSpace)"
-      )
-    }
-
-    // Target policies.
-    var policies: [TargetPolicy] = []
-    for name in taskNames {
-      switch options.policy {
-      case .uniform:
-        policies.append(.uniform(actions: actions))
-      case .greedy:
-        guard let model else { throw .usage("--policy greedy needs --model") }
-        guard let t = model.taskNames.firstIndex(of: name) else {
-          throw .input(
-            "\(options.model ?? ""): the model has no head for task \(name) (its tasks: \(model.taskNames.joined(separator: ", "))); --policy greedy needs one per analysed task (choose tasks with --tasks)"
-          )
-        }
-        let policy = try TargetPolicy.greedy(model: model, modelTask: t)
-        if let horizon = objective.horizon, policy.steps != 1, policy.steps != horizon {
-          throw .usage(
-            "--horizon \(horizon) differs from the model's \(policy.steps) steps: the greedy policy has one action table per step"
-          )
-        }
-        policies.append(policy)
-      }
-    }
+    var run = try CoverageRun(options: options)
 
     // Pass 1.
     let progress = options.showProgress ? CoverageProgress() : nil
     defer { progress?.finish() }
-    let scan = CoverageScan(
-      reader: reader, map: map, states: discreteStates, stateStart: stateStart, actions: actions,
-      actionStart: actionStart, horizon: objective.horizon, blockRows: max(1, options.blockRows),
-      progress: progress)
+    let scan = run.makeScan(progress: progress)
     let firstPassStarted = Date()
-    var accumulators: [ScopeAccumulator] = []
-    var importances: [ImportanceSums?] = []
-    // The tasks are scanned in parallel, each by one thread in row order, and gathered in task
-    // order: the results are those of one task after another, and the first failing task's
-    // error is the one reported.
-    let hasBehavior = infos.map(\.hasBehaviorProbabilities)
-    let scanned = Parallel.map(taskNames.count) { [scan, taskNames, policies] index in
-      Result { () throws(CoverageError) -> ScopeAccumulator in
-        try scan.scan(task: taskNames[index], policy: policies[index], hasBehavior: hasBehavior[index])
-      }
-    }
-    for result in scanned {
-      var accumulator = try result.get()
-      // Importance weights: the store's probabilities, else counts (Discrete observations).
-      if let store = accumulator.storeImportance {
-        importances.append(store)
-      } else if let counts = accumulator.discrete {
-        importances.append(counts.countImportance())
-      } else {
-        importances.append(nil)
-      }
-      accumulator.storeImportance = nil
-      accumulators.append(accumulator)
-    }
-    var pooled = accumulators[0]
-    pooled.names = []
-    pooled.rows = 0
-    pooled.bootstrappingRows = 0
-    pooled.startRows = 0
-    if var discrete = pooled.discrete {
-      discrete = DiscreteCounts(
-        states: discrete.states, actions: discrete.actions, horizon: objective.horizon)
-      pooled.discrete = discrete
-    }
-    if let blocks = pooled.blocks {
-      pooled.blocks = BlockSums(
-        actions: blocks.actions, blockSize: blocks.blockSize, uniformTarget: blocks.piShared != nil)
-    }
-    for accumulator in accumulators {
-      do {
-        try pooled.merge(accumulator)
-      } catch {
-        throw .linearAlgebra(context: "pooling the tasks", error: error)
-      }
-    }
-    var pooledImportance: ImportanceSums?
-    if importances.allSatisfy({ $0 != nil }) {
-      var sums = ImportanceSums(source: importances[0]?.source ?? "counts")
-      for part in importances { if let part { sums.merge(part) } }
-      pooledImportance = sums
-    }
-
+    let tasks = try run.scanTasks(scan)
+    let pooled = try run.pool(tasks)
     let firstPassSeconds = Date().timeIntervalSince(firstPassStarted)
 
     // Per scope numbers.
-    let includeCounts = options.includeCounts ?? ((discreteStates ?? 0) * actions <= 10_000)
-    let totalRows = accumulators.reduce(0) { $0 + $1.rows }
-    var warnings: [String] = []
-    struct ScopeWork {
-      var report: ScopeReport
-      var factor: MahalanobisFactor
-      var learnedFactor: MahalanobisFactor?
-    }
-    func analyseScope(
-      _ accumulator: ScopeAccumulator, name: String, scopePolicies: [(Double, TargetPolicy)],
-      importance: ImportanceSums?
-    ) throws(CoverageError) -> ScopeWork {
-      let context = "\(options.store): \(name)"
-      var tabular: TabularReport?
-      var startSource: String?
-      var bootstrap: BootstrapReport
-      if let counts = accumulator.discrete {
-        let (report, source) = TabularCoverage.report(
-          counts, rows: accumulator.rows, startRows: accumulator.startRows, policies: scopePolicies,
-          truthStart: truthStart, objective: objective, stateStart: stateStart,
-          actionStart: actionStart, includeCounts: includeCounts)
-        tabular = report
-        startSource = source
-        bootstrap = BootstrapReport(
-          rule: "unseen_pair",
-          rate: share(
-            TabularCoverage.unsupportedBootstrapRate(
-              counts, bootstrappingRows: accumulator.bootstrappingRows)))
-      } else {
-        bootstrap = BootstrapReport(rule: "mahalanobis", rate: 0)
-      }
-      let moments: FeatureMoments
-      do {
-        switch map.structure {
-        case .pairs:
-          guard let counts = accumulator.discrete else {
-            throw CoverageError.input("\(context): pair features need Discrete observations")
-          }
-          moments = try TabularCoverage.pairMoments(
-            counts, rows: accumulator.rows, bootstrappingRows: accumulator.bootstrappingRows,
-            features: map.pairMatrix())
-        case .actionBlocks:
-          guard let blocks = accumulator.blocks else {
-            throw CoverageError.input("\(context): block features were not accumulated")
-          }
-          moments = blocks.moments(
-            rows: accumulator.rows, bootstrappingRows: accumulator.bootstrappingRows)
-        }
-      } catch let error as CoverageError {
-        throw error
-      } catch let error as LinearAlgebraError {
-        throw .linearAlgebra(context: "\(context): feature moments", error: error)
-      } catch {
-        throw .input("\(context): \(error)")
-      }
-      let (base, factor) = try CoverageMath.analyse(
-        moments, space: "base", step: nil, ridgeRelative: options.ridgeRelative,
-        thresholdFactor: options.bootstrapThresholdFactor, context: context + " (base features)")
-      var learned: [FeatureReport]?
-      var learnedFactor: MahalanobisFactor?
-      if let model {
-        var reports: [FeatureReport] = []
-        for (h, b) in model.representations.enumerated() {
-          let projected: FeatureMoments
-          do {
-            projected = try moments.projected(b)
-          } catch {
-            throw .linearAlgebra(context: "\(context): learned-space moments", error: error)
-          }
-          let step = model.representations.count == 1 ? nil : h
-          let (report, learnedW) = try CoverageMath.analyse(
-            projected, space: "learned", step: step, ridgeRelative: options.ridgeRelative,
-            thresholdFactor: options.bootstrapThresholdFactor,
-            context: context + " (learned features)")
-          reports.append(report)
-          if model.representations.count == 1 { learnedFactor = learnedW }
-        }
-        learned = reports
-      }
-      if base.targetOutsideDataSpan > 1e-9 {
-        warnings.append(
-          "\(name): \(CoverageFormat.percent(base.targetOutsideDataSpan)) of Sigma_pi's trace lies outside the span of the data's features: kappa (\(CoverageFormat.number(base.kappa))) is set by the ridge there and is effectively infinite"
-        )
-      }
-      if let tabular, tabular.unseenReachablePairs > 0 {
-        warnings.append(
-          "\(name): \(tabular.unseenReachablePairs) reachable (state, action) pair(s) never seen: the data-only bound 1 / min mu is infinite"
-        )
-      }
-      let report = ScopeReport(
-        name: name, tasks: accumulator.names, transitions: accumulator.rows,
-        bootstrappingTransitions: accumulator.bootstrappingRows,
-        episodeStarts: accumulator.startRows,
-        startDistribution: startSource, tabular: tabular, baseFeatures: base,
-        learnedFeatures: learned,
-        unsupportedBootstrap: bootstrap, importanceWeights: importance?.report)
-      return ScopeWork(report: report, factor: factor, learnedFactor: learnedFactor)
-    }
-
-    var taskWork: [ScopeWork] = []
-    for (index, accumulator) in accumulators.enumerated() {
+    var taskWork: [CoverageRun.ScopeWork] = []
+    for (index, task) in tasks.enumerated() {
       taskWork.append(
-        try analyseScope(
-          accumulator, name: taskNames[index], scopePolicies: [(1, policies[index])],
-          importance: importances[index]))
+        try run.analyseScope(
+          task.accumulator, name: run.taskNames[index], scopePolicies: [(1, run.policies[index])],
+          importance: task.importance))
     }
-    let pooledPolicies: [(Double, TargetPolicy)] =
-      options.policy == .uniform
-      ? [(1, .uniform(actions: actions))]
-      : accumulators.enumerated().map {
-        (Double($0.element.rows) / Double(totalRows), policies[$0.offset])
-      }
-    var pooledWork = try analyseScope(
-      pooled, name: "pooled", scopePolicies: pooledPolicies, importance: pooledImportance)
+    var pooledWork = try run.analyseScope(
+      pooled.accumulator, name: "pooled", scopePolicies: run.pooledPolicies(tasks),
+      importance: pooled.importance)
 
     // Pass 2: the Mahalanobis bootstrap test for continuous observations.
     var passes = 1
     let secondPassStarted = Date()
-    if discreteStates == nil {
+    if run.discreteStates == nil {
       passes = 2
-      var pooledUnsupported = 0.0
-      var pooledTested = 0.0
-      var pooledDataAbove = 0.0
-      var pooledDataTested = 0.0
-      var pooledLearned = 0.0
-      let learnedB = model.flatMap { $0.representations.count == 1 ? $0.representations[0] : nil }
-      let cap = options.bootstrapSample
-      // With one task the pooled scope is that task: test once.
-      let single = taskNames.count == 1
-      struct BootstrapJob: Sendable {
-        var task: String
-        var policy: TargetPolicy
-        var factor: MahalanobisFactor
-        var learned: CoverageScan.LearnedFactors?
-        var stride: Int
-        var dataStride: Int
-      }
-      let jobs = taskNames.indices.map { index -> BootstrapJob in
-        var learned: CoverageScan.LearnedFactors?
-        if let learnedB, let own = taskWork[index].learnedFactor,
-          let pooledFactor = pooledWork.learnedFactor
-        {
-          learned = CoverageScan.LearnedFactors(
-            b: learnedB, task: own, pooled: single ? nil : pooledFactor)
-        }
-        // Regular strides keep at most `cap` tested rows per task (every row when cap is 0).
-        let bootstrapping = accumulators[index].bootstrappingRows
-        let rows = accumulators[index].rows
-        return BootstrapJob(
-          task: taskNames[index], policy: policies[index], factor: taskWork[index].factor, learned: learned,
-          stride: cap > 0 ? max(1, (bootstrapping + cap - 1) / cap) : 1,
-          dataStride: cap > 0 ? max(1, (rows + cap - 1) / cap) : 1)
-      }
-      // In parallel over tasks, as pass 1, gathered in task order.
-      let pooledFactor = single ? nil : pooledWork.factor
-      let tested = Parallel.map(jobs.count) { [scan] index in
-        Result { () throws(CoverageError) -> CoverageScan.BootstrapCounts in
-          let job = jobs[index]
-          return try scan.bootstrapPass(
-            task: job.task, policy: job.policy, factor: job.factor, pooledFactor: pooledFactor,
-            learned: job.learned, stride: job.stride, dataStride: job.dataStride)
-        }
-      }
-      for (index, result) in tested.enumerated() {
-        let counts = try result.get()
-        let stride = jobs[index].stride
-        let dataStride = jobs[index].dataStride
-        let learned = jobs[index].learned
-        let tested = Double(max(1, counts.tested))
-        var report = BootstrapReport(
-          rule: "mahalanobis", rate: counts.tested > 0 ? share(counts.unsupported / tested) : 0,
-          threshold: taskWork[index].factor.threshold,
-          dataRate: Double(counts.dataAbove) / Double(max(1, counts.dataTested)),
-          testedRows: counts.tested, dataTestedRows: counts.dataTested)
-        if let learned {
-          report.learnedRate = counts.tested > 0 ? share(counts.learnedUnsupported / tested) : 0
-          report.learnedThreshold = learned.task.threshold
-        }
-        taskWork[index].report.unsupportedBootstrap = report
-        // Each tested row stands for `stride` rows of its task in the pooled rates.
-        pooledUnsupported += Double(stride) * counts.pooledUnsupported
-        pooledTested += Double(stride * counts.tested)
-        pooledDataAbove += Double(dataStride * counts.pooledDataAbove)
-        pooledDataTested += Double(dataStride * counts.dataTested)
-        pooledLearned += Double(stride) * counts.pooledLearnedUnsupported
-      }
-      var report = BootstrapReport(
-        rule: "mahalanobis", rate: pooledTested > 0 ? share(pooledUnsupported / pooledTested) : 0,
-        threshold: pooledWork.factor.threshold,
-        dataRate: pooledDataTested > 0 ? pooledDataAbove / pooledDataTested : 0,
-        testedRows: taskWork.reduce(0) { $0 + ($1.report.unsupportedBootstrap.testedRows ?? 0) },
-        dataTestedRows: taskWork.reduce(0) {
-          $0 + ($1.report.unsupportedBootstrap.dataTestedRows ?? 0)
-        })
-      if learnedB != nil, let factor = pooledWork.learnedFactor {
-        report.learnedRate = pooledTested > 0 ? share(pooledLearned / pooledTested) : 0
-        report.learnedThreshold = factor.threshold
-      }
-      pooledWork.report.unsupportedBootstrap = report
+      try run.bootstrapPass(scan, tasks: tasks, taskWork: &taskWork, pooledWork: &pooledWork)
     }
-
     let secondPassSeconds = passes == 2 ? Date().timeIntervalSince(secondPassStarted) : 0
 
-    // Task diversity.
-    var diversity: [TaskDiversity]?
-    if let model {
-      var entries: [TaskDiversity] = []
-      for (h, heads) in model.heads.enumerated() {
-        let entry = try CoverageMath.diversity(
-          heads, step: model.heads.count == 1 ? nil : h, warningRatio: options.diversityWarningRatio
-        )
-        if let warning = entry.warning {
-          warnings.append("task diversity\(entry.step.map { " (step \($0))" } ?? ""): \(warning)")
-        }
-        entries.append(entry)
-      }
-      diversity = entries
-    }
-    if importances.contains(where: { $0 == nil }) {
-      warnings.append(
-        "no behaviour policy known for some task(s) (continuous observations and no behavior_probs column): importance weights are not reported for them"
-      )
-    }
-
-    let taskReports = taskWork.map(\.report)
-    let pooledReport = pooledWork.report
-    var report = CoverageReport(
-      store: options.store, model: options.model, truth: options.truth,
-      observationSpace: observationSpace.description, actionSpace: first.actionSpace.description,
-      policy: options.policy.rawValue,
-      objective: objectiveInfo(objective, source: objectiveSource),
-      features: CoverageReport.FeatureInfo(
-        kind: map.spec.kind.rawValue, dimension: map.dimension, source: featureSource,
-        spec: FeatureMap.specJSON(map.spec), learnedDimension: model?.rank),
-      settings: CoverageReport.Settings(
-        ridgeRelative: options.ridgeRelative,
-        bootstrapThresholdFactor: options.bootstrapThresholdFactor,
-        diversityWarningRatio: options.diversityWarningRatio,
-        startDistribution: truthStart != nil ? "truth" : "data", countsIncluded: includeCounts),
-      tasks: taskReports, pooled: pooledReport,
-      pooling: CoverageGateCheck.poolingEffects(tasks: taskReports, pooled: pooledReport),
-      taskDiversity: diversity,
-      gates: GateReport(passed: true, checked: options.gates.descriptions, failures: []),
-      warnings: warnings,
+    var report = try run.assembleReport(
+      tasks: tasks, taskWork: taskWork, pooledWork: pooledWork,
       timing: CoverageReport.Timing(
-        seconds: 0, rows: totalRows, passes: passes, firstPassSeconds: firstPassSeconds,
-        secondPassSeconds: secondPassSeconds))
-    report.gates = CoverageGateCheck.evaluate(options.gates, report: report)
+        seconds: 0, rows: tasks.reduce(0) { $0 + $1.accumulator.rows }, passes: passes,
+        firstPassSeconds: firstPassSeconds, secondPassSeconds: secondPassSeconds))
     report.timing.seconds = Date().timeIntervalSince(started)
     return report
   }
@@ -638,51 +251,33 @@ public enum CoverageAnalysis {
     }
   }
 
-  /// The truth file's start distribution and objective.
+  /// The truth file's start distribution (Discrete observations) and objective, read and
+  /// validated by `TruthFile` as training and evaluation read it.
   static func readTruth(_ path: String, states: Int?, actions: Int) throws(CoverageError) -> (
     start: [Double]?, objective: CoverageObjective?
   ) {
-    // The truth is validated as training and evaluation validate it (ranges, P row-stochastic).
     do throws(FQIError) {
-      try TruthFile.read(path) { _, _ in () }
+      return try TruthFile.read(path) { truth, _ in
+        var objective: CoverageObjective?
+        if truth.mode == "discounted" {
+          // The root attribute discount is gamma in discounted mode.
+          objective = .discounted(gamma: truth.discount)
+        } else if truth.mode == "finite_horizon" {
+          guard let horizon = truth.horizon else {
+            throw FQIError.input("\(path): /: mode finite_horizon without the attribute horizon")
+          }
+          objective = .finiteHorizon(horizon: horizon, stepData: .pooled)
+        }
+        guard let states else { return (nil, objective) }
+        guard truth.states == states, truth.actions == actions else {
+          throw FQIError.input(
+            "\(path): the truth is for \(truth.states) states x \(truth.actions) actions, but the store's spaces are Discrete(\(states)) x Discrete(\(actions))"
+          )
+        }
+        return (try truth.start(), objective)
+      }
     } catch {
-      throw CoverageError.input(error.description)
-    }
-    do {
-      let file = try HDF5File.open(path)
-      let root = try file.root()
-      let format = try root.hasAttribute("format") ? try root.stringAttribute("format") : ""
-      guard format == "mtfqi.synthetic-truth" else {
-        throw CoverageError.input(
-          "\(path): not a truth file (root attribute format is '\(format)', expected 'mtfqi.synthetic-truth')"
-        )
-      }
-      let mode = try root.stringAttribute("mode")
-      var objective: CoverageObjective?
-      if mode == "discounted" {
-        objective = .discounted(gamma: try root.realAttribute("gamma", in: 0...1))
-      } else if mode == "finite_horizon" {
-        objective = .finiteHorizon(
-          horizon: try root.integerAttribute("horizon", in: ModelLimits.horizon), stepData: .pooled)
-      }
-      guard let states else { return (nil, objective) }
-      let fileStates = Int(try root.scalarAttribute("n_states", as: Int64.self))
-      let fileActions = Int(try root.scalarAttribute("n_actions", as: Int64.self))
-      guard fileStates == states, fileActions == actions else {
-        throw CoverageError.input(
-          "\(path): the truth is for \(fileStates) states x \(fileActions) actions, but the store's spaces are Discrete(\(states)) x Discrete(\(actions))"
-        )
-      }
-      let start = try file.dataset("/behavior/start").read(as: Double.self)
-      guard start.count == states, start.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
-        throw CoverageError.input(
-          "\(path): /behavior/start is not a distribution over \(states) states")
-      }
-      return (start, objective)
-    } catch let error as CoverageError {
-      throw error
-    } catch {
-      throw .input("truth \(path): \(error)")
+      throw .input(error.description)
     }
   }
 

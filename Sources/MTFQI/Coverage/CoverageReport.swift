@@ -320,15 +320,8 @@ extension CoverageReport {
     } catch {
       throw .output("\(path): cannot encode the report: \(error)")
     }
-    let output: AtomicOutput
     do {
-      output = try AtomicOutput(destination: path)
-    } catch {
-      throw .output(error.description)
-    }
-    do {
-      try output.write(Data(text.utf8))
-      try output.commit()
+      try AtomicOutput.writeText(text, to: path)
     } catch {
       throw .output(error.description)
     }

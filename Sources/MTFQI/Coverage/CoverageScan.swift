@@ -20,12 +20,9 @@ struct RowBlock {
 
 /// Streams the rows of the store's tasks in blocks and fills `ScopeAccumulator`s: one pass
 /// over the columns, nothing kept per row. Several tasks may be scanned at once from different
-/// threads: every HDF5 call goes through `hdf5Lock` (the HDF5 library is not thread-safe), and
-/// the rest only reads the scan's fields.
+/// threads: every HDF5 call goes through `HDF5Lock`, and the rest only reads the scan's
+/// fields.
 struct CoverageScan: @unchecked Sendable {
-  /// Serialises the scan's HDF5 calls across threads.
-  private static let hdf5Lock = NSLock()
-
   let reader: StoreReader
   let map: FeatureMap
   /// Discrete observations: S and the space's start.
@@ -57,9 +54,7 @@ struct CoverageScan: @unchecked Sendable {
 
   /// `body` holding the HDF5 lock.
   private func locked<T>(_ body: () throws(CoverageError) -> T) throws(CoverageError) -> T {
-    Self.hdf5Lock.lock()
-    defer { Self.hdf5Lock.unlock() }
-    return try body()
+    try HDF5Lock.withLock(body)
   }
 
   /// Reads rows `range` of every column the analysis needs, validating actions, states and
@@ -193,6 +188,8 @@ struct CoverageScan: @unchecked Sendable {
     return accumulator
   }
 
+  /// Adds one row block to a task's sums: row counts, then the discrete counts (Discrete
+  /// observations) and the block second moments (block feature maps).
   func accumulate(
     _ block: RowBlock, policy: TargetPolicy, into accumulator: inout ScopeAccumulator, task: String
   ) throws(CoverageError) {
@@ -228,9 +225,42 @@ struct CoverageScan: @unchecked Sendable {
         throw .linearAlgebra(context: "\(task): greedy actions", error: error)
       }
     }
+    let own = OwnProbability(
+      policy: policy, actions: actions, block: block, greedyCurrent: greedyCurrent)
 
-    /// pi_h(a | s) of row i's own action.
-    func ownProbability(_ i: Int, _ a: Int) -> Double {
+    if var importance = accumulator.storeImportance, let probabilities = block.behaviorProbabilities
+    {
+      for i in 0..<n {
+        let a = Int(block.actions[i] - actionStart)
+        importance.add(own.of(i, a) / probabilities[i])
+      }
+      accumulator.storeImportance = importance
+    }
+    if var counts = accumulator.discrete {
+      countDiscrete(block, policy: policy, own: own, into: &counts)
+      accumulator.discrete = counts
+    }
+    if var sums = accumulator.blocks, let phi, let phiNext {
+      do {
+        try addBlockMoments(
+          block, policy: policy, phi: phi, phiNext: phiNext, bootstrapping: bootstrapping,
+          greedyNext: greedyNext, into: &sums)
+      } catch {
+        throw .linearAlgebra(context: "\(task): feature second moments", error: error)
+      }
+      accumulator.blocks = sums
+    }
+  }
+
+  /// pi_h(a | s) of a row's own action.
+  struct OwnProbability {
+    let policy: TargetPolicy
+    let actions: Int
+    let block: RowBlock
+    /// Greedy actions of the rows' states (linear greedy policies only).
+    let greedyCurrent: [Int32]
+
+    func of(_ i: Int, _ a: Int) -> Double {
       switch policy.kind {
       case .uniform: return 1 / Double(actions)
       case .greedyTable:
@@ -239,95 +269,89 @@ struct CoverageScan: @unchecked Sendable {
       case .greedyLinear: return Int(greedyCurrent[i]) == a ? 1 : 0
       }
     }
+  }
 
-    if var importance = accumulator.storeImportance, let probabilities = block.behaviorProbabilities
-    {
-      for i in 0..<n {
-        let a = Int(block.actions[i] - actionStart)
-        importance.add(ownProbability(i, a) / probabilities[i])
+  /// The discrete half: pair, start, step, terminal and transition counts, and the target
+  /// policy's mass on the next states' pairs.
+  func countDiscrete(
+    _ block: RowBlock, policy: TargetPolicy, own: OwnProbability, into counts: inout DiscreteCounts
+  ) {
+    let uniformMass = 1 / Double(actions)
+    for i in 0..<block.count {
+      let s = Int(block.states[i])
+      let a = Int(block.actions[i] - actionStart)
+      let pair = s * actions + a
+      counts.pairCounts[pair] += 1
+      let probability = own.of(i, a)
+      counts.policySum[pair] += probability
+      counts.policySquares[pair] += probability * probability
+      if probability > counts.policyMaximum[pair] { counts.policyMaximum[pair] = probability }
+      if block.steps[i] == 0 { counts.startCounts[s] += 1 }
+      if let horizon, block.steps[i] >= 0, block.steps[i] < Int64(horizon) {
+        counts.stepPairCounts[Int(block.steps[i])][pair] += 1
       }
-      accumulator.storeImportance = importance
+      if block.terminations[i] != 0 {
+        counts.terminalCounts[pair] += 1
+        continue
+      }
+      let next = Int(block.nextStates[i])
+      counts.nextStateCounts[next] += 1
+      counts.transitionKeys.append(pair * counts.states + next)
+      switch policy.kind {
+      case .uniform:
+        for b in 0..<actions { counts.targetMass[next * actions + b] += uniformMass }
+      case .greedyTable:
+        let target = policy.tableAction(state: next, step: policy.stepIndex(block.steps[i] + 1))
+        counts.targetMass[next * actions + target] += 1
+      case .greedyLinear:
+        break
+      }
     }
+  }
 
-    if var counts = accumulator.discrete {
-      let uniformMass = 1 / Double(actions)
-      for i in 0..<n {
-        let s = Int(block.states[i])
-        let a = Int(block.actions[i] - actionStart)
-        let pair = s * actions + a
-        counts.pairCounts[pair] += 1
-        let own = ownProbability(i, a)
-        counts.policySum[pair] += own
-        counts.policySquares[pair] += own * own
-        if own > counts.policyMaximum[pair] { counts.policyMaximum[pair] = own }
-        if block.steps[i] == 0 { counts.startCounts[s] += 1 }
-        if let horizon, block.steps[i] >= 0, block.steps[i] < Int64(horizon) {
-          counts.stepPairCounts[Int(block.steps[i])][pair] += 1
-        }
-        if block.terminations[i] != 0 {
-          counts.terminalCounts[pair] += 1
-          continue
-        }
-        let next = Int(block.nextStates[i])
-        counts.nextStateCounts[next] += 1
-        counts.transitionKeys.append(pair * counts.states + next)
-        switch policy.kind {
-        case .uniform:
-          for b in 0..<actions { counts.targetMass[next * actions + b] += uniformMass }
-        case .greedyTable:
-          let target = policy.tableAction(state: next, step: policy.stepIndex(block.steps[i] + 1))
-          counts.targetMass[next * actions + target] += 1
-        case .greedyLinear:
-          break
-        }
-      }
-      accumulator.discrete = counts
+  /// The block-moment half: per action, the data's second moments (rows of that action) and
+  /// the target's (next states, weighted by pi), and the target's feature means nu.
+  func addBlockMoments(
+    _ block: RowBlock, policy: TargetPolicy, phi: Matrix, phiNext: Matrix, bootstrapping: [Int],
+    greedyNext: [Int32], into sums: inout BlockSums
+  ) throws(LinearAlgebraError) {
+    var rowsOfAction = [[Int]](repeating: [], count: actions)
+    for i in 0..<block.count { rowsOfAction[Int(block.actions[i] - actionStart)].append(i) }
+    for a in 0..<actions where !rowsOfAction[a].isEmpty {
+      try LinearAlgebra.syrkUpper(
+        CoverageMath.gatherRows(phi, rowsOfAction[a]), alpha: 1, into: &sums.mu[a], beta: 1)
     }
-
-    if var sums = accumulator.blocks, let phi, let phiNext {
-      do {
-        var rowsOfAction = [[Int]](repeating: [], count: actions)
-        for i in 0..<n { rowsOfAction[Int(block.actions[i] - actionStart)].append(i) }
-        for a in 0..<actions where !rowsOfAction[a].isEmpty {
-          try LinearAlgebra.syrkUpper(
-            CoverageMath.gatherRows(phi, rowsOfAction[a]), alpha: 1, into: &sums.mu[a], beta: 1)
-        }
-        let m = sums.blockSize
-        let rows = phiNext.rows
-        if var shared = sums.piShared {
-          try LinearAlgebra.syrkUpper(phiNext, alpha: 1, into: &shared, beta: 1)
-          sums.piShared = shared
-          for j in 0..<m {
-            var total = 0.0
-            for r in 0..<rows { total += phiNext.storage[r + j * rows] }
-            for a in 0..<actions { sums.nu[a][j] += total / Double(actions) }
-          }
-        } else {
-          var targetRows = [[Int]](repeating: [], count: actions)
-          for (row, i) in bootstrapping.enumerated() {
-            let target: Int
-            if case .greedyTable = policy.kind {
-              target = policy.tableAction(
-                state: Int(block.nextStates[i]), step: policy.stepIndex(block.steps[i] + 1))
-            } else {
-              target = Int(greedyNext[row])
-            }
-            targetRows[target].append(row)
-          }
-          for a in 0..<actions where !targetRows[a].isEmpty {
-            try LinearAlgebra.syrkUpper(
-              CoverageMath.gatherRows(phiNext, targetRows[a]), alpha: 1, into: &sums.pi[a], beta: 1)
-            for j in 0..<m {
-              var total = 0.0
-              for r in targetRows[a] { total += phiNext.storage[r + j * rows] }
-              sums.nu[a][j] += total
-            }
-          }
-        }
-      } catch {
-        throw .linearAlgebra(context: "\(task): feature second moments", error: error)
+    let m = sums.blockSize
+    let rows = phiNext.rows
+    if var shared = sums.piShared {
+      try LinearAlgebra.syrkUpper(phiNext, alpha: 1, into: &shared, beta: 1)
+      sums.piShared = shared
+      for j in 0..<m {
+        var total = 0.0
+        for r in 0..<rows { total += phiNext.storage[r + j * rows] }
+        for a in 0..<actions { sums.nu[a][j] += total / Double(actions) }
       }
-      accumulator.blocks = sums
+      return
+    }
+    var targetRows = [[Int]](repeating: [], count: actions)
+    for (row, i) in bootstrapping.enumerated() {
+      let target: Int
+      if case .greedyTable = policy.kind {
+        target = policy.tableAction(
+          state: Int(block.nextStates[i]), step: policy.stepIndex(block.steps[i] + 1))
+      } else {
+        target = Int(greedyNext[row])
+      }
+      targetRows[target].append(row)
+    }
+    for a in 0..<actions where !targetRows[a].isEmpty {
+      try LinearAlgebra.syrkUpper(
+        CoverageMath.gatherRows(phiNext, targetRows[a]), alpha: 1, into: &sums.pi[a], beta: 1)
+      for j in 0..<m {
+        var total = 0.0
+        for r in targetRows[a] { total += phiNext.storage[r + j * rows] }
+        sums.nu[a][j] += total
+      }
     }
   }
 

@@ -162,7 +162,11 @@ public enum Evaluator {
     } catch {
       throw .output("\(path): cannot encode the metrics: \(error)")
     }
-    try QTableWriter.writeAtomically(text, to: path, what: "the metrics")
+    do {
+      try AtomicOutput.writeText(text, to: path)
+    } catch {
+      throw .output(error.description)
+    }
   }
 
   // MARK: Models
@@ -182,33 +186,11 @@ public enum Evaluator {
           continue
         }
         var methods: [MethodMetrics] = []
-        func tables(_ make: (Int) throws -> [Double]?) throws -> [[Double]]? {
-          var result: [[Double]] = []
-          for h in 0..<truth.steps {
-            guard let table = try make(h) else { return nil }
-            result.append(table)
-          }
-          return result
-        }
-        if let multitask = try tables({ h in try map.qTable(try model.theta(task: t, step: h)) }) {
+        for method in model.qMethods {
+          guard let tables = try model.qTables(method, task: t, steps: truth.steps) else { continue }
           methods.append(
             try MethodMetrics.compute(
-              method: "multitask", tables: multitask, task: task, truth: truth))
-        }
-        if let single = model.singleTask,
-          let values = try tables({ h in try map.qTable(single.thetas[h].column(t)) })
-        {
-          methods.append(
-            try MethodMetrics.compute(
-              method: "single_task", tables: values, task: task, truth: truth))
-        }
-        if let oracle = model.oracle, let features = model.oracleFeatures,
-          let values = try tables({ h in
-            try LinearAlgebra.gemv(features, oracle.thetas[h].column(t))
-          })
-        {
-          methods.append(
-            try MethodMetrics.compute(method: "oracle", tables: values, task: task, truth: truth))
+              method: method.rawValue, tables: tables, task: task, truth: truth))
         }
         tasks.append(taskMetrics(task, methods: methods, truth: truth))
       }
@@ -267,34 +249,25 @@ public enum Evaluator {
     }
     var methods: [MethodMetrics] = []
     do {
-      var frozen: [[Double]] = []
-      for h in 0..<truth.steps {
-        guard let table = try head.frozenQTable(step: h) else {
+      for method in head.qMethods {
+        var phiStar: Matrix?
+        if method == .oracle {
+          guard head.truthSHA256 == truth.sha256 else {
+            notes.append(
+              "the oracle head was fitted on the features of \(head.truthPath ?? "another truth file"), not of \(truth.path): not evaluated"
+            )
+            continue
+          }
+          phiStar = truth.phiStar
+        }
+        guard
+          let tables = try head.qTables(method, task: 0, steps: truth.steps, phiStar: phiStar)
+        else {
           throw FQIError.guardrail("\(path): the head's observation space is not Discrete")
         }
-        frozen.append(table)
-      }
-      methods.append(
-        try MethodMetrics.compute(method: "frozen", tables: frozen, task: task, truth: truth))
-      if head.scratch != nil {
-        var scratch: [[Double]] = []
-        for h in 0..<truth.steps { scratch.append(try head.scratchQTable(step: h) ?? []) }
         methods.append(
-          try MethodMetrics.compute(method: "scratch", tables: scratch, task: task, truth: truth))
-      }
-      if let oracle = head.oracle {
-        if head.truthSHA256 == truth.sha256 {
-          var values: [[Double]] = []
-          for h in 0..<truth.steps {
-            values.append(try LinearAlgebra.gemv(truth.phiStar, oracle.vectors[h]))
-          }
-          methods.append(
-            try MethodMetrics.compute(method: "oracle", tables: values, task: task, truth: truth))
-        } else {
-          notes.append(
-            "the oracle head was fitted on the features of \(head.truthPath ?? "another truth file"), not of \(truth.path): not evaluated"
-          )
-        }
+          try MethodMetrics.compute(
+            method: method.rawValue, tables: tables, task: task, truth: truth))
       }
     } catch let error as FQIError {
       throw error

@@ -8,15 +8,23 @@ import Foundation
 /// Numbers use Swift's shortest round-trip form, so a correctly rounding reader gets the exact
 /// Double. Each file is written atomically.
 public enum QTableWriter {
+  /// `mtfqi-train --q-tables DIR`: the multitask fit of every task, `DIR/<task>.csv`.
   public static func write(_ model: TrainedModel, to directory: String) throws(FQIError) -> [String]
   {
-    let map = model.featureMap
+    try write(model, methods: [.multitask], phiStar: nil, to: directory)
+  }
+
+  /// Writes the Q tables of `methods` (those the source holds) for every task of `source`:
+  /// `DIR/<task><suffix>.csv` (`QMethod.fileSuffix`), task by task, methods in order.
+  /// `phiStar`: the truth's phi* for a head's oracle.
+  static func write(
+    _ source: some QTableSource, methods: [QMethod], phiStar: Matrix?, to directory: String
+  ) throws(FQIError) -> [String] {
+    let map = source.featureMap
     guard case .discrete(let n, let start) = map.observationSpace else {
       throw .invalidSetting(
         "--q-tables needs a Discrete observation space; the store's is \(map.observationSpace)")
     }
-    let states = Int(n)
-    let actions = map.actionCount
     do {
       try FileManager.default.createDirectory(
         atPath: directory, withIntermediateDirectories: true)
@@ -24,41 +32,39 @@ public enum QTableWriter {
       throw .output(
         "\(directory): cannot create the Q-table directory: \(error.localizedDescription)")
     }
-    let finite =
-      model.steps > 1
-      || {
-        if case .finiteHorizon = model.parameters.objective { return true }
-        return false
-      }()
     var written: [String] = []
-    for (t, name) in model.taskNames.enumerated() {
-      var tables: [[Double]] = []
-      for h in 0..<model.steps {
-        do {
-          guard let values = try map.qTable(try model.theta(task: t, step: h)) else {
-            throw FQIError.invalidSetting("--q-tables needs a Discrete observation space")
-          }
-          tables.append(values)
-        } catch let error as FQIError {
-          throw error
+    for (t, name) in source.qTaskNames.enumerated() {
+      for method in methods where source.qMethods.contains(method) {
+        let values: [[Double]]?
+        do throws(LinearAlgebraError) {
+          values = try source.qTables(method, task: t, phiStar: phiStar)
         } catch {
-          throw FQIError.output("Q table of task \(name): \(error)")
+          throw .linearAlgebra(context: "Q table of task \(name)", error: error)
         }
+        // A head's oracle has a table only when its truth file's phi* is at hand.
+        guard let tables = values else {
+          if method == .oracle { continue }
+          throw .invalidSetting("--q-tables needs a Discrete observation space")
+        }
+        let path = directory + "/" + name + method.fileSuffix + ".csv"
+        do {
+          try AtomicOutput.writeText(
+            csvText(
+              tables, states: Int(n), stateStart: start, actions: map.actionCount,
+              actionStart: map.actionStart, finiteHorizon: source.isFiniteHorizon),
+            to: path)
+        } catch {
+          throw .output(error.description)
+        }
+        written.append(path)
       }
-      let path = directory + "/" + name + ".csv"
-      try writeAtomically(
-        csvText(
-          tables, states: states, stateStart: start, actions: actions,
-          actionStart: map.actionStart, finiteHorizon: finite),
-        to: path, what: "the Q table")
-      written.append(path)
     }
     return written
   }
 }
 
 extension QTableWriter {
-  /// One task's Q tables as CSV text, shared with `HeadQTables` (`mtfqi-fit --q-tables`).
+  /// One task's Q tables of one method as CSV text.
   ///
   /// `tables[h]` holds step h's Q(s, a) row-major, (S, A) with S = `states` and A = `actions`;
   /// rows are step-major. The header is `state,action_<a>...`, or `step,state,action_<a>...`
@@ -78,23 +84,5 @@ extension QTableWriter {
       }
     }
     return text
-  }
-
-  /// Writes `text` to `path` through `AtomicOutput` (temporary file beside `path`, renamed on
-  /// success; removed on failure). `what` names the content in the error ("the Q table"); also
-  /// used for `mtfqi-evaluate`'s metrics file.
-  static func writeAtomically(_ text: String, to path: String, what: String) throws(FQIError) {
-    let output: AtomicOutput
-    do {
-      output = try AtomicOutput(destination: path)
-    } catch {
-      throw .output(error.description)
-    }
-    do {
-      try output.write(Data(text.utf8))
-      try output.commit()
-    } catch {
-      throw .output(error.description)
-    }
   }
 }

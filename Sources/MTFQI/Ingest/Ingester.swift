@@ -177,7 +177,6 @@ public enum Ingester {
   }
 
   static func writeRejections(_ rejections: [Rejection], to path: String) throws(MTFQIError) {
-    let output = try AtomicOutput(destination: path)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     var text = Data()
@@ -189,7 +188,6 @@ public enum Ingester {
       }
       text.append(0x0A)
     }
-    try output.write(text)
-    try output.commit()
+    try AtomicOutput.writeData(text, to: path)
   }
 }

@@ -118,12 +118,7 @@ public enum Report {
   @discardableResult
   public static func write(_ request: ReportRequest, to path: String) throws(MTFQIError) -> Page {
     let page = try build(request)
-    let output = try AtomicOutput(destination: path)
-    guard FileManager.default.createFile(atPath: output.temporaryPath, contents: Data(page.html.utf8)) else {
-      output.abort()
-      throw .io(path: path, message: "cannot write \(output.temporaryPath): \(String(cString: strerror(errno)))")
-    }
-    try output.commit()
+    try AtomicOutput.writeText(page.html, to: path)
     return page
   }
 }

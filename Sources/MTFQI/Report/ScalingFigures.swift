@@ -218,12 +218,7 @@ enum ScalingFigures {
     var written: [String] = []
     for item in figures(tables) {
       let path = directory + "/" + item.file
-      let output = try AtomicOutput(destination: path)
-      guard FileManager.default.createFile(atPath: output.temporaryPath, contents: Data(item.figure.svg().utf8)) else {
-        output.abort()
-        throw .io(path: path, message: "cannot write \(output.temporaryPath)")
-      }
-      try output.commit()
+      try AtomicOutput.writeText(item.figure.svg(), to: path)
       written.append(path)
     }
     return written

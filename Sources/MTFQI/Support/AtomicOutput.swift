@@ -74,6 +74,19 @@ public final class AtomicOutput {
     try output.commit()
   }
 
+  /// Writes `text` (UTF-8) as the whole content of `path`, atomically: the one writer of every
+  /// text output (reports, metrics, Q tables, rejection lists, figures).
+  static func writeText(_ text: String, to path: String) throws(MTFQIError) {
+    try writeData(Data(text.utf8), to: path)
+  }
+
+  /// Writes `data` as the whole content of `path`, atomically.
+  static func writeData(_ data: Data, to path: String) throws(MTFQIError) {
+    let output = try AtomicOutput(destination: path)
+    try output.write(data)
+    try output.commit()
+  }
+
   /// Writes `data` as the temporary file's whole content. A failure (a full disk: ENOSPC,
   /// EDQUOT) is one line naming the output, the reason and the bytes written; the temporary
   /// file is removed.

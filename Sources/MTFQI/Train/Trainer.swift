@@ -290,7 +290,7 @@ public enum Trainer {
       seed: config.seed, storePath: request.store, storeSHA256: storeDigest,
       configJSON: config.resolvedJSON(), seconds: 0)
     if let truth {
-      model.evaluation = try evaluate(model, truth: truth)
+      model.evaluation = try TruthEvaluation.compute(model, truth: truth)
     }
     model.selection = selection?.table ?? []
     model.selectionSeconds = selection?.seconds ?? 0
@@ -422,81 +422,6 @@ public enum Trainer {
       step *= 2
     }
     return text
-  }
-
-  /// Errors against Q* for every method, and the subspace distances to B*.
-  static func evaluate(_ model: TrainedModel, truth: SyntheticTruth) throws(FQIError)
-    -> TruthEvaluation
-  {
-    let map = model.featureMap
-    let pairs = truth.states * truth.actions
-    var matched: [String] = []
-    var multitask: [Double] = []
-    var single: [Double] = []
-    var oracle: [Double] = []
-    var scales: [Double] = []
-    do {
-      for (t, name) in model.taskNames.enumerated() {
-        guard let qStar = truth.qStar[name], qStar.count == pairs * model.steps else { continue }
-        matched.append(name)
-        var errors = (0.0, 0.0, 0.0)
-        var scale = 0.0
-        for h in 0..<model.steps {
-          let star = Array(qStar[(h * pairs)..<((h + 1) * pairs)])
-          for value in star { scale += value * value }
-          if let q = try map.qTable(try model.theta(task: t, step: h)) {
-            errors.0 += squaredDistance(q, star)
-          }
-          if let fit = model.singleTask, let q = try map.qTable(fit.thetas[h].column(t)) {
-            errors.1 += squaredDistance(q, star)
-          }
-          if let fit = model.oracle, let features = model.oracleFeatures {
-            errors.2 += squaredDistance(
-              try LinearAlgebra.gemv(features, fit.thetas[h].column(t)), star)
-          }
-        }
-        let count = Double(pairs * model.steps)
-        multitask.append((errors.0 / count).squareRoot())
-        single.append((errors.1 / count).squareRoot())
-        oracle.append((errors.2 / count).squareRoot())
-        scales.append((scale / count).squareRoot())
-      }
-      var sinTheta: [Double]?
-      if let table = map.table, table == truth.x {
-        sinTheta = try model.representations.map { b throws(LinearAlgebraError) in
-          try LinearAlgebra.subspaceDistance(b, truth.bStar)
-        }
-      }
-      var functions: [Double] = []
-      let phiStar = truth.phiStarMatrix
-      for b in model.representations {
-        let learned: Matrix
-        if case .pairs = map.structure, map.table == nil {
-          learned = b
-        } else if let features = map.allPairFeatures() {
-          learned = try LinearAlgebra.gemm(features, b)
-        } else {
-          continue
-        }
-        functions.append(try LinearAlgebra.subspaceDistance(learned, phiStar))
-      }
-      guard !matched.isEmpty else {
-        throw FQIError.guardrail(
-          "\(truth.path): none of the trained tasks (\(model.taskNames.joined(separator: ", "))) is in the truth file"
-        )
-      }
-      return TruthEvaluation(
-        truthPath: truth.path, truthSHA256: truth.sha256, tasks: matched, multitask: multitask,
-        singleTask: model.singleTask == nil ? nil : single,
-        oracle: model.oracle == nil ? nil : oracle, qStarRMS: scales, sinTheta: sinTheta,
-        sinThetaFunctions: functions)
-    } catch let error as FQIError {
-      throw error
-    } catch let error as LinearAlgebraError {
-      throw FQIError.linearAlgebra(context: "evaluation against the truth", error: error)
-    } catch {
-      throw FQIError.input("evaluation against the truth: \(error)")
-    }
   }
 
   static func squaredDistance(_ a: [Double], _ b: [Double]) -> Double {
