@@ -131,7 +131,7 @@ struct FeatureMapTests {
   @Test("Spaces that do not suit the kind are refused with the reason")
   func refusals() throws {
     let box = Space.box(shape: [2], dtype: .float64, low: nil, high: nil)
-    expectError(FeatureError.self, case: "invalidSpec") {
+    expectError(FeatureError.self, case: "mismatch") {
       try FeatureMap.build(
         spec: FeatureMapSpec(kind: .oneHot), observationSpace: box, actionSpace: actions3,
         trainingObservations: [], seed: 0)
