@@ -514,6 +514,11 @@ struct HDF5Tests {
     try file.close()
   }
 
+  @Test("the installed libhdf5 is built thread-safe, as HDF5Calls.swift and STYLE.md say")
+  func libraryIsThreadSafe() {
+    #expect(H5.isLibraryThreadSafe == true)
+  }
+
   @Test("the same content gives byte-identical files (object timestamps are off)")
   func deterministicBytes() throws {
     let directory = try Fixtures.TemporaryDirectory("mtfqi-hdf5")
