@@ -20,8 +20,9 @@ struct RowBlock {
 
 /// Streams the rows of the store's tasks in blocks and fills `ScopeAccumulator`s: one pass
 /// over the columns, nothing kept per row. Several tasks may be scanned at once from different
-/// threads: every HDF5 call goes through `HDF5Lock`, and the rest only reads the scan's
-/// fields.
+/// threads: every HDF5 call goes through `HDF5Lock` (libhdf5 is built thread-safe but runs every
+/// call under its own global lock anyway, and the shared `StoreReader` and its HDF5 objects are
+/// not synchronised), and the rest only reads the scan's fields.
 struct CoverageScan: @unchecked Sendable {
   let reader: StoreReader
   let map: FeatureMap

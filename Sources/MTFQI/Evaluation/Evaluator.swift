@@ -312,7 +312,7 @@ public enum Evaluator {
     }
     return grouped.mapValues { values in
       func mean(_ key: KeyPath<MethodMetrics, Double>) -> Double {
-        values.reduce(0) { $0 + $1[keyPath: key] } / Double(values.count)
+        NumberText.mean(values.map { $0[keyPath: key] })
       }
       return MetricsReport.MethodSummary(
         tasks: values.count, qErrorMu: mean(\.qErrorMu), qErrorUniform: mean(\.qErrorUniform),

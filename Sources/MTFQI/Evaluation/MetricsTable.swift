@@ -8,7 +8,7 @@ public enum MetricsTable {
     if let truth = report.truth {
       let mode =
         truth.horizon.map { "finite horizon H = \($0)" }
-        ?? "discounted, gamma = \(short(truth.discount))"
+        ?? "discounted, gamma = \(NumberText.fourDigits(truth.discount))"
       lines.append(
         "mtfqi-evaluate: \(report.inputs.count) input(s) against \(truth.path) (\(mode); S = \(truth.states), A = \(truth.actions), k = \(truth.rank))"
       )
@@ -26,8 +26,8 @@ public enum MetricsTable {
     func row(_ name: String, _ uniform: Double, _ mu: Double, _ relative: Double, _ gap: Double)
       -> String
     {
-      "    " + pad(name, 12) + pad(short(uniform), 12) + pad(short(mu), 12)
-        + pad(String(format: "%.2f%%", 100 * relative), 9) + short(gap)
+      "    " + pad(name, 12) + pad(NumberText.fourDigits(uniform), 12) + pad(NumberText.fourDigits(mu), 12)
+        + pad(String(format: "%.2f%%", 100 * relative), 9) + NumberText.fourDigits(gap)
     }
     let order = ["multitask", "single_task", "frozen", "scratch", "oracle"]
     for input in report.inputs {
@@ -57,9 +57,9 @@ public enum MetricsTable {
         }
         if let holdout = input.holdout {
           var line =
-            "    held-out Bellman error (\(holdout.rows) rows): frozen \(short(holdout.frozen))"
-          if let value = holdout.scratch { line += ", scratch \(short(value))" }
-          if let value = holdout.oracle { line += ", oracle \(short(value))" }
+            "    held-out Bellman error (\(holdout.rows) rows): frozen \(NumberText.fourDigits(holdout.frozen))"
+          if let value = holdout.scratch { line += ", scratch \(NumberText.fourDigits(value))" }
+          if let value = holdout.oracle { line += ", oracle \(NumberText.fourDigits(value))" }
           lines.append(line)
         }
       }
@@ -96,7 +96,7 @@ public enum MetricsTable {
         for name in order {
           guard let values = grouped[name] else { continue }
           func mean(_ key: KeyPath<MethodMetrics, Double>) -> Double {
-            values.reduce(0) { $0 + $1[keyPath: key] } / Double(values.count)
+            NumberText.mean(values.map { $0[keyPath: key] })
           }
           lines.append(
             row(
@@ -107,7 +107,7 @@ public enum MetricsTable {
       let holdouts = heads.compactMap(\.holdout)
       if holdouts.count > 1 {
         func mean(_ values: [Double]) -> String {
-          values.isEmpty ? "-" : short(values.reduce(0, +) / Double(values.count))
+          values.isEmpty ? "-" : NumberText.fourDigits(NumberText.mean(values))
         }
         lines.append(
           "  held-out Bellman error, mean over \(holdouts.count) heads: frozen \(mean(holdouts.map(\.frozen))), scratch \(mean(holdouts.compactMap(\.scratch))), oracle \(mean(holdouts.compactMap(\.oracle)))"

@@ -24,8 +24,22 @@ public enum FQIError: Error, CustomStringConvertible, Sendable {
       return
         "\(method) fitted Q-iteration diverged at iteration \(iteration), task \(task): \(detail). \(suggestion)"
     case .linearAlgebra(let context, let error):
-      return
-        "\(context): \(error). The regularised systems are not positive definite: use a stronger ridge (--ridge)."
+      return "\(context): \(error). \(Self.advice(for: error))"
+    }
+  }
+
+  /// What to do about a failed solve, from what LAPACK found: a stronger ridge helps a singular
+  /// or indefinite system, not a NaN in the data or a solver that did not converge.
+  static func advice(for error: LinearAlgebraError) -> String {
+    switch error {
+    case .notPositiveDefinite, .singular:
+      "The regularised systems are singular or not positive definite: use a stronger ridge (--ridge; in mtfqi-fit --head-ridge or --scratch-ridge)."
+    case .invalidArgument:
+      "A value is NaN or infinite: check the inputs for non-finite values."
+    case .noConvergence:
+      "The values are too extreme for LAPACK to converge: check the inputs for huge or non-finite values."
+    case .shapeMismatch:
+      "The shapes do not fit together, which mtfqi should have refused earlier: please report it with the command line."
     }
   }
 }

@@ -608,13 +608,3 @@ struct FittedQIteration {
       objectiveChange: fit.objectiveChange)
   }
 }
-
-/// A number in at most 4 significant digits, for messages.
-func short(_ value: Double) -> String {
-  if value == 0 || !value.isFinite { return "\(value)" }
-  let magnitude = abs(value)
-  if magnitude >= 1e-3 && magnitude < 1e5 {
-    return String(format: "%.4g", value)
-  }
-  return String(format: "%.3e", value)
-}

@@ -39,7 +39,7 @@ enum KroneckerCG {
         denominators[i + j * m] = value
       }
     }
-    func precondition(_ r: Matrix) throws(LinearAlgebraError) -> Matrix {
+    func applyPreconditioner(_ r: Matrix) throws(LinearAlgebraError) -> Matrix {
       var inner = try LinearAlgebra.gemm(try LinearAlgebra.gemm(qg, .transpose, r, .none), qs)
       for index in 0..<(m * k) { inner.storage[index] /= denominators[index] }
       return try LinearAlgebra.gemm(try LinearAlgebra.gemm(qg, inner), qs, .transpose)
@@ -64,7 +64,7 @@ enum KroneckerCG {
     var r = rhs
     let ax = try apply(x)
     for i in 0..<(m * k) { r.storage[i] -= ax.storage[i] }
-    var z = try precondition(r)
+    var z = try applyPreconditioner(r)
     var p = z
     var rz = dot(r, z)
     var converged = dot(r, r).squareRoot() <= tolerance * rhsNorm
@@ -81,7 +81,7 @@ enum KroneckerCG {
       }
       converged = dot(r, r).squareRoot() <= tolerance * rhsNorm
       if converged { break }
-      z = try precondition(r)
+      z = try applyPreconditioner(r)
       let next = dot(r, z)
       let beta = next / rz
       rz = next

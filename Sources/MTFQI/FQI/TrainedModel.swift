@@ -29,9 +29,8 @@ public struct TruthEvaluation: Sendable, Codable, Equatable {
     case sinThetaFunctions = "sin_theta_functions"
   }
 
-  static func mean(_ values: [Double]) -> Double {
-    values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count)
-  }
+  /// The old place of `NumberText.mean`, still called by Train/Trainer.swift and its tests.
+  static func mean(_ values: [Double]) -> Double { NumberText.mean(values) }
 }
 
 /// A trained model: psi, B (one, or one per step), the task heads, the logs, the baselines

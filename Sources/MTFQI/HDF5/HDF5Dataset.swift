@@ -28,26 +28,25 @@ public final class HDF5Dataset: HDF5Object {
     super.init(file: file, id: id, path: path)
   }
 
-  deinit { H5Dclose(id) }
+  deinit { H5.close(id, .dataset) }
 
   /// Opens a dataset so that reads of an uncompressed one go straight from the file into the
   /// caller's buffer (HDF5 would first copy every chunk that fits its 1 MiB chunk cache into the
   /// cache). A dataset with filters (compression) is opened with the default cache, so that a
   /// chunk read in parts is decompressed once.
   private static func openWithoutChunkCache(parentID: hid_t, name: String, file: HDF5File, path: String)
-    throws(HDF5Error) -> hid_t
+    throws(HDF5Error) -> H5Owned
   {
     let operation = "open dataset"
-    let dapl = try H5.check(H5Pcreate(mtfqi_H5P_DATASET_ACCESS()), operation, file: file.path, object: path)
-    defer { H5Pclose(dapl) }
-    try H5.check(H5Pset_chunk_cache(dapl, 521, 0, 1.0), operation, file: file.path, object: path)
-    let id = try H5.check(H5Dopen2(parentID, name, dapl), operation, file: file.path, object: path)
-    let dcpl = H5Dget_create_plist(id)
-    let filters = dcpl >= 0 ? H5Pget_nfilters(dcpl) : 0
-    if dcpl >= 0 { H5Pclose(dcpl) }
-    guard filters > 0 else { return id }
-    H5Dclose(id)
-    return try H5.check(H5Dopen2(parentID, name, H5.propertyDefault), operation, file: file.path, object: path)
+    let dapl = try H5.owned(
+      H5Pcreate(mtfqi_H5P_DATASET_ACCESS()), .propertyList, operation, file: file.path, object: path)
+    try H5.check(H5Pset_chunk_cache(dapl.id, 521, 0, 1.0), operation, file: file.path, object: path)
+    let dataset = try H5.owned(H5Dopen2(parentID, name, dapl.id), .dataset, operation, file: file.path, object: path)
+    let dcpl = try H5.creationProperties(ofDataset: dataset.id, file: file.path, object: path)
+    guard try H5.filterCount(dcpl, file: file.path, object: path) > 0 else { return dataset }
+    _ = consume dataset
+    return try H5.owned(
+      H5Dopen2(parentID, name, H5.propertyDefault), .dataset, operation, file: file.path, object: path)
   }
 
   /// The largest factor by which a filtered (compressed) dataset may exceed its share of the
@@ -74,12 +73,10 @@ public final class HDF5Dataset: HDF5Object {
       elements = product
     }
     guard let fileSize = file.readOnlyByteSize else { return }
-    let type = H5Dget_type(id)
-    let elementSize = type >= 0 ? Int64(H5Tget_size(type)) : 1
-    if type >= 0 { H5Tclose(type) }
-    let dcpl = H5Dget_create_plist(id)
-    let filtered = dcpl >= 0 && H5Pget_nfilters(dcpl) > 0
-    if dcpl >= 0 { H5Pclose(dcpl) }
+    let type = try H5.datatype(ofDataset: id, file: file.path, object: path)
+    let elementSize = Int64(H5Tget_size(type.id))
+    let dcpl = try H5.creationProperties(ofDataset: id, file: file.path, object: path)
+    let filtered = try H5.filterCount(dcpl, file: file.path, object: path) > 0
     let (bytes, overflow) = elements.multipliedReportingOverflow(by: max(1, elementSize))
     let limit = filtered ? fileSize.multipliedReportingOverflow(by: maximumCompressionRatio).partialValue : fileSize
     guard !overflow, bytes <= limit else {
@@ -93,34 +90,24 @@ public final class HDF5Dataset: HDF5Object {
   {
     let crashContext = HDF5CrashContext.enter(file: file.path, object: path)
     defer { HDF5CrashContext.leave(crashContext) }
-    let id = try openWithoutChunkCache(parentID: parentID, name: name, file: file, path: path)
-    let type = H5Dget_type(id)
-    let elementType = type >= 0 ? HDF5ElementType.classify(type) : nil
-    if type >= 0 { H5Tclose(type) }
-    let space = H5Dget_space(id)
-    guard space >= 0 else {
-      H5Dclose(id)
-      throw HDF5Error(
-        operation: "read dataset shape", file: file.path, objectPath: path, stack: H5.takeErrorStack())
-    }
-    defer { H5Sclose(space) }
-    let rank = Int(H5Sget_simple_extent_ndims(space))
+    let owned = try openWithoutChunkCache(parentID: parentID, name: name, file: file, path: path)
+    let type = try H5.datatype(ofDataset: owned.id, file: file.path, object: path)
+    let elementType = HDF5ElementType.classify(type.id)
+    let operation = "read dataset shape"
+    let space = try H5.owned(H5Dget_space(owned.id), .dataspace, operation, file: file.path, object: path)
+    let rank = Int(H5Sget_simple_extent_ndims(space.id))
     guard (0...32).contains(rank) else {
-      H5Dclose(id)
+      _ = H5.takeErrorStack()
       throw HDF5Error(
-        operation: "read dataset shape", file: file.path, objectPath: path,
+        operation: operation, file: file.path, objectPath: path,
         reason: "the dataset declares rank \(rank) (HDF5 allows 0 to 32): the file is corrupt")
     }
     var dims = [hsize_t](repeating: 0, count: max(rank, 1))
-    H5Sget_simple_extent_dims(space, &dims, nil)
+    try H5.check(H5Sget_simple_extent_dims(space.id, &dims, nil), operation, file: file.path, object: path)
     if rank > 0 {
-      do throws(HDF5Error) {
-        try checkDeclaredSize(dims, id: id, file: file, path: path)
-      } catch {
-        H5Dclose(id)
-        throw error
-      }
+      try checkDeclaredSize(dims, id: owned.id, file: file, path: path)
     }
+    let id = owned.release()
     let dataset: HDF5Dataset
     if rank == 0 {
       dataset = HDF5Dataset(file: file, id: id, path: path, elementType: elementType, rowShape: [], rows: 1)
@@ -149,25 +136,23 @@ public final class HDF5Dataset: HDF5Object {
     }
   }
 
-  private func selectRows(_ range: Range<Int>, _ operation: String) throws(HDF5Error) -> (
-    file: hid_t, memory: hid_t
-  ) {
-    let fileSpace = try H5.check(H5Dget_space(id), operation, file: file.path, object: path)
+  /// The dataspaces of a row range: the file's space with the rows selected, and a memory
+  /// space of the same shape. Both are closed when the selection goes away.
+  private struct RowSelection: ~Copyable {
+    let file: H5Owned
+    let memory: H5Owned
+  }
+
+  private func selectRows(_ range: Range<Int>, _ operation: String) throws(HDF5Error) -> RowSelection {
+    let fileSpace = try H5.owned(H5Dget_space(id), .dataspace, operation, file: file.path, object: path)
     var start = [hsize_t(range.lowerBound)] + rowShape.map { _ in hsize_t(0) }
     var count = [hsize_t(range.count)] + rowShape.map { hsize_t($0) }
-    let status = H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &start, nil, &count, nil)
-    if status < 0 {
-      H5Sclose(fileSpace)
-      throw HDF5Error(
-        operation: operation, file: file.path, objectPath: path, stack: H5.takeErrorStack())
-    }
-    let memorySpace = H5Screate_simple(Int32(count.count), &count, nil)
-    if memorySpace < 0 {
-      H5Sclose(fileSpace)
-      throw HDF5Error(
-        operation: operation, file: file.path, objectPath: path, stack: H5.takeErrorStack())
-    }
-    return (fileSpace, memorySpace)
+    try H5.check(
+      H5Sselect_hyperslab(fileSpace.id, H5S_SELECT_SET, &start, nil, &count, nil), operation,
+      file: file.path, object: path)
+    let memorySpace = try H5.owned(
+      H5Screate_simple(Int32(count.count), &count, nil), .dataspace, operation, file: file.path, object: path)
+    return RowSelection(file: fileSpace, memory: memorySpace)
   }
 
   /// Appends `count` rows from a row-major buffer of `count * rowElements` elements
@@ -219,12 +204,8 @@ public final class HDF5Dataset: HDF5Object {
     _ values: UnsafeBufferPointer<T>, rows range: Range<Int>, _ operation: String
   ) throws(HDF5Error) {
     let spaces = try selectRows(range, operation)
-    defer {
-      H5Sclose(spaces.file)
-      H5Sclose(spaces.memory)
-    }
     try H5.check(
-      H5Dwrite(id, T.hdf5Type.memoryType, spaces.memory, spaces.file, H5.propertyDefault, values.baseAddress),
+      H5Dwrite(id, T.hdf5Type.memoryType, spaces.memory.id, spaces.file.id, H5.propertyDefault, values.baseAddress),
       operation, file: file.path, object: path)
   }
 
@@ -252,12 +233,8 @@ public final class HDF5Dataset: HDF5Object {
       return
     }
     let spaces = try selectRows(range, operation)
-    defer {
-      H5Sclose(spaces.file)
-      H5Sclose(spaces.memory)
-    }
     try H5.check(
-      H5Dread(id, T.hdf5Type.memoryType, spaces.memory, spaces.file, H5.propertyDefault, values.baseAddress),
+      H5Dread(id, T.hdf5Type.memoryType, spaces.memory.id, spaces.file.id, H5.propertyDefault, values.baseAddress),
       operation, file: file.path, object: path)
   }
 
@@ -277,41 +254,24 @@ public final class HDF5Dataset: HDF5Object {
   }
 
   /// Whether the stored type is a string (fixed or variable length).
-  public func holdsStrings() -> Bool {
-    let type = H5Dget_type(id)
-    defer { if type >= 0 { H5Tclose(type) } }
-    return type >= 0 && H5Tget_class(type) == H5T_STRING
+  public func holdsStrings() throws(HDF5Error) -> Bool {
+    let type = try H5.datatype(ofDataset: id, file: file.path, object: path)
+    return H5Tget_class(type.id) == H5T_STRING
   }
 
   /// The chunk shape, or nil for a contiguous or compact dataset (`H5Pget_chunk`).
   public func chunkShape() throws(HDF5Error) -> [Int]? {
-    let dcpl = try H5.check(H5Dget_create_plist(id), "read creation properties", file: file.path, object: path)
-    defer { H5Pclose(dcpl) }
-    guard H5Pget_layout(dcpl) == H5D_CHUNKED else { return nil }
-    var dims = [hsize_t](repeating: 0, count: 32)
-    let rank = H5Pget_chunk(dcpl, 32, &dims)
-    return dims.prefix(Int(max(rank, 0))).map { Int($0) }
+    let dcpl = try H5.creationProperties(ofDataset: id, file: file.path, object: path)
+    return try H5.chunkShape(dcpl, file: file.path, object: path)
   }
 
   /// The filter names on the dataset, e.g. ["shuffle", "deflate"] (`H5Pget_filter2`).
   public func filterNames() throws(HDF5Error) -> [String] {
-    let dcpl = try H5.check(H5Dget_create_plist(id), "read creation properties", file: file.path, object: path)
-    defer { H5Pclose(dcpl) }
-    let count = H5Pget_nfilters(dcpl)
+    let dcpl = try H5.creationProperties(ofDataset: id, file: file.path, object: path)
+    let count = try H5.filterCount(dcpl, file: file.path, object: path)
     var names: [String] = []
-    for index in 0..<max(count, 0) {
-      var flags: UInt32 = 0
-      var elements = 8
-      var values = [UInt32](repeating: 0, count: 8)
-      var name = [CChar](repeating: 0, count: 64)
-      var config: UInt32 = 0
-      let filter = H5Pget_filter2(dcpl, UInt32(index), &flags, &elements, &values, 64, &name, &config)
-      switch filter {
-      case H5Z_FILTER_DEFLATE: names.append("deflate")
-      case H5Z_FILTER_SHUFFLE: names.append("shuffle")
-      default:
-        names.append(String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
-      }
+    for index in 0..<count {
+      names.append(try H5.filterName(dcpl, index: index, file: file.path, object: path))
     }
     return names
   }

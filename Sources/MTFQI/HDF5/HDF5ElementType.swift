@@ -54,10 +54,13 @@ public enum HDF5ElementType: String, Sendable, CaseIterable, Codable {
   static func classify(_ type: hid_t) -> HDF5ElementType? {
     var type = type
     var base: hid_t = -1
-    defer { if base >= 0 { H5Tclose(base) } }
+    defer { if base >= 0 { H5.close(base, .datatype) } }
     if H5Tget_class(type) == H5T_ENUM {
       base = H5Tget_super(type)
-      guard base >= 0 else { return nil }
+      guard base >= 0 else {
+        _ = H5.takeErrorStack()
+        return nil
+      }
       type = base
     }
     let size = H5Tget_size(type)

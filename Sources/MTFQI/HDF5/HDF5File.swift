@@ -19,22 +19,19 @@ public final class HDF5File {
   }
 
   deinit {
-    if !isClosed { H5Fclose(id) }
+    if !isClosed { H5.close(id, .file) }
   }
 
   /// Creates (or truncates) a file. HDF5 object timestamps are off for the root group, so the
   /// same content gives the same bytes.
   public static func create(_ path: String) throws(HDF5Error) -> HDF5File {
     H5.ensureInitialized()
-    let fcpl = try H5.check(
-      H5Pcreate(mtfqi_H5P_FILE_CREATE()), "create file property list", file: path, object: "/")
-    defer { H5Pclose(fcpl) }
-    try H5.check(
-      H5Pset_obj_track_times(fcpl, false), "switch off object timestamps", file: path, object: "/")
+    let fcpl = try H5.owned(
+      H5Pcreate(mtfqi_H5P_FILE_CREATE()), .propertyList, "create file property list", file: path, object: "/")
+    try H5.disableTimestamps(fcpl, "switch off object timestamps", file: path, object: "/")
     let fapl = try H5.fileAccessList(file: path)
-    defer { H5Pclose(fapl) }
     let id = try H5.check(
-      H5Fcreate(path, mtfqi_H5F_ACC_TRUNC(), fcpl, fapl), "create file",
+      H5Fcreate(path, mtfqi_H5F_ACC_TRUNC(), fcpl.id, fapl.id), "create file",
       file: path, object: "/")
     return HDF5File(path: path, id: id)
   }
@@ -53,8 +50,7 @@ public final class HDF5File {
     }
     let flags = writable ? mtfqi_H5F_ACC_RDWR() : mtfqi_H5F_ACC_RDONLY()
     let fapl = try H5.fileAccessList(file: path)
-    defer { H5Pclose(fapl) }
-    let id = try H5.check(H5Fopen(path, flags, fapl), "open file", file: path, object: "/")
+    let id = try H5.check(H5Fopen(path, flags, fapl.id), "open file", file: path, object: "/")
     var info = stat()
     let size: Int64? = !writable && stat(path, &info) == 0 ? Int64(info.st_size) : nil
     return HDF5File(path: path, id: id, readOnlyByteSize: size)
@@ -98,6 +94,6 @@ public final class HDF5File {
   public func close() throws(HDF5Error) {
     guard !isClosed else { return }
     isClosed = true
-    try H5.check(H5Fclose(id), "close file", file: path, object: "/")
+    try H5.closeFile(id, path: path)
   }
 }

@@ -14,7 +14,7 @@ public enum HDF5Compression: Sendable, Equatable {
 
 /// An open group (`H5Gopen2` / `H5Gcreate2`), closed in `deinit` (`H5Gclose`).
 public final class HDF5Group: HDF5Object {
-  deinit { H5Gclose(id) }
+  deinit { H5.close(id, .group) }
 
   static func open(in file: HDF5File, parentID: hid_t, name: String, path: String)
     throws(HDF5Error) -> HDF5Group
@@ -29,12 +29,11 @@ public final class HDF5Group: HDF5Object {
   /// Creates a child group (object timestamps off).
   public func createGroup(_ name: String) throws(HDF5Error) -> HDF5Group {
     let childPath = childPath(name)
-    let gcpl = try H5.check(
-      H5Pcreate(mtfqi_H5P_GROUP_CREATE()), "create group", file: file.path, object: childPath)
-    defer { H5Pclose(gcpl) }
-    H5Pset_obj_track_times(gcpl, false)
+    let gcpl = try H5.owned(
+      H5Pcreate(mtfqi_H5P_GROUP_CREATE()), .propertyList, "create group", file: file.path, object: childPath)
+    try H5.disableTimestamps(gcpl, "create group", file: file.path, object: childPath)
     let id = try H5.check(
-      H5Gcreate2(self.id, name, H5.propertyDefault, gcpl, H5.propertyDefault), "create group",
+      H5Gcreate2(self.id, name, H5.propertyDefault, gcpl.id, H5.propertyDefault), "create group",
       file: file.path, object: childPath)
     return HDF5Group(file: file, id: id, path: childPath)
   }
@@ -109,28 +108,25 @@ public final class HDF5Group: HDF5Object {
     let rowElements = max(1, rowShape.reduce(1, *))
     let defaultRows = max(1, min(65_536, (512 * 1024) / (rowElements * type.size)))
     var chunk = [hsize_t(max(1, chunkRows ?? defaultRows))] + rowShape.map { hsize_t(max(1, $0)) }
-    let space = try H5.check(
-      H5Screate_simple(Int32(rank), &dims, &maxDims), operation, file: file.path, object: childPath)
-    defer { H5Sclose(space) }
-    let dcpl = try H5.check(
-      H5Pcreate(mtfqi_H5P_DATASET_CREATE()), operation, file: file.path, object: childPath)
-    defer { H5Pclose(dcpl) }
-    try H5.check(H5Pset_chunk(dcpl, Int32(rank), &chunk), operation, file: file.path, object: childPath)
-    try H5.check(H5Pset_obj_track_times(dcpl, false), operation, file: file.path, object: childPath)
+    let space = try H5.owned(
+      H5Screate_simple(Int32(rank), &dims, &maxDims), .dataspace, operation, file: file.path, object: childPath)
+    let dcpl = try H5.owned(
+      H5Pcreate(mtfqi_H5P_DATASET_CREATE()), .propertyList, operation, file: file.path, object: childPath)
+    try H5.check(H5Pset_chunk(dcpl.id, Int32(rank), &chunk), operation, file: file.path, object: childPath)
+    try H5.disableTimestamps(dcpl, operation, file: file.path, object: childPath)
     if case .deflate(let level) = compression {
-      try H5.check(H5Pset_shuffle(dcpl), operation, file: file.path, object: childPath)
-      try H5.check(H5Pset_deflate(dcpl, UInt32(level)), operation, file: file.path, object: childPath)
+      try H5.check(H5Pset_shuffle(dcpl.id), operation, file: file.path, object: childPath)
+      try H5.check(H5Pset_deflate(dcpl.id, UInt32(level)), operation, file: file.path, object: childPath)
     }
     // Without compression, appends go straight to the file: no chunk is cached, so no value is
     // first copied into HDF5's chunk cache (a compressed chunk must be cached until complete).
-    let dapl = try H5.check(
-      H5Pcreate(mtfqi_H5P_DATASET_ACCESS()), operation, file: file.path, object: childPath)
-    defer { H5Pclose(dapl) }
+    let dapl = try H5.owned(
+      H5Pcreate(mtfqi_H5P_DATASET_ACCESS()), .propertyList, operation, file: file.path, object: childPath)
     if case .none = compression {
-      try H5.check(H5Pset_chunk_cache(dapl, 521, 0, 1.0), operation, file: file.path, object: childPath)
+      try H5.check(H5Pset_chunk_cache(dapl.id, 521, 0, 1.0), operation, file: file.path, object: childPath)
     }
     let id = try H5.check(
-      H5Dcreate2(self.id, name, type.fileType, space, H5.propertyDefault, dcpl, dapl),
+      H5Dcreate2(self.id, name, type.fileType, space.id, H5.propertyDefault, dcpl.id, dapl.id),
       operation, file: file.path, object: childPath)
     return HDF5Dataset(file: file, id: id, path: childPath, elementType: type, rowShape: rowShape, rows: 0)
   }
@@ -149,15 +145,13 @@ public final class HDF5Group: HDF5Object {
         reason: "shape \(shape) does not hold \(values.count) values")
     }
     var dims = shape.map { hsize_t($0) }
-    let space = try H5.check(
-      H5Screate_simple(Int32(shape.count), &dims, nil), operation, file: file.path, object: childPath)
-    defer { H5Sclose(space) }
-    let dcpl = try H5.check(
-      H5Pcreate(mtfqi_H5P_DATASET_CREATE()), operation, file: file.path, object: childPath)
-    defer { H5Pclose(dcpl) }
-    H5Pset_obj_track_times(dcpl, false)
+    let space = try H5.owned(
+      H5Screate_simple(Int32(shape.count), &dims, nil), .dataspace, operation, file: file.path, object: childPath)
+    let dcpl = try H5.owned(
+      H5Pcreate(mtfqi_H5P_DATASET_CREATE()), .propertyList, operation, file: file.path, object: childPath)
+    try H5.disableTimestamps(dcpl, operation, file: file.path, object: childPath)
     let id = try H5.check(
-      H5Dcreate2(self.id, name, T.hdf5Type.fileType, space, H5.propertyDefault, dcpl, H5.propertyDefault),
+      H5Dcreate2(self.id, name, T.hdf5Type.fileType, space.id, H5.propertyDefault, dcpl.id, H5.propertyDefault),
       operation, file: file.path, object: childPath)
     let dataset = HDF5Dataset(
       file: file, id: id, path: childPath, elementType: T.hdf5Type,

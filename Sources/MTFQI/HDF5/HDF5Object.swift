@@ -42,14 +42,11 @@ public class HDF5Object {
     for index in 0..<info.num_attrs {
       let length = H5Aget_name_by_idx(
         id, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0, H5.propertyDefault)
-      guard length >= 0 else {
-        throw HDF5Error(
-          operation: "read attribute name", file: file.path, objectPath: path,
-          stack: H5.takeErrorStack())
-      }
+      try H5.check(herr_t(clamping: min(length, 0)), "read attribute name", file: file.path, object: path)
       var buffer = [CChar](repeating: 0, count: Int(length) + 1)
-      _ = H5Aget_name_by_idx(
+      let written = H5Aget_name_by_idx(
         id, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count, H5.propertyDefault)
+      try H5.check(herr_t(clamping: min(written, 0)), "read attribute name", file: file.path, object: path)
       names.append(String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
     return names
@@ -66,21 +63,26 @@ public class HDF5Object {
   public func setAttribute(_ name: String, _ value: String) throws(HDF5Error) {
     try deleteAttributeIfPresent(name)
     let operation = "write attribute '\(name)'"
-    let type = try H5.check(H5Tcopy(mtfqi_H5T_C_S1()), operation, file: file.path, object: path)
-    defer { H5Tclose(type) }
-    try H5.check(H5Tset_size(type, mtfqi_H5T_VARIABLE()), operation, file: file.path, object: path)
-    try H5.check(H5Tset_cset(type, H5T_CSET_UTF8), operation, file: file.path, object: path)
-    let space = try H5.check(H5Screate(H5S_SCALAR), operation, file: file.path, object: path)
-    defer { H5Sclose(space) }
-    let attribute = try H5.check(
-      H5Acreate2(id, name, type, space, H5.propertyDefault, H5.propertyDefault), operation,
+    let type = try variableStringType(characterSet: H5T_CSET_UTF8, operation)
+    let space = try H5.owned(H5Screate(H5S_SCALAR), .dataspace, operation, file: file.path, object: path)
+    let attribute = try H5.owned(
+      H5Acreate2(id, name, type.id, space.id, H5.propertyDefault, H5.propertyDefault), .attribute, operation,
       file: file.path, object: path)
-    defer { H5Aclose(attribute) }
+    let (attributeID, typeID) = (attribute.id, type.id)
     let status = value.withCString { cString -> herr_t in
       var pointer: UnsafePointer<CChar>? = cString
-      return H5Awrite(attribute, type, &pointer)
+      return H5Awrite(attributeID, typeID, &pointer)
     }
     try H5.check(status, operation, file: file.path, object: path)
+  }
+
+  /// A variable-length C string type (`H5Tcopy(H5T_C_S1)`, `H5Tset_size(H5T_VARIABLE)`,
+  /// `H5Tset_cset`).
+  private func variableStringType(characterSet: H5T_cset_t, _ operation: String) throws(HDF5Error) -> H5Owned {
+    let type = try H5.owned(H5Tcopy(mtfqi_H5T_C_S1()), .datatype, operation, file: file.path, object: path)
+    try H5.check(H5Tset_size(type.id, mtfqi_H5T_VARIABLE()), operation, file: file.path, object: path)
+    try H5.check(H5Tset_cset(type.id, characterSet), operation, file: file.path, object: path)
+    return type
   }
 
   /// Writes a numeric attribute: a scalar when `values.count == 1` and `asArray` is false,
@@ -90,20 +92,15 @@ public class HDF5Object {
   {
     try deleteAttributeIfPresent(name)
     let operation = "write attribute '\(name)'"
-    let space: hid_t
-    if !asArray && values.count == 1 {
-      space = try H5.check(H5Screate(H5S_SCALAR), operation, file: file.path, object: path)
-    } else {
-      var dims = [hsize_t(values.count)]
-      space = try H5.check(
-        H5Screate_simple(1, &dims, nil), operation, file: file.path, object: path)
-    }
-    defer { H5Sclose(space) }
-    let attribute = try H5.check(
-      H5Acreate2(id, name, T.hdf5Type.fileType, space, H5.propertyDefault, H5.propertyDefault),
+    var dims = [hsize_t(values.count)]
+    let space = try H5.owned(
+      !asArray && values.count == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dims, nil), .dataspace,
       operation, file: file.path, object: path)
-    defer { H5Aclose(attribute) }
-    let status = values.withUnsafeBytes { H5Awrite(attribute, T.hdf5Type.memoryType, $0.baseAddress) }
+    let attribute = try H5.owned(
+      H5Acreate2(id, name, T.hdf5Type.fileType, space.id, H5.propertyDefault, H5.propertyDefault), .attribute,
+      operation, file: file.path, object: path)
+    let attributeID = attribute.id
+    let status = values.withUnsafeBytes { H5Awrite(attributeID, T.hdf5Type.memoryType, $0.baseAddress) }
     try H5.check(status, operation, file: file.path, object: path)
   }
 
@@ -117,34 +114,28 @@ public class HDF5Object {
     let operation = "read attribute '\(name)'"
     let crashContext = HDF5CrashContext.enter(file: file.path, object: path + " (attribute '\(name)')")
     defer { HDF5CrashContext.leave(crashContext) }
-    let attribute = try H5.check(
-      H5Aopen(id, name, H5.propertyDefault), operation, file: file.path, object: path)
-    defer { H5Aclose(attribute) }
-    let type = try H5.check(H5Aget_type(attribute), operation, file: file.path, object: path)
-    defer { H5Tclose(type) }
-    guard H5Tget_class(type) == H5T_STRING else {
+    let attribute = try H5.owned(
+      H5Aopen(id, name, H5.propertyDefault), .attribute, operation, file: file.path, object: path)
+    let type = try H5.owned(H5Aget_type(attribute.id), .datatype, operation, file: file.path, object: path)
+    guard H5Tget_class(type.id) == H5T_STRING else {
       throw error(operation, reason: "expected a string attribute, found another type")
     }
-    let space = try H5.check(H5Aget_space(attribute), operation, file: file.path, object: path)
-    defer { H5Sclose(space) }
-    guard H5Sget_simple_extent_npoints(space) == 1 else {
+    let space = try H5.owned(H5Aget_space(attribute.id), .dataspace, operation, file: file.path, object: path)
+    guard H5Sget_simple_extent_npoints(space.id) == 1 else {
       throw error(operation, reason: "expected a scalar string, found an array")
     }
     let isVariable = try H5.checkBool(
-      H5Tis_variable_str(type), operation, file: file.path, object: path)
+      H5Tis_variable_str(type.id), operation, file: file.path, object: path)
     if isVariable {
-      let memoryType = try H5.check(H5Tcopy(mtfqi_H5T_C_S1()), operation, file: file.path, object: path)
-      defer { H5Tclose(memoryType) }
-      H5Tset_size(memoryType, mtfqi_H5T_VARIABLE())
-      H5Tset_cset(memoryType, H5Tget_cset(type))
+      let memoryType = try variableStringType(characterSet: H5Tget_cset(type.id), operation)
       var pointer: UnsafeMutablePointer<CChar>? = nil
-      try H5.check(H5Aread(attribute, memoryType, &pointer), operation, file: file.path, object: path)
+      try H5.check(H5Aread(attribute.id, memoryType.id, &pointer), operation, file: file.path, object: path)
       defer { if pointer != nil { H5free_memory(pointer) } }
       return pointer.map { String(cString: $0) } ?? ""
     }
-    let size = H5Tget_size(type)
+    let size = H5Tget_size(type.id)
     var buffer = [UInt8](repeating: 0, count: size + 1)
-    try H5.check(H5Aread(attribute, type, &buffer), operation, file: file.path, object: path)
+    try H5.check(H5Aread(attribute.id, type.id, &buffer), operation, file: file.path, object: path)
     let end = buffer.firstIndex(of: 0) ?? size
     return String(decoding: buffer[..<end], as: UTF8.self)
   }
@@ -157,26 +148,24 @@ public class HDF5Object {
     let operation = "read attribute '\(name)'"
     let crashContext = HDF5CrashContext.enter(file: file.path, object: path + " (attribute '\(name)')")
     defer { HDF5CrashContext.leave(crashContext) }
-    let attribute = try H5.check(
-      H5Aopen(id, name, H5.propertyDefault), operation, file: file.path, object: path)
-    defer { H5Aclose(attribute) }
-    let type = try H5.check(H5Aget_type(attribute), operation, file: file.path, object: path)
-    defer { H5Tclose(type) }
-    guard let stored = HDF5ElementType.classify(type) else {
+    let attribute = try H5.owned(
+      H5Aopen(id, name, H5.propertyDefault), .attribute, operation, file: file.path, object: path)
+    let type = try H5.owned(H5Aget_type(attribute.id), .datatype, operation, file: file.path, object: path)
+    guard let stored = HDF5ElementType.classify(type.id) else {
       throw error(operation, reason: "expected a number, found a non-numeric attribute")
     }
     guard stored.convertsLosslessly(to: T.hdf5Type) else {
       throw error(operation, reason: "stored as \(stored.name), cannot be read as \(T.hdf5Type.name) without loss")
     }
-    let space = try H5.check(H5Aget_space(attribute), operation, file: file.path, object: path)
-    defer { H5Sclose(space) }
-    let count = Int(H5Sget_simple_extent_npoints(space))
+    let space = try H5.owned(H5Aget_space(attribute.id), .dataspace, operation, file: file.path, object: path)
+    let count = Int(H5Sget_simple_extent_npoints(space.id))
     // An attribute lives in an object header (at most 64 KiB): a larger count is corruption.
     guard (0...65_536).contains(count) else {
       throw error(operation, reason: "the attribute declares \(count) values: the file is corrupt")
     }
     var values = [T](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
-    let status = values.withUnsafeMutableBytes { H5Aread(attribute, T.hdf5Type.memoryType, $0.baseAddress) }
+    let attributeID = attribute.id
+    let status = values.withUnsafeMutableBytes { H5Aread(attributeID, T.hdf5Type.memoryType, $0.baseAddress) }
     try H5.check(status, operation, file: file.path, object: path)
     return values
   }
@@ -194,12 +183,11 @@ public class HDF5Object {
 
   /// Whether the attribute holds a string.
   public func attributeIsString(_ name: String) throws(HDF5Error) -> Bool {
-    let attribute = try H5.check(
-      H5Aopen(id, name, H5.propertyDefault), "read attribute '\(name)'", file: file.path, object: path)
-    defer { H5Aclose(attribute) }
-    let type = H5Aget_type(attribute)
-    defer { if type >= 0 { H5Tclose(type) } }
-    return type >= 0 && H5Tget_class(type) == H5T_STRING
+    let operation = "read attribute '\(name)'"
+    let attribute = try H5.owned(
+      H5Aopen(id, name, H5.propertyDefault), .attribute, operation, file: file.path, object: path)
+    let type = try H5.owned(H5Aget_type(attribute.id), .datatype, operation, file: file.path, object: path)
+    return H5Tget_class(type.id) == H5T_STRING
   }
 }
 

@@ -1,5 +1,3 @@
-internal import CBLAS
-
 extension LinearAlgebra {
   /// Solves `count` independent symmetric positive definite systems (M_i + ridge I) x_i = r_i of
   /// order n, stored back to back, by Cholesky (`dposv`, uplo upper), one LAPACK call per system
@@ -31,7 +29,7 @@ extension LinearAlgebra {
     if n == 0 || count == 0 { return }
     let n32 = try LinearAlgebraCalls.size(n, function)
     let square = n * n
-    var failure: (index: Int, info: Int32)?
+    var failure: LinearAlgebraError?
     matrices.withUnsafeMutableBufferPointer { m in
       rightHandSides.withUnsafeMutableBufferPointer { r in
         guard let mBase = m.baseAddress, let rBase = r.baseAddress else { return }
@@ -40,22 +38,16 @@ extension LinearAlgebra {
           if ridge != 0 {
             for i in 0..<n { a[i + i * n] += ridge }
           }
-          let info = LAPACKE_dposv(
-            LAPACK_COL_MAJOR, LinearAlgebraCalls.character("U"), n32, 1, a, n32,
-            rBase + index * n, n32)
-          if info != 0 {
-            failure = (index, info)
+          do throws(LinearAlgebraError) {
+            try LinearAlgebraCalls.dposvUpper(
+              "\(function) (dposv), system \(index)", order: n32, a, rBase + index * n)
+          } catch {
+            failure = error
             return
           }
         }
       }
     }
-    if let failure {
-      let operation = "\(function) (dposv), system \(failure.index)"
-      if failure.info < 0 {
-        throw .invalidArgument(operation: operation, info: Int(failure.info))
-      }
-      throw .notPositiveDefinite(operation: operation, leadingMinor: Int(failure.info))
-    }
+    if let failure { throw failure }
   }
 }

@@ -137,6 +137,25 @@ enum LinearAlgebraCalls {
     try check(info, operation) { .invalidArgument(operation: operation, info: $0) }
   }
 
+  /// `LAPACKE_dposv` (uplo "U") on one column-major n x n system stored at `a` (leading
+  /// dimension n, only the upper triangle read, overwritten by the Cholesky factor) with one
+  /// right-hand side at `b` (overwritten by the solution). Pointers, not matrices: the batched
+  /// solver keeps its systems back to back in one buffer and allocates nothing per system, so
+  /// `operation` is only built when the call fails.
+  ///
+  /// `info > 0` throws `notPositiveDefinite(leadingMinor: info)`.
+  static func dposvUpper(
+    _ operation: @autoclosure () -> String, order n32: Int32, _ a: UnsafeMutablePointer<Double>,
+    _ b: UnsafeMutablePointer<Double>
+  ) throws(LinearAlgebraError) {
+    let leading = max(1, n32)
+    let info = LAPACKE_dposv(LAPACK_COL_MAJOR, character("U"), n32, 1, a, leading, b, leading)
+    if info != 0 {
+      let name = operation()
+      try check(info, name) { .notPositiveDefinite(operation: name, leadingMinor: $0) }
+    }
+  }
+
   /// `LAPACKE_dgesv`: LU with partial pivoting of A in place, then X overwrites B.
   ///
   /// `info > 0` throws `singular(pivot: info)`.

@@ -1,4 +1,4 @@
-/// One member of the low-rank multitask MDP family of issue 3, with its exact ground truth.
+/// One member of the low-rank multitask MDP family (schemas/truth.md), with its exact ground truth.
 ///
 /// All tasks share the dynamics P(s'|s,a) = sum_j phi*_j(s,a) nu_j(s') (phi*(s,a) on the
 /// k-simplex, nu_j distributions over next states) and differ in their mean reward

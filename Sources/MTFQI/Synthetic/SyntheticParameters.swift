@@ -1,4 +1,4 @@
-/// Every knob of the low-rank multitask MDP family (issue 3) and of the logs drawn from it.
+/// Every knob of the low-rank multitask MDP family (`LowRankMDPFamily`) and of the logs drawn from it.
 /// The defaults are those of the default dataset in `data/synth`.
 ///
 /// Conventions: states are 0..<states, actions 0..<actions; arrays are row-major with the

@@ -17,8 +17,8 @@ struct CoverageMakeGateTests {
   @Test("a failing gate stops make before training; the default gates pass", .enabled(if: makeAvailable, "needs /usr/bin/make"))
   func gateStopsMake() throws {
     let bin = try Executables.url("mtfqi-coverage").deletingLastPathComponent().path
-    let out = FileManager.default.temporaryDirectory.appendingPathComponent("mtfqi-make-gate-\(UUID().uuidString)")
-    defer { try? FileManager.default.removeItem(at: out) }
+    let directory = try Fixtures.TemporaryDirectory("mtfqi-make-gate")
+    let out = directory.url
     let common = ["make", "-C", Self.repositoryRoot.path, "-o", bin + "/.mtfqi-built", "BIN=\(bin)", "OUT=\(out.path)"]
 
     let failing = try Executables.runTool(common + ["COVERAGE_GATES=--max-concentrability 1", out.path + "/model.h5"])

@@ -107,7 +107,7 @@ struct CoverageModelTests {
         $0.model = "m.h5"
         $0.features = FeatureMapSpec(kind: .oneHot)
       } != nil)
-    #expect(throws: CoverageError.self) { try CoverageOptions.parseFeatures("fourier:x") }
+    expectError(CoverageError.self, case: "usage") { try CoverageOptions.parseFeatures("fourier:x") }
     #expect(
       try CoverageOptions.parseFeatures("fourier:32:0.5")
         == FeatureMapSpec(kind: .fourier, fourierFeatures: 32, bandwidth: 0.5))

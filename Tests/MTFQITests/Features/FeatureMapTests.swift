@@ -38,7 +38,7 @@ struct FeatureMapTests {
         values[(4 * 3 + 1) * 2], values[(4 * 3 + 1) * 2 + 1],
       ])
     #expect(map.tableSHA256 == (try Fixtures.sha256(path)))
-    #expect(throws: FeatureError.self) {
+    expectError(FeatureError.self, case: "mismatch") {
       try FeatureMap.build(
         spec: FeatureMapSpec(kind: .table, table: path),
         observationSpace: .discrete(n: 6, start: 0),
@@ -131,7 +131,7 @@ struct FeatureMapTests {
   @Test("Spaces that do not suit the kind are refused with the reason")
   func refusals() throws {
     let box = Space.box(shape: [2], dtype: .float64, low: nil, high: nil)
-    #expect(throws: FeatureError.self) {
+    expectError(FeatureError.self, case: "mismatch") {
       try FeatureMap.build(
         spec: FeatureMapSpec(kind: .oneHot), observationSpace: box, actionSpace: actions3,
         trainingObservations: [], seed: 0)
@@ -144,10 +144,10 @@ struct FeatureMapTests {
     } catch {
       #expect(error.description.contains("not Discrete"))
     }
-    #expect(throws: FeatureError.self) {
+    expectError(FeatureError.self, case: "invalidSpec") {
       try FeatureMapSpec(kind: .fourier, fourierFeatures: 0).validate()
     }
-    #expect(throws: FeatureError.self) { try FeatureMapSpec(kind: .table).validate() }
+    expectError(FeatureError.self, case: "invalidSpec") { try FeatureMapSpec(kind: .table).validate() }
   }
 
   static func writeTable(_ path: String, _ values: [Double], states: Int, actions: Int, dim: Int)

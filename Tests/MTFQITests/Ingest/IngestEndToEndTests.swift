@@ -330,27 +330,25 @@ struct IngestEndToEndTests {
     let size = try FileManager.default.attributesOfItem(atPath: big)[.size] as? Int ?? 0
     #expect(size > 200_000_000)
 
-    let process = Process()
-    process.executableURL = try Executables.url("mtfqi-ingest")
-    process.arguments = [big, "-o", workspace.store, "--quiet"]
-    let capture = try Executables.Capture()
-    process.standardOutput = capture.stdout
-    process.standardError = capture.stderr
-    try process.run()
-    let pid = process.processIdentifier
+    let process = try Executables.start("mtfqi-ingest", [big, "-o", workspace.store, "--quiet"])
+    let pid = process.pid
     let temporary = workspace.file(".store.h5.tmp-\(pid)")
-    let deadline = Date().addingTimeInterval(20)
-    while !FileManager.default.fileExists(atPath: temporary) && process.isRunning && Date() < deadline {
-      Thread.sleep(forTimeInterval: 0.005)
+    // Kill on observed progress, not after a fixed time: once the temporary store holds more
+    // than 8 MiB of rows it is certainly partly written (the whole store is ~100 MB).
+    func temporaryBytes() -> Int64 {
+      var info = stat()
+      return stat(temporary, &info) == 0 ? Int64(info.st_size) : -1
     }
-    #expect(FileManager.default.fileExists(atPath: temporary), "the ingest never created its temporary file")
-    // Let it write for a while: the temporary store is then partly written.
-    Thread.sleep(forTimeInterval: 0.3)
-    #expect(process.isRunning, "the ingest finished before it could be killed: \((try? capture.readStderr()) ?? "")")
+    let deadline = Date().addingTimeInterval(60)
+    while temporaryBytes() < 8 << 20 && process.isRunning && Date() < deadline {
+      usleep(2_000)
+    }
+    let written = temporaryBytes()
+    #expect(written >= 8 << 20, "the ingest's temporary store never grew past 8 MiB: \(written) bytes")
+    #expect(process.isRunning, "the ingest finished before it could be killed: \((try? process.capture.readStderr()) ?? "")")
     kill(pid, SIGKILL)
-    process.waitUntilExit()
-    #expect(process.terminationReason == .uncaughtSignal)
-    #expect(process.terminationStatus == SIGKILL)
+    let run = try process.finish()
+    #expect(run.reason == .uncaughtSignal && run.status == SIGKILL, "\(run)")
 
     #expect(try TextLogs.bytes(workspace.store) == workspace.storeBytes)
     #expect(try StoreReader(path: workspace.store).taskNames == ["keep"])

@@ -545,9 +545,9 @@ struct BlockReaderTests {
         text += Array(repeating: UInt8(ascii: "7"), count: length) + [0x0A]
       }
       if !finalNewline { text.removeLast() }
-      let path = FileManager.default.temporaryDirectory.appendingPathComponent("mtfqi-parts-\(finalNewline).csv").path
+      let directory = try Fixtures.TemporaryDirectory("mtfqi-parts")
+      let path = directory.file("parts-\(finalNewline).csv")
       try Data(text).write(to: URL(fileURLWithPath: path))
-      defer { try? FileManager.default.removeItem(atPath: path) }
 
       let stream = try ByteStream(path: path)
       let scanner = LineScanner(stream: stream)

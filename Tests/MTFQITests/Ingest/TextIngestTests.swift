@@ -101,12 +101,8 @@ enum TextLogs {
 
   /// gzip with the system tool (independent of mtfqi's zlib reader).
   static func gzip(_ path: String) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["gzip", "-k", "-n", "-f", path]
-    try process.run()
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0)
+    let run = try Executables.runTool(["gzip", "-k", "-n", "-f", path])
+    #expect(run.status == 0, "\(run)")
     return path + ".gz"
   }
 

@@ -186,7 +186,7 @@ struct ReportTests {
       #expect(ReportFixtures.sectionIDs(page.html) == ["summary", section.rawValue], "input for \(section)")
       #expect(page.sections == [.summary, section])
     }
-    #expect(throws: MTFQIError.self) { try Report.build(ReportRequest()) }
+    expectError(MTFQIError.self, case: "invalidInput") { try Report.build(ReportRequest()) }
   }
 
   @Test("the numbers shown equal the inputs' numbers, read independently of the report's readers")

@@ -21,8 +21,7 @@ enum ReuseFixtures {
   static let actions = 3
 
   static let small: Result<Pipeline, any Error> = Result {
-    let directory = FileManager.default.temporaryDirectory
-      .appendingPathComponent("mtfqi-reuse-tests-\(getpid())-\(UUID().uuidString)").path
+    let directory = try Fixtures.sharedDirectory("mtfqi-reuse-tests")
     var parameters = TrainFixtures.parameters(
       tasks: 6, samples: 600, states: states, actions: actions, rank: 2, dim: 10, newTasks: 2,
       seed: 5)

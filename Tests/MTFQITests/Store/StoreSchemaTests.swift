@@ -97,7 +97,7 @@ import Testing
   }
 
   @Test func csvStoreWithTwoTasksAndBehaviorProbabilitiesMatchesTheSchema() throws {
-    let directory = try SchemaTestDirectory()
+    let directory = try Fixtures.TemporaryDirectory()
     let csv = """
       task,episode,step,obs_0,obs_1,action,reward,next_obs_0,next_obs_1,terminated,truncated,behavior_prob
       a,0,0,0.1,0.2,1,1.5,0.3,0.4,0,0,0.25
@@ -110,7 +110,7 @@ import Testing
   }
 
   @Test func discreteStoreWithDeclaredSpacesAndCompressionMatchesTheSchema() throws {
-    let directory = try SchemaTestDirectory()
+    let directory = try Fixtures.TemporaryDirectory()
     let csv = """
       episode,step,obs,action,reward,next_obs,terminated,truncated
       0,0,3,1,1,4,0,0
@@ -128,14 +128,4 @@ import Testing
     #expect(try file.dataset("/tasks/grid/rewards").filterNames() == ["shuffle", "deflate"])
     #expect(try file.group("/tasks/grid").stringAttribute("observation_space_origin") == "declared")
   }
-}
-
-/// A temporary directory removed when the value goes away.
-final class SchemaTestDirectory {
-  let url: URL
-  init() throws {
-    url = FileManager.default.temporaryDirectory.appendingPathComponent("mtfqi-test-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-  }
-  deinit { try? FileManager.default.removeItem(at: url) }
 }

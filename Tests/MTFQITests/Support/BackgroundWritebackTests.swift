@@ -9,9 +9,8 @@ import Testing
 struct BackgroundWritebackTests {
   @Test("A file written while the writeback runs has exactly the bytes written")
   func bytesUnchanged() throws {
-    let path = FileManager.default.temporaryDirectory
-      .appendingPathComponent("mtfqi-writeback-\(UUID().uuidString)").path
-    defer { try? FileManager.default.removeItem(atPath: path) }
+    let directory = try Fixtures.TemporaryDirectory("mtfqi-writeback")
+    let path = directory.file("output")
     #expect(FileManager.default.createFile(atPath: path, contents: nil), "cannot create \(path)")
     let writeback = try #require(BackgroundWriteback(path: path, interval: 0.001, step: 65_536))
     let handle = try #require(FileHandle(forWritingAtPath: path))

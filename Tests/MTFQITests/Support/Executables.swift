@@ -55,6 +55,41 @@ enum Executables {
 
   /// Runs any program to completion (see `run(_:_:)`).
   static func run(url: URL, _ arguments: [String]) throws -> Run {
+    try start(url: url, arguments).finish()
+  }
+
+  /// A process started and not yet waited for, its output going to a `Capture`: for tests that
+  /// watch, signal or kill a run while it works.
+  final class Running {
+    let process: Process
+    let capture: Capture
+
+    fileprivate init(process: Process, capture: Capture) {
+      self.process = process
+      self.capture = capture
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var isRunning: Bool { process.isRunning }
+
+    /// Waits for the end and returns what the process did.
+    func finish() throws -> Run {
+      process.waitUntilExit()
+      return Run(
+        status: process.terminationStatus, reason: process.terminationReason, stdout: try capture.readStdout(),
+        stderr: try capture.readStderr())
+    }
+  }
+
+  /// Starts the built executable `name` (see `run(_:_:)`), stdin from /dev/null.
+  static func start(
+    _ name: String, _ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation
+  ) throws -> Running {
+    try start(url: url(name, sourceLocation: sourceLocation), arguments)
+  }
+
+  /// Starts any program (see `start(_:_:)`).
+  static func start(url: URL, _ arguments: [String]) throws -> Running {
     let process = Process()
     process.executableURL = url
     process.arguments = arguments
@@ -63,10 +98,7 @@ enum Executables {
     process.standardError = capture.stderr
     process.standardInput = FileHandle.nullDevice
     try process.run()
-    process.waitUntilExit()
-    return Run(
-      status: process.terminationStatus, reason: process.terminationReason, stdout: try capture.readStdout(),
-      stderr: try capture.readStderr())
+    return Running(process: process, capture: capture)
   }
 
   /// The Python interpreter for tools/ cross-checks: `MTFQI_PYTHON` (set by `make test` to an
@@ -98,9 +130,7 @@ enum Executables {
     let stderr: FileHandle
 
     init() throws {
-      directory = FileManager.default.temporaryDirectory
-        .appendingPathComponent("mtfqi-capture-\(getpid())-\(UUID().uuidString)")
-      try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+      directory = URL(fileURLWithPath: try Fixtures.makeUniqueDirectory("mtfqi-capture"))
       for name in ["stdout", "stderr"] {
         guard FileManager.default.createFile(atPath: directory.appendingPathComponent(name).path, contents: nil) else {
           throw CocoaError(.fileWriteUnknown)

@@ -26,21 +26,61 @@ enum Fixtures {
 
   static func d4rl(_ name: String) -> String { path("d4rl/" + name + ".hdf5") }
 
-  /// A new empty directory, removed when the returned object is released.
+  /// A new empty directory, removed when the returned object is released: the one way tests
+  /// make a temporary directory (a name unique to this process and call, so concurrent runs of
+  /// the suite never collide).
   final class TemporaryDirectory {
     let path: String
 
     init(_ label: String = "mtfqi-test") throws {
-      let url = FileManager.default.temporaryDirectory
-        .appendingPathComponent("\(label)-\(getpid())-\(UUID().uuidString)")
-      try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-      path = url.path
+      path = try Fixtures.makeUniqueDirectory(label)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
+    var url: URL { URL(fileURLWithPath: path) }
+
     func file(_ name: String) -> String { path + "/" + name }
   }
+
+  /// A new empty directory shared by a suite's tests (a pipeline built once in a `static let`):
+  /// no test owns it, so it is removed when the test process exits.
+  static func sharedDirectory(_ label: String) throws -> String {
+    let path = try makeUniqueDirectory(label)
+    SharedDirectories.removeAtExit(path)
+    return path
+  }
+
+  static func makeUniqueDirectory(_ label: String) throws -> String {
+    let url = FileManager.default.temporaryDirectory
+      .appendingPathComponent("\(label)-\(getpid())-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url.path
+  }
+}
+
+/// The shared directories to remove at exit (`atexit` takes no context, hence a global list).
+private enum SharedDirectories {
+  nonisolated(unsafe) private static var paths: [String] = []
+  private static let lock = NSLock()
+  private static let registered: Bool = {
+    atexit {
+      SharedDirectories.lock.lock()
+      defer { SharedDirectories.lock.unlock() }
+      for path in SharedDirectories.paths { try? FileManager.default.removeItem(atPath: path) }
+    }
+    return true
+  }()
+
+  static func removeAtExit(_ path: String) {
+    _ = registered
+    lock.lock()
+    defer { lock.unlock() }
+    paths.append(path)
+  }
+}
+
+extension Fixtures {
 
   /// Options to ingest `inputs` into `output`.
   static func options(

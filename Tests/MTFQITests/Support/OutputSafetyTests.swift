@@ -147,23 +147,15 @@ struct OutputSafetyTests {
     let store = directory.file("store.h5")
     let binary = try Executables.url("mtfqi-ingest")
     let names = ["a", "b", "c", "d"]
-    var processes: [(Process, Executables.Capture)] = []
     for name in names {
-      let log = directory.file("\(name).csv")
-      try ReuseFixtures.writeLog(log, task: name, rows: 2000, states: 7, actions: 3)
-      let process = Process()
-      process.executableURL = binary
-      process.arguments = [log, "--task", name, "-o", store, "--append", "--quiet"]
-      let capture = try Executables.Capture()
-      process.standardOutput = capture.stdout
-      process.standardError = capture.stderr
-      processes.append((process, capture))
+      try ReuseFixtures.writeLog(directory.file("\(name).csv"), task: name, rows: 2000, states: 7, actions: 3)
     }
-    for (process, _) in processes { try process.run() }
-    for (process, capture) in processes {
-      process.waitUntilExit()
-      let stderr = try capture.readStderr()
-      #expect(process.terminationStatus == 0, "\(stderr)")
+    let processes = try names.map { name in
+      try Executables.start(url: binary, [directory.file("\(name).csv"), "--task", name, "-o", store, "--append", "--quiet"])
+    }
+    for process in processes {
+      let run = try process.finish()
+      #expect(run.status == 0, "\(run)")
     }
     let inspect = try Executables.run("mtfqi-inspect", [store, "--task-names"])
     #expect(inspect.status == 0, "\(inspect)")
@@ -183,13 +175,8 @@ struct OutputSafetyTests {
     #expect(refused.status == 1 && refused.stderr.contains("another process is writing"), "\(refused)")
     #expect(!FileManager.default.fileExists(atPath: store))
 
-    let process = Process()
-    process.executableURL = try Executables.url("mtfqi-ingest")
-    process.arguments = [log, "-o", store, "--quiet"]
-    let capture = try Executables.Capture()
-    process.standardOutput = capture.stdout
-    process.standardError = capture.stderr
-    try process.run()
+    let process = try Executables.start("mtfqi-ingest", [log, "-o", store, "--quiet"])
+    let capture = process.capture
     // Wait (bounded) until the second writer reports that it is waiting, then let it go.
     var said = false
     for _ in 0..<3000 where !said {
@@ -201,26 +188,19 @@ struct OutputSafetyTests {
     #expect(process.isRunning && !FileManager.default.fileExists(atPath: store))
     held?.release()
     held = nil
-    process.waitUntilExit()
-    let finalStderr = try capture.readStderr()
-    #expect(process.terminationStatus == 0, "\(finalStderr)")
+    let finished = try process.finish()
+    #expect(finished.status == 0, "\(finished)")
     #expect(FileManager.default.fileExists(atPath: store))
   }
 
   /// Starts `arguments` on `stage`, waits until `started()` says the run is under way (its
-  /// temporary output exists), sends `signal` and returns how the process ended.
+  /// temporary output exists), sends `signal` and returns what the process did.
   static func interrupt(
     _ stage: String, _ arguments: [String], signal: Int32, directory: String, output: String,
     whileWaiting: () throws -> Void = {}
-  ) throws -> (Process, String) {
-    let process = Process()
-    process.executableURL = try Executables.url(stage)
-    process.arguments = arguments
-    let capture = try Executables.Capture()
-    process.standardOutput = capture.stdout
-    process.standardError = capture.stderr
-    try process.run()
-    let temporary = directory + "/." + URL(fileURLWithPath: output).lastPathComponent + ".tmp-\(process.processIdentifier)"
+  ) throws -> Executables.Run {
+    let process = try Executables.start(stage, arguments)
+    let temporary = directory + "/." + URL(fileURLWithPath: output).lastPathComponent + ".tmp-\(process.pid)"
     var seen = false
     for _ in 0..<6000 where process.isRunning && !seen {
       try whileWaiting()
@@ -228,9 +208,8 @@ struct OutputSafetyTests {
       seen = stat(temporary, &info) == 0 && info.st_size > 0
       if !seen { usleep(5_000) }
     }
-    if seen { kill(process.processIdentifier, signal) }
-    process.waitUntilExit()
-    return (process, try capture.readStderr())
+    if seen { kill(process.pid, signal) }
+    return try process.finish()
   }
 
   @Test("SIGTERM and SIGINT in the middle of an ingest leave no temporary file", arguments: [SIGTERM, SIGINT])
@@ -241,29 +220,23 @@ struct OutputSafetyTests {
     let fifo = directory.file("log.csv")
     try #require(mkfifo(fifo, 0o600) == 0)
     let store = directory.file("store.h5")
-    let process = Process()
-    process.executableURL = try Executables.url("mtfqi-ingest")
-    process.arguments = [fifo, "--task", "a", "-o", store, "--quiet"]
-    let capture = try Executables.Capture()
-    process.standardOutput = capture.stdout
-    process.standardError = capture.stderr
-    try process.run()
+    let process = try Executables.start("mtfqi-ingest", [fifo, "--task", "a", "-o", store, "--quiet"])
     let writer = try #require(FileHandle(forWritingAtPath: fifo))
     var block = "episode,step,obs,action,reward,next_obs,terminated,truncated\n"
     for i in 0..<200_000 { block += "\(i),0,\(i % 7),\(i % 3),0.5,\(i % 5),0,1\n" }
     writer.write(Data(block.utf8))
-    let temporary = directory.file(".store.h5.tmp-\(process.processIdentifier)")
+    let temporary = directory.file(".store.h5.tmp-\(process.pid)")
     var seen = false
     for _ in 0..<6000 where process.isRunning && !seen {
       seen = FileManager.default.fileExists(atPath: temporary)
       if !seen { usleep(5_000) }
     }
-    let ingestStderr = try capture.readStderr()
+    let ingestStderr = try process.capture.readStderr()
     #expect(seen, "the ingest never created \(temporary): \(ingestStderr)")
-    kill(process.processIdentifier, signal)
-    process.waitUntilExit()
+    kill(process.pid, signal)
+    let run = try process.finish()
     try? writer.close()
-    #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == signal)
+    #expect(run.reason == .uncaughtSignal && run.status == signal, "\(run)")
     // Only the log remains: no temporary store, no store (and no lock file).
     let left = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
     #expect(left == ["log.csv"], "left behind: \(left)")
@@ -287,19 +260,18 @@ struct OutputSafetyTests {
       try #require(ingest.status == 0, "\(ingest)")
       try FileManager.default.removeItem(atPath: log)
       let output = directory + "/representation.h5"
-      let (process, stderr) = try Self.interrupt(
+      let run = try Self.interrupt(
         "mtfqi-export", [pipeline.model, "--store", store, "-o", output, "--quiet"], signal: signal,
         directory: directory, output: output)
       let left = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
-      if process.terminationReason == .exit && process.terminationStatus == 0 {
+      if run.reason == .exit && run.status == 0 {
         // Finished before it could be interrupted: try again with more rows.
         try FileManager.default.removeItem(atPath: output)
         try FileManager.default.removeItem(atPath: store)
         rows *= 4
         continue
       }
-      #expect(
-        process.terminationReason == .uncaughtSignal && process.terminationStatus == signal, "\(stderr)")
+      #expect(run.reason == .uncaughtSignal && run.status == signal, "\(run)")
       #expect(left == ["big.h5"], "left behind: \(left)")
       return
     }

@@ -4,52 +4,14 @@ import Testing
 /// End-to-end: runs the built `mtfqi-synth` (SwiftPM builds it next to the test bundle).
 @Suite("Synthetic: the mtfqi-synth command")
 struct SyntheticCommandTests {
-  /// The directory that holds the built products: the test bundle's directory (Linux: the
-  /// `.xctest` executable lives in it) or, failing that, the directory of the running binary.
-  static func executable() throws -> URL {
-    var candidates = [
-      Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent(),
-      URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-    ]
-    for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
-      candidates.append(bundle.bundleURL.deletingLastPathComponent())
-    }
-    for directory in candidates {
-      let url = directory.appendingPathComponent("mtfqi-synth")
-      if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-    }
-    Issue.record("mtfqi-synth not found in \(candidates.map(\.path)); run `swift build` first")
-    throw CocoaError(.fileNoSuchFile)
-  }
-
-  struct Run {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-  }
-
-  static func run(_ arguments: [String]) throws -> Run {
-    let process = Process()
-    process.executableURL = try executable()
-    process.arguments = arguments
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Run(
-      status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-      stderr: String(decoding: stderr, as: UTF8.self))
+  static func run(_ arguments: [String]) throws -> Executables.Run {
+    try Executables.run("mtfqi-synth", arguments)
   }
 
   @Test("mtfqi-synth writes logs, features and truth; usage errors exit 64")
   func endToEnd() throws {
-    let directory = FileManager.default.temporaryDirectory
-      .appendingPathComponent("mtfqi-synth-e2e-\(UUID().uuidString)").path
-    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let scratch = try Fixtures.TemporaryDirectory("mtfqi-synth-e2e")
+    let directory = scratch.path
     let ok = try Self.run([
       "-o", directory, "--tasks", "3", "--samples", "200", "--new-tasks", "1", "--new-samples",
       "20",
@@ -92,10 +54,9 @@ struct SyntheticCommandTests {
   @Test("A runtime failure prints Error: and exits 1")
   func runtimeFailure() throws {
     // The output "directory" is a regular file, so it cannot be created.
-    let file = FileManager.default.temporaryDirectory
-      .appendingPathComponent("mtfqi-synth-file-\(UUID().uuidString)").path
+    let scratch = try Fixtures.TemporaryDirectory("mtfqi-synth-file")
+    let file = scratch.file("not-a-directory")
     #expect(FileManager.default.createFile(atPath: file, contents: Data("x".utf8)), "cannot create \(file)")
-    defer { try? FileManager.default.removeItem(atPath: file) }
     let run = try Self.run(["-o", file, "--quiet"])
     #expect(run.status == 1)
     #expect(run.stderr.hasPrefix("Error: "))

@@ -180,7 +180,7 @@ struct SyntheticGeneratorTests {
     for (flag, mutate) in cases {
       var p = SyntheticParameters()
       mutate(&p)
-      #expect(throws: SyntheticError.self, "\(flag)") { try p.validate() }
+      expectError(SyntheticError.self, case: "invalidParameter", "\(flag)") { try p.validate() }
       do {
         try p.validate()
       } catch {

@@ -25,12 +25,9 @@ enum SyntheticFixtures {
     return p
   }
 
-  /// A fresh empty directory under the system temporary directory.
+  /// A fresh empty directory under the system temporary directory, removed when the tests end.
   static func temporaryDirectory(_ label: String) throws -> String {
-    let path = FileManager.default.temporaryDirectory
-      .appendingPathComponent("mtfqi-synth-tests-\(label)-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
+    try Fixtures.sharedDirectory("mtfqi-synth-tests-\(label)")
   }
 
   /// Every regular file under `directory`, as relative paths, sorted.

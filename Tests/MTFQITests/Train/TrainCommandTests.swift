@@ -17,8 +17,7 @@ struct TrainCommandTests {
   }
 
   static let small: Result<Pipeline, any Error> = Result {
-    let directory = FileManager.default.temporaryDirectory
-      .appendingPathComponent("mtfqi-train-tests-\(getpid())-\(UUID().uuidString)").path
+    let directory = try Fixtures.sharedDirectory("mtfqi-train-tests")
     let parameters = TrainFixtures.parameters(
       tasks: 6, samples: 600, states: 20, actions: 3, rank: 2, dim: 10, seed: 3)
     let paths = try TrainFixtures.pipeline(parameters, in: directory)
