@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
 import MTFQI
+import MTFQICommandLine
 
 @main
-struct Evaluate: ParsableCommand {
+struct Evaluate: StageCommand {
   static let configuration = CommandConfiguration(
     commandName: "mtfqi-evaluate",
     abstract:
@@ -37,11 +38,7 @@ struct Evaluate: ParsableCommand {
   @Option(name: .shortAndLong, help: "The metrics file to write (JSON).")
   var output: String?
 
-  @Flag(help: "Print the metrics JSON on stdout instead of the table.")
-  var json = false
-
-  @Flag(name: .shortAndLong, help: "No progress on stderr.")
-  var quiet = false
+  @OptionGroup var reporting: OutputOptions
 
   func validate() throws {
     guard !inputs.isEmpty else { throw ValidationError("give at least one model or head") }
@@ -53,15 +50,16 @@ struct Evaluate: ParsableCommand {
   }
 
   func run() throws {
-    // BLAS runs on one thread here (parallelism is over tasks): stop OpenBLAS's idle workers.
-    LinearAlgebra.useOneBLASThreadForProcess()
+    let progress = reporting.progressLine()
     let report: MetricsReport
     do throws(FQIError) {
-      report = try Evaluator.run(EvaluateRequest(inputs: inputs, truth: truth, output: output))
+      report = try Evaluator.run(
+        EvaluateRequest(inputs: inputs, truth: truth, output: output), progress: progress?.reporter)
     } catch {
-      if case .invalidSetting(let message) = error { throw ValidationError(message) }
-      Self.exit(withError: RuntimeFailure(error.description))
+      progress?.clear()
+      throw error.stageError()
     }
-    print(json ? try JSONText.encode(report) : MetricsTable.render(report))
+    progress?.clear()
+    try reporting.printSummary(report, text: MetricsTable.render(report))
   }
 }

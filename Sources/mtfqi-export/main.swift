@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
 import MTFQI
+import MTFQICommandLine
 
 @main
-struct Export: ParsableCommand {
+struct Export: StageCommand {
   static let configuration = CommandConfiguration(
     commandName: "mtfqi-export",
     abstract:
@@ -46,11 +47,7 @@ struct Export: ParsableCommand {
   )
   var step: Int?
 
-  @Flag(help: "Print a JSON summary on stdout instead of the text summary.")
-  var json = false
-
-  @Flag(name: .shortAndLong, help: "No progress on stderr.")
-  var quiet = false
+  @OptionGroup var reporting: OutputOptions
 
   func validate() throws {
     if task != nil && store == nil {
@@ -68,16 +65,17 @@ struct Export: ParsableCommand {
   }
 
   func run() throws {
-    // BLAS runs on one thread here (parallelism is over tasks): stop OpenBLAS's idle workers.
-    LinearAlgebra.useOneBLASThreadForProcess()
+    let progress = reporting.progressLine()
     let summary: ExportSummary
     do throws(FQIError) {
       summary = try Exporter.run(
-        ExportRequest(model: model, output: output, store: store, task: task, step: step))
+        ExportRequest(model: model, output: output, store: store, task: task, step: step),
+        progress: progress?.reporter)
     } catch {
-      if case .invalidSetting(let message) = error { throw ValidationError(message) }
-      Self.exit(withError: RuntimeFailure(error.description))
+      progress?.clear()
+      throw error.stageError()
     }
-    print(json ? try JSONText.encode(summary) : summary.report)
+    progress?.clear()
+    try reporting.printSummary(summary, text: summary.report)
   }
 }
