@@ -37,3 +37,21 @@ public struct OutputOptions: ParsableArguments {
     print(json ? try JSONText.encode(summary) : text())
   }
 }
+
+extension OutputOptions {
+  /// Runs a library entry point that reports progress lines: hands it the progress line's
+  /// reporter (nil when no progress is shown), erases the line when the call returns or throws,
+  /// and reports an `FQIError` as the stage's error (`FQIError.stageError(solverContext:)`).
+  public func runShowingProgress<Result>(
+    solverContext: String? = nil,
+    _ body: ((@Sendable (String) -> Void)?) throws(FQIError) -> Result
+  ) throws -> Result {
+    let line = progressLine()
+    defer { line?.clear() }
+    do {
+      return try body(line?.reporter)
+    } catch {
+      throw error.stageError(solverContext: solverContext)
+    }
+  }
+}

@@ -50,16 +50,10 @@ struct Evaluate: StageCommand {
   }
 
   func run() throws {
-    let progress = reporting.progressLine()
-    let report: MetricsReport
-    do throws(FQIError) {
-      report = try Evaluator.run(
-        EvaluateRequest(inputs: inputs, truth: truth, output: output), progress: progress?.reporter)
-    } catch {
-      progress?.clear()
-      throw error.stageError()
+    let request = EvaluateRequest(inputs: inputs, truth: truth, output: output)
+    let report = try reporting.runShowingProgress { progress throws(FQIError) in
+      try Evaluator.run(request, progress: progress)
     }
-    progress?.clear()
     try reporting.printSummary(report, text: MetricsTable.render(report))
   }
 }

@@ -65,17 +65,10 @@ struct Export: StageCommand {
   }
 
   func run() throws {
-    let progress = reporting.progressLine()
-    let summary: ExportSummary
-    do throws(FQIError) {
-      summary = try Exporter.run(
-        ExportRequest(model: model, output: output, store: store, task: task, step: step),
-        progress: progress?.reporter)
-    } catch {
-      progress?.clear()
-      throw error.stageError()
+    let request = ExportRequest(model: model, output: output, store: store, task: task, step: step)
+    let summary = try reporting.runShowingProgress { progress throws(FQIError) in
+      try Exporter.run(request, progress: progress)
     }
-    progress?.clear()
     try reporting.printSummary(summary, text: summary.report)
   }
 }

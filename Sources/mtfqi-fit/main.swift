@@ -136,16 +136,10 @@ struct Fit: StageCommand {
   }
 
   func run() throws {
-    let progress = reporting.progressLine()
-    let summary: FitSummary
-    do throws(FQIError) {
-      summary = try HeadFitter.run(request, progress: progress?.reporter)
-    } catch {
-      progress?.clear()
-      // A solver failure names the data that led there.
-      throw error.stageError(solverContext: "\(store) on \(representation)")
+    // A solver failure names the data that led there.
+    let summary = try reporting.runShowingProgress(solverContext: "\(store) on \(representation)") {
+      progress throws(FQIError) in try HeadFitter.run(request, progress: progress)
     }
-    progress?.clear()
     try reporting.printSummary(summary, text: summary.report)
   }
 }

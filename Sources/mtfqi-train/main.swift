@@ -177,16 +177,10 @@ struct Train: StageCommand {
   func run() throws {
     let request = TrainRequest(
       store: store, output: output, config: try resolvedConfig(), qTablesDirectory: qTables)
-    let progress = reporting.progressLine()
-    let summary: TrainSummary
-    do throws(FQIError) {
-      summary = try Trainer.run(request, progress: progress?.reporter)
-    } catch {
-      progress?.clear()
-      // A solver failure names the data that led there.
-      throw error.stageError(solverContext: store)
+    // A solver failure names the data that led there.
+    let summary = try reporting.runShowingProgress(solverContext: store) { progress throws(FQIError) in
+      try Trainer.run(request, progress: progress)
     }
-    progress?.clear()
     for warning in summary.warnings {
       FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
     }

@@ -84,28 +84,19 @@ extension TrainConfig {
   /// `auto` turns the automatic choice on; a number fixes the setting and turns it off. `auto`
   /// for the head ridge also forgets a head ridge the config file gave.
   private mutating func applyRidgesAndRank(_ overrides: TrainOverrides) {
-    switch overrides.rank {
-    case .auto?: rankAuto = true
-    case .fixed(let value)?:
-      rank = value
-      rankAuto = false
-    case nil: break
+    Self.merge(overrides.rank, into: &rank, auto: &rankAuto)
+    Self.merge(overrides.ridge, into: &ridge, auto: &ridgeAuto)
+    if let headRidgeSetting = overrides.headRidge {
+      headRidge = headRidgeSetting.fixedValue
+      headRidgeAuto = headRidgeSetting == .auto
     }
-    switch overrides.ridge {
-    case .auto?: ridgeAuto = true
-    case .fixed(let value)?:
-      ridge = value
-      ridgeAuto = false
-    case nil: break
-    }
-    switch overrides.headRidge {
-    case .auto?:
-      headRidgeAuto = true
-      headRidge = nil
-    case .fixed(let value)?:
-      headRidge = value
-      headRidgeAuto = false
-    case nil: break
-    }
+  }
+
+  private static func merge<Value>(
+    _ setting: AutoSetting<Value>?, into value: inout Value, auto: inout Bool
+  ) {
+    guard let setting else { return }
+    if let fixed = setting.fixedValue { value = fixed }
+    auto = setting == .auto
   }
 }
