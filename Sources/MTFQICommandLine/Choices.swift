@@ -50,7 +50,13 @@ extension TrainConfig.Representation: HyphenatedChoice {}
 extension TargetPolicyKind: HyphenatedChoice {}
 extension CoverageGates.Scope: HyphenatedChoice {}
 
-extension FeatureMapSpec.Kind: ExpressibleByArgument {}
+/// `--features` of `mtfqi-train`: one-hot, table, raw or fourier (the config's spelling).
+public func featureKind(_ text: String) throws -> FeatureMapSpec.Kind {
+  guard let kind = FeatureMapSpec.Kind(rawValue: text) else {
+    throw ValidationError("--features must be one-hot, table, raw or fourier; found '\(text)'")
+  }
+  return kind
+}
 
 /// `auto` or a value: `--rank auto`, `--ridge 1e-3`.
 extension AutoSetting: ExpressibleByArgument where Value: LosslessStringConvertible {

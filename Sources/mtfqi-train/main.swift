@@ -45,7 +45,8 @@ struct Train: StageCommand {
 
   // MARK: Base features
 
-  @Option(help: "Base features: one-hot, table, raw or fourier (default one-hot).")
+  @Option(
+    help: "Base features: one-hot, table, raw or fourier (default one-hot).", transform: featureKind)
   var features: FeatureMapSpec.Kind?
 
   @Option(help: "The feature-table file for --features table (schemas/feature-table.md).")
