@@ -1,6 +1,11 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// What every stage executable uses: the core library and the shared command-line layer.
+let stageDependencies: [Target.Dependency] = [
+  "MTFQI", "MTFQICommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+]
+
 let package = Package(
   name: "mtfqi",
   platforms: [.macOS(.v13)],
@@ -44,37 +49,43 @@ let package = Package(
       ],
       swiftSettings: [.enableUpcomingFeature("InternalImportsByDefault")],
       linkerSettings: [.linkedLibrary("lapacke")]),
+    // The stages' shared command-line layer: option groups (output, objective), flag value
+    // types and the process setup every stage does before parsing. ArgumentParser stays out of
+    // the core library; the executables and the tests use this module.
+    .target(
+      name: "MTFQICommandLine",
+      dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     .executableTarget(
       name: "mtfqi-ingest",
-      dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+      dependencies: stageDependencies),
     .executableTarget(
       name: "mtfqi-coverage",
-      dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+      dependencies: stageDependencies),
     .executableTarget(
       name: "mtfqi-synth",
-      dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+      dependencies: stageDependencies),
     .executableTarget(
       name: "mtfqi-inspect",
-      dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+      dependencies: stageDependencies),
     .executableTarget(
       name: "mtfqi-train",
-      dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+      dependencies: stageDependencies),
     .executableTarget(
       name: "mtfqi-export",
-      dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+      dependencies: stageDependencies),
     .executableTarget(
       name: "mtfqi-fit",
-      dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+      dependencies: stageDependencies),
     .executableTarget(
       name: "mtfqi-evaluate",
-      dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+      dependencies: stageDependencies),
     .executableTarget(
       name: "mtfqi-report",
-      dependencies: ["MTFQI", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+      dependencies: stageDependencies),
     .testTarget(
       name: "MTFQITests",
       dependencies: [
-        "MTFQI",
+        "MTFQI", "MTFQICommandLine",
         .product(name: "Numerics", package: "swift-numerics"),
       ],
       resources: []),

@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
 import MTFQI
+import MTFQICommandLine
 
 @main
-struct Coverage: ParsableCommand {
+struct Coverage: StageCommand {
   static let configuration = CommandConfiguration(
     commandName: "mtfqi-coverage",
     abstract:
@@ -25,7 +26,9 @@ struct Coverage: ParsableCommand {
 
       Gates (--max-concentrability, --min-lambda, ...) make the command exit with status 3 when a \
       number fails on any task or on the pooled data (--gate-scope narrows that), after writing \
-      the report; the message names the task and the number. Errors exit 1, usage errors 64.
+      the report; the message names the task and the number. Errors exit 1, usage errors 64. \
+      --json prints the report instead of the table; --quiet leaves out the progress and the \
+      table (the report file and gate messages only).
 
       Examples:
         mtfqi-coverage build/run/store.h5 --truth data/synth/truth.h5 -o build/run/coverage.json
@@ -54,20 +57,13 @@ struct Coverage: ParsableCommand {
   var features: String?
 
   @Option(help: "The target policy: uniform or greedy (greedy needs --model).")
-  var policy: String = "uniform"
+  var policy: TargetPolicyKind = .uniform
 
-  @Option(help: "Discount for the discounted occupancy, in [0, 1).")
-  var gamma: Double?
+  @OptionGroup(title: "Objective (discounted occupancy, or per step with --horizon)")
+  var objective: DiscountHorizonOptions
 
-  @Option(help: "Finite horizon H: per-step occupancies d_0 .. d_{H-1}.")
-  var horizon: Int?
-
-  @Option(
-    help: "Finite horizon: each step is fitted on all rows (pooled) or on its own rows (per_step).")
-  var stepData: String?
-
-  @Option(help: "Analyse only these tasks (comma-separated).")
-  var tasks: String?
+  @Option(help: "Analyse only these tasks (comma-separated).", transform: commaSeparatedList)
+  var tasks: [String]?
 
   @Option(
     help:
@@ -129,35 +125,19 @@ struct Coverage: ParsableCommand {
   var minSigmaK: Double?
 
   @Option(help: "Which scopes the gates check: all, tasks or pooled.")
-  var gateScope: String = "all"
+  var gateScope: CoverageGates.Scope = .all
 
   @Option(help: ArgumentHelp("Rows per block (tuning and benchmarks).", visibility: .hidden))
   var blockRows: Int?
 
-  @Flag(help: "Print the JSON report on stdout instead of the table.")
-  var json = false
-
-  @Flag(
-    name: .shortAndLong, help: "No progress and no table (the report file and gate messages only).")
-  var quiet = false
+  @OptionGroup var reporting: OutputOptions
 
   func validate() throws {
-    guard TargetPolicyKind(rawValue: policy) != nil else {
-      throw ValidationError("--policy must be uniform or greedy, found '\(policy)'")
-    }
-    if let stepData,
-      CoverageStepData(rawValue: stepData.replacingOccurrences(of: "-", with: "_")) == nil
-    {
-      throw ValidationError("--step-data must be pooled or per_step, found '\(stepData)'")
-    }
-    guard CoverageGates.Scope(rawValue: gateScope) != nil else {
-      throw ValidationError("--gate-scope must be all, tasks or pooled, found '\(gateScope)'")
-    }
     if bootstrapSample < 0 {
       throw ValidationError(
         "--bootstrap-sample must be 0 (all rows) or positive, found \(bootstrapSample)")
     }
-    if gamma != nil && horizon != nil {
+    if objective.gamma != nil && objective.horizon != nil {
       throw ValidationError("give --gamma (discounted) or --horizon (finite horizon), not both")
     }
     for (name, value) in [
@@ -169,7 +149,7 @@ struct Coverage: ParsableCommand {
         throw ValidationError("\(name) takes a share in [0, 1], found \(value)")
       }
     }
-    let featureTable = features.flatMap { $0.hasPrefix("table:") ? String($0.dropFirst(6)) : nil }
+    let featureTable = try featureSpec()?.table
     do {
       try OutputGuard.declare(
         inputs: [store] + [model, truth, featureTable].compactMap { $0 }, outputs: output.map { [$0] } ?? [])
@@ -178,29 +158,39 @@ struct Coverage: ParsableCommand {
     }
   }
 
-  func run() throws {
-    // The tasks are scanned in parallel, one thread each, so BLAS runs on the calling thread.
-    LinearAlgebra.useOneBLASThreadForProcess()
-    Self.keepFreedMemory()
-    var options = CoverageOptions(store: store)
-    options.model = model
-    options.truth = truth
-    options.policy = TargetPolicyKind(rawValue: policy) ?? .uniform
-    options.gamma = gamma
-    options.horizon = horizon
-    options.stepData = stepData.flatMap {
-      CoverageStepData(rawValue: $0.replacingOccurrences(of: "-", with: "_"))
+  /// --features as a feature map spec (nil: the default).
+  func featureSpec() throws -> FeatureMapSpec? {
+    do {
+      return try features.map { text throws(CoverageError) in try CoverageOptions.parseFeatures(text) }
+    } catch {
+      throw ValidationError(error.description)
     }
-    options.tasks = tasks.map {
-      $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+  }
+
+  var options: CoverageOptions {
+    get throws {
+      var options = CoverageOptions(store: store)
+      options.model = model
+      options.truth = truth
+      options.features = try featureSpec()
+      options.policy = policy
+      options.gamma = objective.gamma
+      options.horizon = objective.horizon
+      options.stepData = objective.stepData.map { $0 == .perStep ? .perStep : .pooled }
+      options.tasks = tasks
+      options.ridgeRelative = ridge
+      options.bootstrapThresholdFactor = bootstrapThreshold
+      options.bootstrapSample = bootstrapSample
+      options.seed = seed
+      options.includeCounts = counts
+      if let blockRows { options.blockRows = max(1, blockRows) }
+      options.showProgress = reporting.showProgress && !reporting.json
+      options.gates = gates
+      return options
     }
-    options.ridgeRelative = ridge
-    options.bootstrapThresholdFactor = bootstrapThreshold
-    options.bootstrapSample = bootstrapSample
-    options.seed = seed
-    options.includeCounts = counts
-    if let blockRows { options.blockRows = max(1, blockRows) }
-    options.showProgress = !quiet && !json && isatty(2) != 0
+  }
+
+  var gates: CoverageGates {
     var gates = CoverageGates()
     gates.maxConcentrability = maxConcentrability
     gates.maxChiSquare = maxChiSquare
@@ -212,21 +202,24 @@ struct Coverage: ParsableCommand {
     gates.maxUnsupportedBootstrap = maxUnsupportedBootstrap
     gates.minESSFraction = minESSFraction
     gates.minSigmaK = minSigmaK
-    gates.scope = CoverageGates.Scope(rawValue: gateScope) ?? .all
-    options.gates = gates
+    gates.scope = gateScope
+    return gates
+  }
 
+  func run() throws {
+    ProcessMemory.keepFreedMemory()
+    let options = try options
     let report: CoverageReport
     do {
-      if let features { options.features = try CoverageOptions.parseFeatures(features) }
       report = try CoverageAnalysis.run(options)
       if let output { try report.write(to: output) }
     } catch {
       if case .usage(let message) = error { throw ValidationError(message) }
-      Self.exit(withError: RuntimeFailure(error.description))
+      throw RuntimeFailure(error.description)
     }
-    if json {
+    if reporting.json {
       print(try report.jsonText())
-    } else if !quiet {
+    } else if !reporting.quiet {
       print(CoverageTable.render(report))
     }
     if !report.gates.passed {
@@ -235,20 +228,5 @@ struct Coverage: ParsableCommand {
       FileHandle.standardError.write(Data(message.utf8))
       throw ExitCode(3)
     }
-  }
-
-  /// The passes allocate and free block-sized buffers (a few MiB) for every row block; glibc
-  /// would return the freed heap top to the kernel each time and fault it back in for the next
-  /// block (measured: a third of the run time in page faults on 1M rows of 63 floats). Raise
-  /// the trim and mmap thresholds with `mallopt` (malloc.h, which Swift's Glibc module does not
-  /// export: found with dlsym). Without it the run is only slower.
-  static func keepFreedMemory() {
-    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
-    typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-    let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
-    let trimThreshold: Int32 = -1  // M_TRIM_THRESHOLD
-    let mmapThreshold: Int32 = -3  // M_MMAP_THRESHOLD
-    _ = mallopt(trimThreshold, 1 << 30)
-    _ = mallopt(mmapThreshold, 64 << 20)
   }
 }

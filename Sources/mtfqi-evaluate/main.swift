@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
 import MTFQI
+import MTFQICommandLine
 
 @main
-struct Evaluate: ParsableCommand {
+struct Evaluate: StageCommand {
   static let configuration = CommandConfiguration(
     commandName: "mtfqi-evaluate",
     abstract:
@@ -37,11 +38,7 @@ struct Evaluate: ParsableCommand {
   @Option(name: .shortAndLong, help: "The metrics file to write (JSON).")
   var output: String?
 
-  @Flag(help: "Print the metrics JSON on stdout instead of the table.")
-  var json = false
-
-  @Flag(name: .shortAndLong, help: "No progress on stderr.")
-  var quiet = false
+  @OptionGroup var reporting: OutputOptions
 
   func validate() throws {
     guard !inputs.isEmpty else { throw ValidationError("give at least one model or head") }
@@ -53,15 +50,10 @@ struct Evaluate: ParsableCommand {
   }
 
   func run() throws {
-    // BLAS runs on one thread here (parallelism is over tasks): stop OpenBLAS's idle workers.
-    LinearAlgebra.useOneBLASThreadForProcess()
-    let report: MetricsReport
-    do throws(FQIError) {
-      report = try Evaluator.run(EvaluateRequest(inputs: inputs, truth: truth, output: output))
-    } catch {
-      if case .invalidSetting(let message) = error { throw ValidationError(message) }
-      Self.exit(withError: RuntimeFailure(error.description))
+    let request = EvaluateRequest(inputs: inputs, truth: truth, output: output)
+    let report = try reporting.runShowingProgress { progress throws(FQIError) in
+      try Evaluator.run(request, progress: progress)
     }
-    print(json ? try JSONText.encode(report) : MetricsTable.render(report))
+    try reporting.printSummary(report, text: MetricsTable.render(report))
   }
 }

@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
 import MTFQI
+import MTFQICommandLine
 
 @main
-struct Export: ParsableCommand {
+struct Export: StageCommand {
   static let configuration = CommandConfiguration(
     commandName: "mtfqi-export",
     abstract:
@@ -46,11 +47,7 @@ struct Export: ParsableCommand {
   )
   var step: Int?
 
-  @Flag(help: "Print a JSON summary on stdout instead of the text summary.")
-  var json = false
-
-  @Flag(name: .shortAndLong, help: "No progress on stderr.")
-  var quiet = false
+  @OptionGroup var reporting: OutputOptions
 
   func validate() throws {
     if task != nil && store == nil {
@@ -68,16 +65,10 @@ struct Export: ParsableCommand {
   }
 
   func run() throws {
-    // BLAS runs on one thread here (parallelism is over tasks): stop OpenBLAS's idle workers.
-    LinearAlgebra.useOneBLASThreadForProcess()
-    let summary: ExportSummary
-    do throws(FQIError) {
-      summary = try Exporter.run(
-        ExportRequest(model: model, output: output, store: store, task: task, step: step))
-    } catch {
-      if case .invalidSetting(let message) = error { throw ValidationError(message) }
-      Self.exit(withError: RuntimeFailure(error.description))
+    let request = ExportRequest(model: model, output: output, store: store, task: task, step: step)
+    let summary = try reporting.runShowingProgress { progress throws(FQIError) in
+      try Exporter.run(request, progress: progress)
     }
-    print(json ? try JSONText.encode(summary) : summary.report)
+    try reporting.printSummary(summary, text: summary.report)
   }
 }

@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
 import MTFQI
+import MTFQICommandLine
 
 @main
-struct Fit: ParsableCommand {
+struct Fit: StageCommand {
   static let configuration = CommandConfiguration(
     commandName: "mtfqi-fit",
     abstract:
@@ -51,20 +52,11 @@ struct Fit: ParsableCommand {
   @Option(name: .shortAndLong, help: "The head file to write (HDF5).")
   var output: String
 
-  @Option(help: "discounted or finite-horizon (default: the model's).")
-  var mode: String?
-
-  @Option(help: "Discount factor (default: the model's).")
-  var gamma: Double?
+  @OptionGroup(title: "Objective (default: the model's)")
+  var objective: ObjectiveOptions
 
   @Option(help: "FQI iterations K, discounted mode (default: the model's).")
   var iterations: Int?
-
-  @Option(help: "Horizon H, finite-horizon mode (default: the model's).")
-  var horizon: Int?
-
-  @Option(help: "Finite horizon: fit every step on pooled or per-step rows (default: the model's).")
-  var stepData: String?
 
   @Option(
     help:
@@ -76,13 +68,13 @@ struct Fit: ParsableCommand {
     help:
       "Ridge on the head, mean convention, or auto (default: chosen by estimated policy value in discounted mode, the model's head ridge otherwise)."
   )
-  var headRidge: String?
+  var headRidge: AutoSetting<Double>?
 
   @Flag(help: "Accepted for compatibility: the scratch baseline is always fitted.")
   var scratch = false
 
   @Option(help: "Ridge of the scratch baseline, or auto (default, see above).")
-  var scratchRidge: String?
+  var scratchRidge: AutoSetting<Double>?
 
   @Option(help: "A truth file (schemas/truth.md): adds the oracle baseline on phi*.")
   var truth: String?
@@ -106,18 +98,9 @@ struct Fit: ParsableCommand {
   )
   var qTables: String?
 
-  @Flag(help: "Print a JSON summary on stdout instead of the text summary.")
-  var json = false
-
-  @Flag(name: .shortAndLong, help: "No progress on stderr.")
-  var quiet = false
+  @OptionGroup var reporting: OutputOptions
 
   func validate() throws {
-    for (flag, value) in [("--head-ridge", headRidge), ("--scratch-ridge", scratchRidge)] {
-      if let value, value != "auto", Double(value) == nil {
-        throw ValidationError("\(flag) must be a number or auto; found '\(value)'")
-      }
-    }
     if let holdout, !(holdout > 0 && holdout < 1) {
       throw ValidationError(
         "--holdout must be a fraction strictly between 0 and 1, found \(holdout)")
@@ -132,59 +115,31 @@ struct Fit: ParsableCommand {
     }
   }
 
-  func run() throws {
-    // BLAS runs on one thread here (parallelism is over tasks): stop OpenBLAS's idle workers.
-    LinearAlgebra.useOneBLASThreadForProcess()
+  var request: FitRequest {
     var request = FitRequest(
       representation: representation, store: store, task: task, output: output)
-    if let mode {
-      switch mode {
-      case "discounted": request.mode = .discounted
-      case "finite-horizon", "finite_horizon": request.mode = .finiteHorizon
-      default: throw ValidationError("--mode must be discounted or finite-horizon; found '\(mode)'")
-      }
-    }
-    if let stepData {
-      guard
-        let value = TrainConfig.StepData(
-          rawValue: stepData.replacingOccurrences(of: "-", with: "_"))
-      else {
-        throw ValidationError("--step-data must be pooled or per-step; found '\(stepData)'")
-      }
-      request.stepData = value
-    }
-    request.gamma = gamma
+    request.mode = objective.mode
+    request.stepData = objective.stepData
+    request.gamma = objective.gamma
     request.iterations = iterations
-    request.horizon = horizon
+    request.horizon = objective.horizon
     request.step = step
-    request.headRidge = headRidge.flatMap { Double($0) }
+    request.headRidge = headRidge?.fixedValue
     request.scratch = true
-    request.scratchRidge = scratchRidge.flatMap { Double($0) }
+    request.scratchRidge = scratchRidge?.fixedValue
     request.truth = truth
     request.holdout = holdout
     request.divergenceFactor = divergenceFactor
     request.seed = seed
     request.qTablesDirectory = qTables
-    let showProgress = Progress.enabled(quiet: quiet)
-    var progress: (@Sendable (String) -> Void)?
-    if showProgress {
-      progress = { @Sendable line in
-        FileHandle.standardError.write(Data(("\r" + line + "\u{1B}[K").utf8))
-      }
+    return request
+  }
+
+  func run() throws {
+    // A solver failure names the data that led there.
+    let summary = try reporting.runShowingProgress(solverContext: "\(store) on \(representation)") {
+      progress throws(FQIError) in try HeadFitter.run(request, progress: progress)
     }
-    let summary: FitSummary
-    do throws(FQIError) {
-      summary = try HeadFitter.run(request, progress: progress)
-    } catch {
-      if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-      if case .invalidSetting(let message) = error { throw ValidationError(message) }
-      // A solver failure names the data that led there.
-      if case .linearAlgebra = error {
-        Self.exit(withError: RuntimeFailure("\(store) on \(representation): \(error.description)"))
-      }
-      Self.exit(withError: RuntimeFailure(error.description))
-    }
-    if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-    print(json ? try JSONText.encode(summary) : summary.report)
+    try reporting.printSummary(summary, text: summary.report)
   }
 }

@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
 import MTFQI
+import MTFQICommandLine
 
 @main
-struct Ingest: ParsableCommand {
+struct Ingest: StageCommand {
   static let configuration = CommandConfiguration(
     commandName: "mtfqi-ingest",
     abstract: "Read logged transitions (CSV, JSON Lines, gzip, Minari folders, D4RL HDF5) into one HDF5 store.",
@@ -72,11 +73,7 @@ struct Ingest: ParsableCommand {
   @Flag(help: "Fail at once when another process is writing the output (default: wait for it).")
   var noWait = false
 
-  @Flag(help: "Print a JSON summary on stdout instead of the table.")
-  var json = false
-
-  @Flag(name: .shortAndLong, help: "No progress on stderr.")
-  var quiet = false
+  @OptionGroup var reporting: OutputOptions
 
   func validate() throws {
     guard !inputs.isEmpty else { throw ValidationError("give at least one input file or folder") }
@@ -116,8 +113,6 @@ struct Ingest: ParsableCommand {
   }
 
   func run() throws {
-    // Ingest runs no BLAS: stop OpenBLAS's idle workers, which would spin on the cores the parser uses.
-    LinearAlgebra.useOneBLASThreadForProcess()
     OutputLock.waitForOtherWriters = !noWait
     var options = IngestOptions()
     options.inputs = inputs
@@ -131,7 +126,7 @@ struct Ingest: ParsableCommand {
     options.rejectReport = rejectReport
     options.format = format.flatMap(InputFormat.init(rawValue:))
     options.compression = compress.map { .deflate(level: $0) } ?? .none
-    options.showProgress = Progress.enabled(quiet: quiet)
+    options.showProgress = reporting.showProgress
     do {
       if let observationSpace {
         options.observationSpace = try Space.parse(observationSpace, context: "--observation-space")
@@ -144,12 +139,8 @@ struct Ingest: ParsableCommand {
     do {
       summary = try Ingester.run(options)
     } catch {
-      Self.exit(withError: RuntimeFailure(error.description))
+      throw RuntimeFailure(error.description)
     }
-    if json {
-      print(try JSONText.encode(summary))
-    } else {
-      print(IngestReport.table(summary))
-    }
+    try reporting.printSummary(summary, text: IngestReport.table(summary))
   }
 }

@@ -1,8 +1,9 @@
 import ArgumentParser
 import MTFQI
+import MTFQICommandLine
 
 @main
-struct Inspect: ParsableCommand {
+struct Inspect: StageCommand {
   static let configuration = CommandConfiguration(
     commandName: "mtfqi-inspect",
     abstract: "Print a readable summary of an mtfqi file (a store: tasks, spaces, counts, provenance).",
@@ -28,7 +29,7 @@ struct Inspect: ParsableCommand {
     do {
       inspection = try FileInspection.inspect(file)
     } catch {
-      Self.exit(withError: RuntimeFailure(error.description))
+      throw RuntimeFailure(error.description)
     }
     if taskNames {
       for task in inspection.tasks { print(task.name) }

@@ -1,8 +1,9 @@
 import ArgumentParser
 import MTFQI
+import MTFQICommandLine
 
 @main
-struct ReportCommand: ParsableCommand {
+struct ReportCommand: StageCommand {
   static let configuration = CommandConfiguration(
     commandName: "mtfqi-report",
     abstract: "Write one self-contained HTML page (inline SVG figures, no script) describing a pipeline run.",
@@ -92,7 +93,7 @@ struct ReportCommand: ParsableCommand {
       let page = try Report.write(request, to: output)
       print("\(output): \(page.sections.map(\.rawValue).joined(separator: ", ")) (\(page.html.utf8.count) bytes)")
     } catch {
-      Self.exit(withError: RuntimeFailure(error.description))
+      throw RuntimeFailure(error.description)
     }
   }
 }

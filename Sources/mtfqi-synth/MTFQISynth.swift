@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
 import MTFQI
+import MTFQICommandLine
 
 /// `mtfqi-synth`: writes logs of a low-rank multitask MDP family, its feature table and its
 /// exact ground truth. Thin: parse, validate (through the library's own checks), call
 /// `SyntheticGenerator.generate`.
 @main
-struct MTFQISynth: ParsableCommand {
+struct MTFQISynth: StageCommand {
   static let configuration = CommandConfiguration(
     commandName: "mtfqi-synth",
     abstract: "Generate a low-rank multitask MDP family with exact ground truth.",
@@ -108,8 +109,7 @@ struct MTFQISynth: ParsableCommand {
   @Option(help: "The seed of every random choice.")
   var seed: UInt64 = 0
 
-  @Flag(help: "No progress messages on stderr (they appear only when stderr is a terminal).")
-  var quiet = false
+  @OptionGroup var progressOptions: ProgressOptions
 
   enum SamplingOption: String, ExpressibleByArgument, CaseIterable {
     case iid, episodes
@@ -165,11 +165,8 @@ struct MTFQISynth: ParsableCommand {
   }
 
   func run() throws {
-    // BLAS runs on one thread here (small solves): stop OpenBLAS's idle workers.
-    LinearAlgebra.useOneBLASThreadForProcess()
-    let showProgress = !quiet && isatty(STDERR_FILENO) == 1
     var progress: (@Sendable (String) -> Void)? = nil
-    if showProgress {
+    if progressOptions.showProgress {
       progress = { @Sendable message in
         FileHandle.standardError.write(Data(("mtfqi-synth: " + message + "\n").utf8))
       }
@@ -179,8 +176,7 @@ struct MTFQISynth: ParsableCommand {
         parameters, into: output, formats: format.formats, progress: progress)
       print(summary.report)
     } catch {
-      FileHandle.standardError.write(Data("Error: \(error.description)\n".utf8))
-      throw ExitCode.failure
+      throw RuntimeFailure(error.description)
     }
   }
 }

@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
 import MTFQI
+import MTFQICommandLine
 
 @main
-struct Train: ParsableCommand {
+struct Train: StageCommand {
   static let configuration = CommandConfiguration(
     commandName: "mtfqi-train",
     abstract:
@@ -15,7 +16,8 @@ struct Train: ParsableCommand {
       y = r + gamma (1 - terminated) max_a' Q_t(s',a') and solves the joint rank-k ridge least \
       squares by alternating least squares from a spectral initialisation, warm-started. Ridge \
       convention: each task's squared error is averaged over its transitions (mean), the ridge \
-      is absolute. Finite-horizon mode fits H steps backward (--mode finite-horizon --horizon H).
+      is absolute. Finite-horizon mode fits H steps backward (--mode finite-horizon --horizon H). \
+      The objective's defaults: discounted, gamma 0.9 (1 in finite-horizon mode), pooled step data.
 
       Also trained: a single-task FQI baseline on psi, and with --truth an oracle on B*^T x; the \
       summary then compares all three with Q*. The model (schemas/model.md) is written to a \
@@ -41,8 +43,11 @@ struct Train: ParsableCommand {
   @Option(help: "A JSON config file; the flags below override its settings.")
   var config: String?
 
-  @Option(help: "Base features: one-hot, table, raw or fourier (default one-hot).")
-  var features: String?
+  // MARK: Base features
+
+  @Option(
+    help: "Base features: one-hot, table, raw or fourier (default one-hot).", transform: featureKind)
+  var features: FeatureMapSpec.Kind?
 
   @Option(help: "The feature-table file for --features table (schemas/feature-table.md).")
   var featureTable: String?
@@ -58,11 +63,10 @@ struct Train: ParsableCommand {
     help: "Standardise observations for raw and fourier features (default on).")
   var normalize: Bool?
 
-  @Option(help: "discounted or finite-horizon (default discounted).")
-  var mode: String?
+  // MARK: The objective
 
-  @Option(help: "Discount factor (default 0.9 discounted, 1 finite horizon).")
-  var gamma: Double?
+  @OptionGroup(title: "Objective")
+  var objective: ObjectiveOptions
 
   @Option(
     help:
@@ -70,33 +74,26 @@ struct Train: ParsableCommand {
   )
   var iterations: Int?
 
-  @Option(help: "Horizon H (finite-horizon mode).")
-  var horizon: Int?
-
-  @Option(
-    help:
-      "Finite horizon: fit every step on pooled or per-step rows (default pooled; use per-step when the logs mark step H-1 terminated, as mtfqi-synth's do)."
-  )
-  var stepData: String?
-
   @Option(
     help: "Finite horizon: one shared B or one B per step: shared or per-step (default shared).")
-  var representation: String?
+  var representation: TrainConfig.Representation?
+
+  // MARK: The fit
 
   @Option(
     help:
       "Rank k of the shared representation, or auto (default): chosen by the estimated value of each candidate's greedy policy on held-out episodes."
   )
-  var rank: String?
+  var rank: AutoSetting<Int>?
 
   @Option(
     help:
       "Ridge on B and of the single-task baseline (absolute, mean convention), or auto (default): chosen among 1e-6 ... 1 times the features' mean second moment by estimated policy value."
   )
-  var ridge: String?
+  var ridge: AutoSetting<Double>?
 
   @Option(help: "Ridge on the task heads, or auto (default: the ridge).")
-  var headRidge: String?
+  var headRidge: AutoSetting<Double>?
 
   @Option(
     help:
@@ -117,11 +114,15 @@ struct Train: ParsableCommand {
   @Flag(inversion: .prefixedNo, help: "Also train the single-task baseline (default on).")
   var singleTask: Bool?
 
+  // MARK: Inputs, reproducibility, outputs
+
   @Option(help: "A truth file (schemas/truth.md): adds the oracle run and the errors against Q*.")
   var truth: String?
 
-  @Option(help: "Comma-separated tasks to train on (default: every task of the store).")
-  var tasks: String?
+  @Option(
+    help: "Comma-separated tasks to train on (default: every task of the store).",
+    transform: commaSeparatedList)
+  var tasks: [String]?
 
   @Option(help: "Seed of every random choice (default 0).")
   var seed: UInt64?
@@ -132,146 +133,58 @@ struct Train: ParsableCommand {
   @Option(help: "Write each task's Q table (Discrete observations) as DIR/<task>.csv.")
   var qTables: String?
 
-  @Flag(help: "Print a JSON summary on stdout instead of the text summary.")
-  var json = false
+  @OptionGroup var reporting: OutputOptions
 
-  @Flag(name: .shortAndLong, help: "No progress on stderr.")
-  var quiet = false
+  /// The flags that override the config file.
+  var overrides: TrainOverrides {
+    var flags = TrainOverrides()
+    flags.features = features
+    flags.featureTable = featureTable
+    flags.fourierFeatures = fourierFeatures
+    flags.bandwidth = bandwidth
+    flags.normalize = normalize
+    flags.mode = objective.mode
+    flags.gamma = objective.gamma
+    flags.iterations = iterations
+    flags.horizon = objective.horizon
+    flags.stepData = objective.stepData
+    flags.representation = representation
+    flags.rank = rank
+    flags.ridge = ridge
+    flags.headRidge = headRidge
+    flags.alsTolerance = alsTolerance
+    flags.alsMaxSweeps = alsMaxSweeps
+    flags.clipValues = clipValues
+    flags.singleTask = singleTask
+    flags.truth = truth
+    flags.tasks = tasks
+    flags.seed = seed
+    flags.allowUnidentifiable = allowUnidentifiable
+    return flags
+  }
 
   func resolvedConfig() throws -> TrainConfig {
-    var resolved = TrainConfig()
-    if let config {
-      do {
-        resolved = try TrainConfig.load(path: config)
-      } catch {
-        throw ValidationError(error.description)
-      }
-    }
-    if let features {
-      guard let kind = FeatureMapSpec.Kind(rawValue: features) else {
-        throw ValidationError(
-          "--features must be one-hot, table, raw or fourier; found '\(features)'")
-      }
-      resolved.features.kind = kind
-    }
-    if let featureTable {
-      resolved.features.table = featureTable
-      if features == nil && config == nil { resolved.features.kind = .table }
-    }
-    if let fourierFeatures { resolved.features.fourierFeatures = fourierFeatures }
-    if let bandwidth { resolved.features.bandwidth = bandwidth }
-    if let normalize { resolved.features.normalize = normalize }
-    if let mode {
-      switch mode {
-      case "discounted": resolved.mode = .discounted
-      case "finite-horizon", "finite_horizon": resolved.mode = .finiteHorizon
-      default: throw ValidationError("--mode must be discounted or finite-horizon; found '\(mode)'")
-      }
-    }
-    if let gamma { resolved.gamma = gamma }
-    if let iterations { resolved.iterations = iterations }
-    if let horizon { resolved.horizon = horizon }
-    if let stepData {
-      guard
-        let value = TrainConfig.StepData(
-          rawValue: stepData.replacingOccurrences(of: "-", with: "_"))
-      else { throw ValidationError("--step-data must be pooled or per-step; found '\(stepData)'") }
-      resolved.stepData = value
-    }
-    if let representation {
-      guard
-        let value = TrainConfig.Representation(
-          rawValue: representation.replacingOccurrences(of: "-", with: "_"))
-      else {
-        throw ValidationError(
-          "--representation must be shared or per-step; found '\(representation)'")
-      }
-      resolved.representation = value
-    }
-    if let rank {
-      if rank == "auto" {
-        resolved.rankAuto = true
-      } else if let value = Int(rank) {
-        resolved.rank = value
-        resolved.rankAuto = false
-      } else {
-        throw ValidationError("--rank must be a positive integer or auto; found '\(rank)'")
-      }
-    }
-    if let ridge {
-      if ridge == "auto" {
-        resolved.ridgeAuto = true
-      } else if let value = Double(ridge) {
-        resolved.ridge = value
-        resolved.ridgeAuto = false
-      } else {
-        throw ValidationError("--ridge must be a number or auto; found '\(ridge)'")
-      }
-    }
-    if let headRidge {
-      if headRidge == "auto" {
-        resolved.headRidgeAuto = true
-        resolved.headRidge = nil
-      } else if let value = Double(headRidge) {
-        resolved.headRidge = value
-        resolved.headRidgeAuto = false
-      } else {
-        throw ValidationError("--head-ridge must be a number or auto; found '\(headRidge)'")
-      }
-    }
-    if let alsTolerance { resolved.alsTolerance = alsTolerance }
-    if let alsMaxSweeps { resolved.alsMaxSweeps = alsMaxSweeps }
-    if let clipValues { resolved.clipValues = clipValues }
-    if let singleTask { resolved.singleTask = singleTask }
-    if let truth { resolved.truth = truth }
-    if let tasks {
-      resolved.tasks = tasks.split(separator: ",").map {
-        String($0).trimmingCharacters(in: .whitespaces)
-      }
-    }
-    if let seed { resolved.seed = seed }
-    if allowUnidentifiable { resolved.allowUnidentifiable = true }
     do {
-      try resolved.validate()
+      let resolved = try TrainConfig.resolve(configFile: config, overrides: overrides)
       try OutputGuard.declare(
         inputs: [store] + [config, resolved.features.table, resolved.truth].compactMap { $0 },
         outputs: [output], outputDirectories: qTables.map { [$0] } ?? [])
+      return resolved
     } catch {
       throw ValidationError("\(error)")
     }
-    return resolved
   }
 
   func run() throws {
-    // BLAS runs on one thread here (parallelism is over tasks): stop OpenBLAS's idle workers.
-    LinearAlgebra.useOneBLASThreadForProcess()
     let request = TrainRequest(
       store: store, output: output, config: try resolvedConfig(), qTablesDirectory: qTables)
-    let showProgress = Progress.enabled(quiet: quiet)
-    var progress: (@Sendable (String) -> Void)?
-    if showProgress {
-      progress = { @Sendable line in
-        FileHandle.standardError.write(Data(("\r" + line + "\u{1B}[K").utf8))
-      }
+    // A solver failure names the data that led there.
+    let summary = try reporting.runShowingProgress(solverContext: store) { progress throws(FQIError) in
+      try Trainer.run(request, progress: progress)
     }
-    let summary: TrainSummary
-    do throws(FQIError) {
-      summary = try Trainer.run(request, progress: progress)
-    } catch {
-      if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-      if case .invalidSetting(let message) = error { throw ValidationError(message) }
-      // A solver failure names the data that led there.
-      if case .linearAlgebra = error { Self.exit(withError: RuntimeFailure("\(store): \(error.description)")) }
-      Self.exit(withError: RuntimeFailure(error.description))
-    }
-    if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     for warning in summary.warnings {
       FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
     }
-    if json {
-      print(try JSONText.encode(summary))
-    } else {
-      print(summary.report)
-    }
+    try reporting.printSummary(summary, text: summary.report)
   }
 }

@@ -109,14 +109,18 @@ public struct MetricsReport: Sendable, Codable {
 
 /// The library entry point of `mtfqi-evaluate`.
 public enum Evaluator {
-  public static func run(_ request: EvaluateRequest) throws(FQIError) -> MetricsReport {
+  /// Evaluates every input; `progress` receives one line per input.
+  public static func run(
+    _ request: EvaluateRequest, progress: (@Sendable (String) -> Void)? = nil
+  ) throws(FQIError) -> MetricsReport {
     guard !request.inputs.isEmpty else { throw .invalidSetting("give at least one model or head") }
     let truth = try request.truth.map { path throws(FQIError) in try EvaluationTruth.read(path) }
     var inputs: [MetricsReport.Input] = []
     let blasThreads = LinearAlgebra.blasThreadCount
     LinearAlgebra.setBLASThreadCount(1)
     defer { LinearAlgebra.setBLASThreadCount(blasThreads) }
-    for path in request.inputs {
+    for (index, path) in request.inputs.enumerated() {
+      progress?("evaluating \(path) (\(index + 1) of \(request.inputs.count))")
       let format = try ReuseFiles.formatOf(path)
       let digest: String
       do {

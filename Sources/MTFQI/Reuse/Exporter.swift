@@ -77,8 +77,11 @@ public struct ExportSummary: Sendable, Codable {
 public enum Exporter {
   /// Reads the model, writes representation.h5 atomically, with materialised features when a
   /// store is given. Throws `.invalidSetting` for a `--step` outside the representation,
-  /// `.guardrail` for a store whose spaces do not fit the feature map.
-  public static func run(_ request: ExportRequest) throws(FQIError) -> ExportSummary {
+  /// `.guardrail` for a store whose spaces do not fit the feature map. `progress` receives one
+  /// line per materialised task.
+  public static func run(
+    _ request: ExportRequest, progress: (@Sendable (String) -> Void)? = nil
+  ) throws(FQIError) -> ExportSummary {
     let model = try TrainedModel.read(request.model)
     let digest: String
     do {
@@ -112,7 +115,8 @@ public enum Exporter {
       let blasThreads = LinearAlgebra.blasThreadCount
       LinearAlgebra.setBLASThreadCount(1)
       defer { LinearAlgebra.setBLASThreadCount(blasThreads) }
-      for task in tasks {
+      for (index, task) in tasks.enumerated() {
+        progress?("materialising the features of task \(task.name) (\(index + 1) of \(tasks.count))")
         do {
           materialized.append(
             try MaterializedFeatures.compute(
