@@ -143,6 +143,9 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
   /// (clustered by episode).
   public var valueDifference = Double.nan
   public var differenceStandardError = Double.nan
+  /// The same with each policy valued on its held-out fold alone (unbiased, little support).
+  public var heldOutValueDifference = Double.nan
+  public var heldOutDifferenceStandardError = Double.nan
   /// The reward span test (`PolicyComparison.RewardSpan`): NaN when it could not say anything.
   public var rewardCaptured = Double.nan
   public var rewardChance = Double.nan
@@ -154,6 +157,8 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
     case recommended, candidates, folds, reason
     case valueDifference = "value_difference"
     case differenceStandardError = "difference_standard_error"
+    case heldOutValueDifference = "held_out_value_difference"
+    case heldOutDifferenceStandardError = "held_out_difference_standard_error"
     case rewardCaptured = "reward_captured"
     case rewardChance = "reward_chance"
     case rewardSpanPValue = "reward_span_p_value"
@@ -182,6 +187,9 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
     try c.encode(folds, forKey: .folds)
     try c.encodeIfPresent(finite(valueDifference), forKey: .valueDifference)
     try c.encodeIfPresent(finite(differenceStandardError), forKey: .differenceStandardError)
+    try c.encodeIfPresent(finite(heldOutValueDifference), forKey: .heldOutValueDifference)
+    try c.encodeIfPresent(
+      finite(heldOutDifferenceStandardError), forKey: .heldOutDifferenceStandardError)
     try c.encodeIfPresent(finite(rewardCaptured), forKey: .rewardCaptured)
     try c.encodeIfPresent(finite(rewardChance), forKey: .rewardChance)
     try c.encodeIfPresent(finite(rewardSpanPValue), forKey: .rewardSpanPValue)
@@ -219,6 +227,10 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
     valueDifference = try c.decodeIfPresent(Double.self, forKey: .valueDifference) ?? .nan
     differenceStandardError =
       try c.decodeIfPresent(Double.self, forKey: .differenceStandardError) ?? .nan
+    heldOutValueDifference =
+      try c.decodeIfPresent(Double.self, forKey: .heldOutValueDifference) ?? .nan
+    heldOutDifferenceStandardError =
+      try c.decodeIfPresent(Double.self, forKey: .heldOutDifferenceStandardError) ?? .nan
     rewardCaptured = try c.decodeIfPresent(Double.self, forKey: .rewardCaptured) ?? .nan
     rewardChance = try c.decodeIfPresent(Double.self, forKey: .rewardChance) ?? .nan
     rewardSpanPValue = try c.decodeIfPresent(Double.self, forKey: .rewardSpanPValue) ?? .nan
@@ -571,10 +583,12 @@ public enum HeadFitter {
   /// 2. scratch when the frozen span holds no more of the task's rewards than a random
   ///    k-dimensional subspace would (the reward span test, level 0.05);
   /// 3. otherwise cross-fitting over the task's episodes: for every ridge left on auto both
-  ///    methods are fitted on all folds but one and their greedy policies evaluated (LSTD-Q on
-  ///    psi) at the states of the held-out fold's rows; each method keeps the ridge with the
-  ///    higher mean value, and scratch is recommended only when frozen is significantly worse
-  ///    (paired over rows, standard error clustered by episode, 2 SE); else frozen.
+  ///    methods are fitted on all folds but one and their greedy policies valued at the states
+  ///    of the held-out fold's rows, by LSTD-Q on psi twice: on the held-out fold alone
+  ///    (unbiased) and on all the task's rows (support). Each method keeps the ridge with the
+  ///    higher held-out mean value. Scratch is recommended only when frozen is significantly
+  ///    worse on all the rows (paired, standard error clustered by episode, 2 SE) AND the
+  ///    unbiased held-out difference points the same way; else frozen, the simpler model.
   static func compare(
     _ task: TaskTransitions, rows: [Int], representation: ExportedRepresentation,
     bases: [Matrix], settings: Settings, headRidge: Double?, scratchRidge: Double?, seed: UInt64
@@ -633,13 +647,19 @@ public enum HeadFitter {
     func mean(_ values: [Double]?) -> Double {
       values.map { $0.reduce(0, +) / Double(max($0.count, 1)) } ?? -.infinity
     }
-    var paired: PolicyComparison.Paired?
-    if let frozenValues, let scratchValues {
-      paired = PolicyComparison.Paired(
+    var heldPaired: PolicyComparison.Paired?
+    var fullPaired: PolicyComparison.Paired?
+    if let frozenValues, let scratchValues, let frozenBest, let scratchBest,
+      let frozenFull = crossFit.frozenFull[frozenBest],
+      let scratchFull = crossFit.scratchFull[scratchBest]
+    {
+      heldPaired = PolicyComparison.Paired(
         zip(frozenValues, scratchValues).map { $0 - $1 }, units: crossFit.units)
+      fullPaired = PolicyComparison.Paired(
+        zip(frozenFull, scratchFull).map { $0 - $1 }, units: crossFit.units)
     }
     let (recommended, reason) = decide(
-      vanish: frozenFeaturesVanish, rewardSpan: rewardSpan, paired: paired,
+      vanish: frozenFeaturesVanish, rewardSpan: rewardSpan, full: fullPaired, held: heldPaired,
       frozenFitted: frozenValues != nil, scratchFitted: scratchValues != nil)
     var comparison = FrozenScratchComparison(
       recommended: recommended, frozenValue: mean(frozenValues), scratchValue: mean(scratchValues),
@@ -648,8 +668,10 @@ public enum HeadFitter {
       scratchRidge: scratchBest.map { scratchRidges[$0] } ?? scratchRidge ?? parameters.ridge,
       heldOutRows: crossFit.units.count, candidates: candidates, frozenFailure: nil)
     comparison.folds = folds.count
-    comparison.valueDifference = paired?.mean ?? .nan
-    comparison.differenceStandardError = paired?.standardError ?? .nan
+    comparison.valueDifference = fullPaired?.mean ?? .nan
+    comparison.differenceStandardError = fullPaired?.standardError ?? .nan
+    comparison.heldOutValueDifference = heldPaired?.mean ?? .nan
+    comparison.heldOutDifferenceStandardError = heldPaired?.standardError ?? .nan
     comparison.rewardCaptured = rewardSpan?.captured ?? .nan
     comparison.rewardChance = rewardSpan?.chance ?? .nan
     comparison.rewardSpanPValue = rewardSpan?.pValue ?? .nan
@@ -659,8 +681,8 @@ public enum HeadFitter {
 
   /// The decision rule of `compare`, with the reason in words.
   static func decide(
-    vanish: Bool, rewardSpan: PolicyComparison.RewardSpan?, paired: PolicyComparison.Paired?,
-    frozenFitted: Bool, scratchFitted: Bool
+    vanish: Bool, rewardSpan: PolicyComparison.RewardSpan?, full: PolicyComparison.Paired?,
+    held: PolicyComparison.Paired?, frozenFitted: Bool, scratchFitted: Bool
   ) -> (String, String) {
     if vanish {
       return ("scratch", "the frozen features are zero on every row of the task")
@@ -672,21 +694,28 @@ public enum HeadFitter {
       )
     }
     guard frozenFitted else { return ("scratch", "no frozen head could be fitted") }
-    guard scratchFitted, let paired else { return ("frozen", "no scratch fit could be evaluated") }
+    guard scratchFitted, let full, let held else {
+      return ("frozen", "no scratch fit could be evaluated")
+    }
     let difference =
-      "frozen - scratch = \(short(paired.mean)) +- \(short(paired.standardError)) (SE over \(paired.units) episodes)"
-    if paired.frozenSignificantlyWorse {
+      "frozen - scratch = \(short(full.mean)) +- \(short(full.standardError)) on the task's data, \(short(held.mean)) +- \(short(held.standardError)) held out (SE over \(full.units) episodes)"
+    if full.frozenSignificantlyWorse && held.mean < 0 {
       return ("scratch", "frozen is significantly worse: \(difference)")
     }
-    return ("frozen", "frozen is not significantly worse: \(difference)")
+    return ("frozen", "frozen is not significantly worse, or the held-out estimate disagrees: \(difference)")
   }
 
   /// Per candidate ridge, the value of its greedy policy at the state of every evaluated row
   /// (nil when a fit diverged), cross-fitted over `folds`; `units` are the rows' episodes (the
   /// row itself when episodes are not known), in the same order.
   struct CrossFit {
+    /// Valued by LSTD-Q on the held-out fold alone (unbiased; little support on sparse data).
     var frozen: [[Double]?]
     var scratch: [[Double]?]
+    /// Valued by LSTD-Q on all the task's rows (support; biased toward scratch, whose policy
+    /// follows the empirical model of the rows it was fitted on, most of these).
+    var frozenFull: [[Double]?]
+    var scratchFull: [[Double]?]
     var units: [Int64]
   }
 
@@ -705,7 +734,22 @@ public enum HeadFitter {
     let range = parameters.valueRange(step: 0, rewardRange: low <= high ? low...high : 0...0)
     var result = CrossFit(
       frozen: Array(repeating: [], count: frozenRidges.count),
-      scratch: Array(repeating: [], count: scratchRidges.count), units: [])
+      scratch: Array(repeating: [], count: scratchRidges.count),
+      frozenFull: Array(repeating: [], count: frozenRidges.count),
+      scratchFull: Array(repeating: [], count: scratchRidges.count), units: [])
+    // The evaluation model: LSTD-Q on all the task's rows (a fold alone rarely holds the
+    // transitions along a policy's path on sparse data, and then rates every policy by its
+    // first rewards only); a policy is still never scored at the states it was fitted on.
+    let evaluation: RegressionData
+    do {
+      evaluation = try RegressionData.build(
+        [(task, nil)], featureMap: map, discount: parameters.gamma)[0]
+    } catch {
+      throw .linearAlgebra(context: "frozen-vs-scratch evaluation data", error: error)
+    }
+    let ridge =
+      ModelSelection.evaluationRidge
+      * max(evaluation.gram.meanDiagonal, Double.leastNormalMagnitude)
     for heldOut in folds {
       let held = Set(heldOut)
       let training = (0..<task.count).filter { !held.contains($0) }
@@ -714,24 +758,29 @@ public enum HeadFitter {
         divergenceFactor: parameters.divergenceFactor, stepData: settings.stepData,
         task: task.name
       ).problems(task, rows: training, featureMap: map)
-      let evaluation: RegressionData
+      let points: RegressionData
       do {
-        evaluation = try RegressionData.build(
+        points = try RegressionData.build(
           [(task, heldOut)], featureMap: map, discount: parameters.gamma)[0]
       } catch {
-        throw .linearAlgebra(context: "frozen-vs-scratch evaluation data", error: error)
+        throw .linearAlgebra(context: "frozen-vs-scratch evaluation points", error: error)
       }
-      let evaluator = LSTDQEvaluation(
-        data: evaluation, starts: evaluation,
+      let fullEvaluator = LSTDQEvaluation(
+        data: evaluation, starts: points, ridge: ridge, range: range)
+      let heldEvaluator = LSTDQEvaluation(
+        data: points, starts: points,
         ridge: ModelSelection.evaluationRidge
-          * max(evaluation.gram.meanDiagonal, Double.leastNormalMagnitude),
+          * max(points.gram.meanDiagonal, Double.leastNormalMagnitude),
         range: range)
       for row in PolicyComparison.layoutOrder(heldOut, task: task, map: map) {
         result.units.append(task.episodes.isEmpty ? Int64(row) : task.episodes[row])
       }
-      func values(_ theta: [Double]) throws(FQIError) -> [Double] {
+      func values(_ theta: [Double]) throws(FQIError) -> (held: [Double], full: [Double]) {
         do {
-          return try PolicyComparison.stateValues(evaluator, theta: theta, points: evaluation)
+          return (
+            try PolicyComparison.stateValues(heldEvaluator, theta: theta, points: points),
+            try PolicyComparison.stateValues(fullEvaluator, theta: theta, points: points)
+          )
         } catch {
           throw .linearAlgebra(context: "frozen-vs-scratch policy evaluation", error: error)
         }
@@ -749,20 +798,26 @@ public enum HeadFitter {
           } catch {
             throw .linearAlgebra(context: "B w", error: error)
           }
-          result.frozen[index]? += try values(theta)
+          let (held, full) = try values(theta)
+          result.frozen[index]? += held
+          result.frozenFull[index]? += full
         } catch {
           guard case .diverged = error else { throw error }
           result.frozen[index] = nil
+          result.frozenFull[index] = nil
         }
       }
       for (index, ridge) in scratchRidges.enumerated() where result.scratch[index] != nil {
         do throws(FQIError) {
           let fit = try fitScratch(
             problems, task: task.name, settings: settings, ridge: ridge, progress: nil)
-          result.scratch[index]? += try values(fit.vectors[0])
+          let (held, full) = try values(fit.vectors[0])
+          result.scratch[index]? += held
+          result.scratchFull[index]? += full
         } catch {
           guard case .diverged = error else { throw error }
           result.scratch[index] = nil
+          result.scratchFull[index] = nil
         }
       }
     }

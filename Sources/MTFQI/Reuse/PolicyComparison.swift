@@ -8,15 +8,19 @@ import Foundation
 ///    evaluation data exactly once, and no policy is ever evaluated on the rows it was fitted on
 ///    (in-sample evaluation always favours scratch: its greedy policy is optimal for the rows'
 ///    own empirical model).
-/// 2. **Per-state values.** The estimator is `LSTDQEvaluation` (LSTD-Q on psi, fitted on the
-///    held-out fold) unchanged; where `LSTDQEvaluation.value` averages Q_pi(s, pi(s)) over the
-///    held-out episodes' first states, the comparison takes it at the state of EVERY held-out
-///    row (`stateValues`): a greedy policy is judged where the task's data go, not at a handful
-///    of starts (a few episodes' first states mostly show Q_pi = 0 on sparse tabular data).
+/// 2. **Per-state values, two evaluation models.** The estimator is `LSTDQEvaluation` (LSTD-Q
+///    on psi) unchanged; where `LSTDQEvaluation.value` averages Q_pi(s, pi(s)) over the held-out
+///    episodes' first states, the comparison takes it at the state of EVERY held-out row
+///    (`stateValues`), and it fits the LSTD-Q model twice: on the held-out fold alone
+///    (unbiased, but on sparse tabular data a fold holds few of the transitions along a
+///    policy's path, so it rates policies mostly by their first rewards) and on all the
+///    task's rows (support, but biased toward scratch: its greedy policy follows the empirical
+///    model of the rows it was fitted on, most of these).
 /// 3. **A paired comparison with its uncertainty** (`Paired`): d_i = V_frozen(s_i) -
 ///    V_scratch(s_i) over all held-out rows, its mean and a standard error clustered by episode
 ///    (rows of one episode are not independent). Scratch is recommended when frozen is
-///    significantly worse: mean + `significance` x SE < 0; otherwise the simpler frozen model.
+///    significantly worse on the all-rows model (mean + `significance` x SE < 0) and the
+///    unbiased held-out difference has the same sign; otherwise the simpler frozen model.
 /// 4. **A span test on the task's own rewards** (`RewardSpan`): the share of the task's
 ///    rewards (per-pair mean rewards, G-weighted, on the fitted rows) that the frozen span
 ///    holds, against what a random k-dimensional subspace of the p dimensions the data

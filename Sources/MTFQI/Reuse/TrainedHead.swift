@@ -105,6 +105,9 @@ public struct TrainedHead: Sendable {
       try root.setAttribute("recommendation_reason", comparison.reason)
       try root.setAttribute("value_difference", comparison.valueDifference)
       try root.setAttribute("difference_standard_error", comparison.differenceStandardError)
+      try root.setAttribute("held_out_value_difference", comparison.heldOutValueDifference)
+      try root.setAttribute(
+        "held_out_difference_standard_error", comparison.heldOutDifferenceStandardError)
       try root.setAttribute("reward_captured", comparison.rewardCaptured)
       try root.setAttribute("reward_chance", comparison.rewardChance)
       try root.setAttribute("reward_span_p_value", comparison.rewardSpanPValue)
