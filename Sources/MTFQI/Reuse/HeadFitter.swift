@@ -98,12 +98,17 @@ public struct FitSummary: Sendable, Codable {
     if let comparison {
       if let failure = comparison.frozenFailure { lines.append("  frozen head failed: \(failure)") }
       lines.append(
-        "  estimated value of the greedy policy on \(comparison.heldOutRows) held-out rows (LSTD-Q on psi): frozen \(short(comparison.frozenValue)) (head ridge \(short(comparison.headRidge))), scratch \(short(comparison.scratchValue)) (ridge \(short(comparison.scratchRidge)))"
+        "  estimated value of the greedy policy at the states of \(comparison.heldOutRows) rows, cross-fitted over \(comparison.folds) folds of episodes (LSTD-Q on psi): frozen \(short(comparison.frozenValue)) (head ridge \(short(comparison.headRidge))), scratch \(short(comparison.scratchValue)) (ridge \(short(comparison.scratchRidge)))"
       )
+      if comparison.rewardCaptured.isFinite {
+        lines.append(
+          "  the frozen span holds \(String(format: "%.1f", 100 * comparison.rewardCaptured))% of the task's rewards (a random subspace of its dimension: \(String(format: "%.1f", 100 * comparison.rewardChance))%, p = \(short(comparison.rewardSpanPValue)))"
+        )
+      }
       lines.append(
         "  the frozen span captures \(String(format: "%.1f", 100 * comparison.spanCaptured))% of the scratch Q (G-weighted)"
       )
-      lines.append("  recommended: \(comparison.recommended)")
+      lines.append("  recommended: \(comparison.recommended) (\(comparison.reason))")
     }
     if let holdout {
       var line =
@@ -132,9 +137,31 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
   public var heldOutRows: Int
   public var candidates: [SelectionCandidate]
   public var frozenFailure: String?
+  /// Cross-fitting folds (every episode is evaluation data once).
+  public var folds = 0
+  /// Mean over the evaluated rows of V_frozen(s) - V_scratch(s), and its standard error
+  /// (clustered by episode).
+  public var valueDifference = Double.nan
+  public var differenceStandardError = Double.nan
+  /// The same with each policy valued on its held-out fold alone (unbiased, little support).
+  public var heldOutValueDifference = Double.nan
+  public var heldOutDifferenceStandardError = Double.nan
+  /// The reward span test (`PolicyComparison.RewardSpan`): NaN when it could not say anything.
+  public var rewardCaptured = Double.nan
+  public var rewardChance = Double.nan
+  public var rewardSpanPValue = Double.nan
+  /// Why `recommended` is what it is, in words.
+  public var reason = ""
 
   enum CodingKeys: String, CodingKey {
-    case recommended, candidates
+    case recommended, candidates, folds, reason
+    case valueDifference = "value_difference"
+    case differenceStandardError = "difference_standard_error"
+    case heldOutValueDifference = "held_out_value_difference"
+    case heldOutDifferenceStandardError = "held_out_difference_standard_error"
+    case rewardCaptured = "reward_captured"
+    case rewardChance = "reward_chance"
+    case rewardSpanPValue = "reward_span_p_value"
     case frozenValue = "frozen_estimated_value"
     case scratchValue = "scratch_estimated_value"
     case spanCaptured = "span_captured"
@@ -157,6 +184,57 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
     try c.encode(heldOutRows, forKey: .heldOutRows)
     try c.encode(candidates, forKey: .candidates)
     try c.encodeIfPresent(frozenFailure, forKey: .frozenFailure)
+    try c.encode(folds, forKey: .folds)
+    try c.encodeIfPresent(finite(valueDifference), forKey: .valueDifference)
+    try c.encodeIfPresent(finite(differenceStandardError), forKey: .differenceStandardError)
+    try c.encodeIfPresent(finite(heldOutValueDifference), forKey: .heldOutValueDifference)
+    try c.encodeIfPresent(
+      finite(heldOutDifferenceStandardError), forKey: .heldOutDifferenceStandardError)
+    try c.encodeIfPresent(finite(rewardCaptured), forKey: .rewardCaptured)
+    try c.encodeIfPresent(finite(rewardChance), forKey: .rewardChance)
+    try c.encodeIfPresent(finite(rewardSpanPValue), forKey: .rewardSpanPValue)
+    try c.encode(reason, forKey: .reason)
+  }
+
+  public init(
+    recommended: String, frozenValue: Double, scratchValue: Double, spanCaptured: Double,
+    headRidge: Double, scratchRidge: Double, heldOutRows: Int, candidates: [SelectionCandidate],
+    frozenFailure: String?
+  ) {
+    self.recommended = recommended
+    self.frozenValue = frozenValue
+    self.scratchValue = scratchValue
+    self.spanCaptured = spanCaptured
+    self.headRidge = headRidge
+    self.scratchRidge = scratchRidge
+    self.heldOutRows = heldOutRows
+    self.candidates = candidates
+    self.frozenFailure = frozenFailure
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    recommended = try c.decode(String.self, forKey: .recommended)
+    frozenValue = try c.decodeIfPresent(Double.self, forKey: .frozenValue) ?? .nan
+    scratchValue = try c.decodeIfPresent(Double.self, forKey: .scratchValue) ?? .nan
+    spanCaptured = try c.decodeIfPresent(Double.self, forKey: .spanCaptured) ?? .nan
+    headRidge = try c.decode(Double.self, forKey: .headRidge)
+    scratchRidge = try c.decode(Double.self, forKey: .scratchRidge)
+    heldOutRows = try c.decode(Int.self, forKey: .heldOutRows)
+    candidates = try c.decode([SelectionCandidate].self, forKey: .candidates)
+    frozenFailure = try c.decodeIfPresent(String.self, forKey: .frozenFailure)
+    folds = try c.decodeIfPresent(Int.self, forKey: .folds) ?? 0
+    valueDifference = try c.decodeIfPresent(Double.self, forKey: .valueDifference) ?? .nan
+    differenceStandardError =
+      try c.decodeIfPresent(Double.self, forKey: .differenceStandardError) ?? .nan
+    heldOutValueDifference =
+      try c.decodeIfPresent(Double.self, forKey: .heldOutValueDifference) ?? .nan
+    heldOutDifferenceStandardError =
+      try c.decodeIfPresent(Double.self, forKey: .heldOutDifferenceStandardError) ?? .nan
+    rewardCaptured = try c.decodeIfPresent(Double.self, forKey: .rewardCaptured) ?? .nan
+    rewardChance = try c.decodeIfPresent(Double.self, forKey: .rewardChance) ?? .nan
+    rewardSpanPValue = try c.decodeIfPresent(Double.self, forKey: .rewardSpanPValue) ?? .nan
+    reason = try c.decodeIfPresent(String.self, forKey: .reason) ?? ""
   }
 }
 
@@ -180,9 +258,91 @@ public enum HeadFitter {
       )
     }
     let settings = try resolve(request, representation)
-    let parameters = settings.parameters
+    let prepared = try prepare(request, representation: &representation, settings: settings)
+    let methods = try fitMethods(
+      request, prepared: prepared, representation: representation, settings: settings,
+      progress: progress)
+    let oracle = try fitOracle(request, prepared: prepared, runner: methods.runner)
+    let holdout = try holdoutErrors(
+      request, prepared: prepared, representation: representation, settings: settings,
+      methods: methods, oracle: oracle)
 
-    // The task.
+    let storeDigest: String
+    let representationDigest: String
+    do {
+      storeDigest = try SHA256Digest.ofFile(request.store)
+      representationDigest = try SHA256Digest.ofFile(request.representation)
+    } catch {
+      throw .input(error.description)
+    }
+    let parameters = settings.parameters
+    var headParameters = parameters
+    headParameters.headRidge = methods.headRidge
+    if let ridge = methods.scratch?.ridge { headParameters.ridge = ridge }
+    var head = TrainedHead(
+      representation: representation, task: prepared.name, parameters: headParameters,
+      stepData: settings.stepData, featureSteps: prepared.featureSteps,
+      heads: methods.frozen.heads, log: methods.frozen.log, scratch: methods.scratch,
+      scratchFailure: methods.scratchFailure, oracle: oracle?.baseline,
+      truthPath: request.truth, truthSHA256: oracle?.truthSHA256, holdout: holdout,
+      storePath: request.store, storeSHA256: storeDigest,
+      representationPath: request.representation, representationSHA256: representationDigest,
+      fittedTransitions: prepared.trainingRows.count, transitions: prepared.task.count,
+      featureSHA256: prepared.featureDigest, seed: request.seed, seconds: 0)
+    head.comparison = methods.comparison
+    head.seconds = Date().timeIntervalSince(started)
+    try head.write(to: request.output)
+    var qTables: [String] = []
+    if let directory = request.qTablesDirectory {
+      qTables = try HeadQTables.write(head, to: directory)
+    }
+    let horizon: Int?
+    let iterations: Int?
+    switch parameters.objective {
+    case .discounted(_, let k):
+      horizon = nil
+      iterations = k
+    case .finiteHorizon(let h, _):
+      horizon = h
+      iterations = nil
+    }
+    return FitSummary(
+      output: request.output, task: prepared.name, store: request.store,
+      representation: request.representation, transitions: prepared.task.count,
+      fitted: prepared.trainingRows.count, rank: representation.rank,
+      featureDimension: representation.featureMap.dimension,
+      mode: horizon == nil ? "discounted" : "finite_horizon", gamma: parameters.gamma,
+      iterations: iterations, horizon: horizon, headRidge: methods.headRidge,
+      scratchRidge: methods.scratch?.ridge,
+      frozenResidual: methods.frozen.log.last?.bellmanResiduals.first ?? .nan,
+      scratchResidual: methods.scratch?.log.last?.bellmanResiduals.first,
+      scratchFailure: methods.scratchFailure,
+      oracleResidual: oracle?.baseline.log.last?.bellmanResiduals.first,
+      comparison: methods.comparison, recommended: methods.comparison?.recommended,
+      holdout: holdout, featureSHA256: prepared.featureDigest, qTables: qTables,
+      seconds: Date().timeIntervalSince(started))
+  }
+
+  // MARK: Phases of a fit
+
+  /// The task, its rows and its frozen features, ready to fit.
+  struct Prepared {
+    var name: String
+    var task: TaskTransitions
+    /// The index into the (reduced) `representation.bases` used at each step.
+    var featureSteps: [Int]
+    var trainingRows: [Int]
+    var heldOut: [Int]
+    /// The frozen features under each basis used.
+    var features: [MaterializedFeatures]
+    var featureDigest: String
+  }
+
+  /// Loads the task (the store's only one unless named), checks it against the representation,
+  /// keeps only the bases used, splits off the hold-out rows and computes the frozen features.
+  static func prepare(
+    _ request: FitRequest, representation: inout ExportedRepresentation, settings: Settings
+  ) throws(FQIError) -> Prepared {
     let taskName: String
     if let task = request.task {
       taskName = task
@@ -215,7 +375,6 @@ public enum HeadFitter {
     representation.bases = uniqueBases.map { representation.bases[$0] }
     if representation.bases.count == 1 { representation.defaultStep = 0 }
 
-    // Hold-out split.
     var trainingRows = Array(0..<task.count)
     var heldOut: [Int] = []
     if let fraction = request.holdout {
@@ -223,7 +382,6 @@ public enum HeadFitter {
         task.count, fraction: fraction, seed: request.seed, task: taskName)
     }
 
-    // Features under each basis used.
     var features: [MaterializedFeatures] = []
     do {
       for b in representation.bases {
@@ -237,7 +395,31 @@ public enum HeadFitter {
     // digest lets a test check that both stages computed the same features.
     let featureDigest =
       uniqueBases.firstIndex(of: settings.defaultBasis).map { features[$0].digest } ?? ""
+    return Prepared(
+      name: taskName, task: task, featureSteps: featureSteps, trainingRows: trainingRows,
+      heldOut: heldOut, features: features, featureDigest: featureDigest)
+  }
 
+  /// The frozen head and the scratch baseline on the fitted rows, and the call between them.
+  struct Methods {
+    var comparison: FrozenScratchComparison?
+    var frozen: FrozenHeadFQI.Fit
+    var headRidge: Double
+    var scratch: TrainedHead.Baseline?
+    var scratchFailure: String?
+    /// The frozen-head runner (its settings serve the oracle too).
+    var runner: FrozenHeadFQI
+  }
+
+  /// Frozen head and scratch, both always (one failing never loses the other): heads-only FQI
+  /// on psi with B frozen (B_h at step h), and single-task FQI on psi, in the one schedule.
+  /// Discounted fits first choose both ridges and the recommendation (`compare`).
+  static func fitMethods(
+    _ request: FitRequest, prepared: Prepared, representation: ExportedRepresentation,
+    settings: Settings, progress: (@Sendable (String) -> Void)?
+  ) throws(FQIError) -> Methods {
+    let parameters = settings.parameters
+    let task = prepared.task
     func reporter() -> (@Sendable (String, IterationRecord) -> Void)? {
       guard let progress else { return nil }
       return { method, record in
@@ -247,16 +429,13 @@ public enum HeadFitter {
         progress(line)
       }
     }
-
-    // Frozen head and scratch, both always (one failing never loses the other): heads-only FQI
-    // on psi with B frozen (B_h at step h), and single-task FQI on psi, in the one schedule.
-    let bases = featureSteps.map { representation.bases[$0] }
+    let bases = prepared.featureSteps.map { representation.bases[$0] }
     var comparison: FrozenScratchComparison?
     var chosenHeadRidge = parameters.headRidge
     var chosenScratchRidge = request.scratchRidge
     if case .discounted = parameters.objective {
       comparison = try compare(
-        task, rows: trainingRows, representation: representation, bases: bases,
+        task, rows: prepared.trainingRows, representation: representation, bases: bases,
         settings: settings, headRidge: request.headRidge, scratchRidge: request.scratchRidge,
         seed: request.seed)
       chosenHeadRidge = comparison?.headRidge ?? chosenHeadRidge
@@ -264,10 +443,11 @@ public enum HeadFitter {
     }
     var frozen = FrozenHeadFQI(
       objective: parameters.objective, headRidge: chosenHeadRidge,
-      divergenceFactor: parameters.divergenceFactor, stepData: settings.stepData, task: taskName)
+      divergenceFactor: parameters.divergenceFactor, stepData: settings.stepData,
+      task: prepared.name)
     frozen.progress = reporter()
     let problems = try frozen.problems(
-      task, rows: trainingRows, featureMap: representation.featureMap)
+      task, rows: prepared.trainingRows, featureMap: representation.featureMap)
     var frozenFit = FrozenHeadFQI.Fit(
       heads: Array(repeating: [Double](repeating: 0, count: representation.rank), count: bases.count),
       log: [])
@@ -277,12 +457,13 @@ public enum HeadFitter {
       guard case .diverged = error else { throw error }
       comparison?.frozenFailure = error.description
       comparison?.recommended = "scratch"
+      comparison?.reason = "the frozen head diverged on all the fitted rows"
     }
     var scratch: TrainedHead.Baseline?
     var scratchFailure: String?
     do {
       scratch = try fitScratch(
-        problems, task: taskName, settings: settings, ridge: chosenScratchRidge,
+        problems, task: prepared.name, settings: settings, ridge: chosenScratchRidge,
         progress: reporter())
     } catch {
       guard case .diverged = error else { throw error }
@@ -292,131 +473,102 @@ public enum HeadFitter {
       .replacingOccurrences(of: "(now ", with: "(now --scratch-ridge ")
       if comparison?.frozenFailure != nil {
         throw .diverged(
-          method: "frozen and scratch", iteration: 0, task: taskName,
+          method: "frozen and scratch", iteration: 0, task: prepared.name,
           detail: "both fits failed", suggestion: scratchFailure ?? "")
       }
       comparison?.recommended = "frozen"
+      comparison?.reason = "the scratch baseline diverged on all the fitted rows"
     }
     if let theta = scratch?.vectors.first, var current = comparison {
       current.spanCaptured = try Self.spanCaptured(theta, problem: problems[0][0], b: bases[0])
       comparison = current
     }
-    let frozenHeadRidge = chosenHeadRidge
+    return Methods(
+      comparison: comparison, frozen: frozenFit, headRidge: chosenHeadRidge, scratch: scratch,
+      scratchFailure: scratchFailure, runner: frozen)
+  }
 
-    // Oracle: heads-only FQI on phi* of a truth file (full-rank ridge on the k true features).
-    var oracle: TrainedHead.Baseline?
-    var oracleFeatures: MaterializedFeatures?
-    var truthDigest: String?
-    if let truthPath = request.truth {
-      let truth = try SyntheticTruth.read(truthPath)
-      guard case .discrete(let n, _) = task.observationSpace, Int(n) == truth.states,
-        case .discrete(let a, _) = task.actionSpace, Int(a) == truth.actions
-      else {
-        throw .guardrail(
-          "\(truthPath): the truth is for Discrete(\(truth.states)) states x Discrete(\(truth.actions)) actions, but task \(taskName) of \(request.store) has \(task.observationSpace) x \(task.actionSpace)"
-        )
-      }
-      let oracleMap = FeatureMap(
-        spec: FeatureMapSpec(kind: .table, table: truthPath, normalize: false),
-        observationSpace: task.observationSpace, actionSpace: task.actionSpace,
-        dimension: truth.rank, structure: .pairs(states: truth.states, actions: truth.actions),
-        table: truth.phiStar)
-      let materialized: MaterializedFeatures
-      do {
-        materialized = try MaterializedFeatures.compute(
-          task, map: oracleMap, b: Matrix.identity(truth.rank))
-      } catch {
-        throw .linearAlgebra(context: "the oracle features", error: error)
-      }
-      var runner = frozen
-      runner.method = "oracle"
-      let fit = try runner.fit(
-        try runner.problems(task, rows: trainingRows, featureMap: oracleMap),
-        bases: [Matrix.identity(truth.rank)])
-      oracle = TrainedHead.Baseline(vectors: fit.heads, log: fit.log, ridge: frozenHeadRidge)
-      oracleFeatures = materialized
-      truthDigest = truth.sha256
+  /// The oracle of a truth file and what the head records of it.
+  struct Oracle {
+    var baseline: TrainedHead.Baseline
+    var features: MaterializedFeatures
+    var truthSHA256: String
+  }
+
+  /// Oracle: heads-only FQI on phi* of a truth file (full-rank ridge on the k true features),
+  /// with the frozen head's settings (`runner`). nil without `--truth`.
+  static func fitOracle(_ request: FitRequest, prepared: Prepared, runner frozen: FrozenHeadFQI)
+    throws(FQIError) -> Oracle?
+  {
+    guard let truthPath = request.truth else { return nil }
+    let task = prepared.task
+    let truth = try SyntheticTruth.read(truthPath)
+    guard case .discrete(let n, _) = task.observationSpace, Int(n) == truth.states,
+      case .discrete(let a, _) = task.actionSpace, Int(a) == truth.actions
+    else {
+      throw .guardrail(
+        "\(truthPath): the truth is for Discrete(\(truth.states)) states x Discrete(\(truth.actions)) actions, but task \(prepared.name) of \(request.store) has \(task.observationSpace) x \(task.actionSpace)"
+      )
     }
+    let oracleMap = FeatureMap(
+      spec: FeatureMapSpec(kind: .table, table: truthPath, normalize: false),
+      observationSpace: task.observationSpace, actionSpace: task.actionSpace,
+      dimension: truth.rank, structure: .pairs(states: truth.states, actions: truth.actions),
+      table: truth.phiStar)
+    let materialized: MaterializedFeatures
+    do {
+      materialized = try MaterializedFeatures.compute(
+        task, map: oracleMap, b: Matrix.identity(truth.rank))
+    } catch {
+      throw .linearAlgebra(context: "the oracle features", error: error)
+    }
+    var runner = frozen
+    runner.method = "oracle"
+    let fit = try runner.fit(
+      try runner.problems(task, rows: prepared.trainingRows, featureMap: oracleMap),
+      bases: [Matrix.identity(truth.rank)])
+    return Oracle(
+      baseline: TrainedHead.Baseline(vectors: fit.heads, log: fit.log, ridge: frozen.headRidge),
+      features: materialized, truthSHA256: truth.sha256)
+  }
 
-    var holdout: TrainedHead.Holdout?
-    if let fraction = request.holdout {
-      let frozenError = try bellmanError(
+  /// Each method's Bellman error on the `--holdout` rows (nil without `--holdout`).
+  static func holdoutErrors(
+    _ request: FitRequest, prepared: Prepared, representation: ExportedRepresentation,
+    settings: Settings, methods: Methods, oracle: Oracle?
+  ) throws(FQIError) -> TrainedHead.Holdout? {
+    guard let fraction = request.holdout else { return nil }
+    let heldOut = prepared.heldOut
+    let task = prepared.task
+    let parameters = settings.parameters
+    let frozenFit = methods.frozen
+    let frozenError = try bellmanError(
+      heldOut, task: task, parameters: parameters, stepData: settings.stepData,
+      values: { h in
+        Values.fromFeatures(
+          prepared.features[prepared.featureSteps[h]], frozenFit.heads[h], rows: heldOut)
+      }, steps: frozenFit.heads.count)
+    var scratchError: Double?
+    if let scratch = methods.scratch {
+      scratchError = try bellmanError(
+        heldOut, task: task, parameters: parameters, stepData: settings.stepData,
+        values: { h throws(FQIError) in
+          try Values.fromPsi(
+            representation.featureMap, scratch.vectors[h], task: task, rows: heldOut)
+        }, steps: scratch.vectors.count)
+    }
+    var oracleError: Double?
+    if let oracle {
+      oracleError = try bellmanError(
         heldOut, task: task, parameters: parameters, stepData: settings.stepData,
         values: { h in
-          Values.fromFeatures(features[featureSteps[h]], frozenFit.heads[h], rows: heldOut)
-        }, steps: frozenFit.heads.count)
-      var scratchError: Double?
-      if let scratch {
-        scratchError = try bellmanError(
-          heldOut, task: task, parameters: parameters, stepData: settings.stepData,
-          values: { h throws(FQIError) in
-            try Values.fromPsi(
-              representation.featureMap, scratch.vectors[h], task: task, rows: heldOut)
-          }, steps: scratch.vectors.count)
-      }
-      var oracleError: Double?
-      if let oracle, let oracleFeatures {
-        oracleError = try bellmanError(
-          heldOut, task: task, parameters: parameters, stepData: settings.stepData,
-          values: { h in Values.fromFeatures(oracleFeatures, oracle.vectors[h], rows: heldOut) },
-          steps: oracle.vectors.count)
-      }
-      holdout = TrainedHead.Holdout(
-        fraction: fraction, rows: heldOut, frozen: frozenError, scratch: scratchError,
-        oracle: oracleError)
+          Values.fromFeatures(oracle.features, oracle.baseline.vectors[h], rows: heldOut)
+        },
+        steps: oracle.baseline.vectors.count)
     }
-
-    let storeDigest: String
-    let representationDigest: String
-    do {
-      storeDigest = try SHA256Digest.ofFile(request.store)
-      representationDigest = try SHA256Digest.ofFile(request.representation)
-    } catch {
-      throw .input(error.description)
-    }
-    var headParameters = parameters
-    headParameters.headRidge = frozenHeadRidge
-    if let ridge = scratch?.ridge { headParameters.ridge = ridge }
-    var head = TrainedHead(
-      representation: representation, task: taskName, parameters: headParameters,
-      stepData: settings.stepData, featureSteps: featureSteps, heads: frozenFit.heads,
-      log: frozenFit.log, scratch: scratch, scratchFailure: scratchFailure, oracle: oracle,
-      truthPath: request.truth,
-      truthSHA256: truthDigest, holdout: holdout, storePath: request.store,
-      storeSHA256: storeDigest, representationPath: request.representation,
-      representationSHA256: representationDigest, fittedTransitions: trainingRows.count,
-      transitions: task.count, featureSHA256: featureDigest, seed: request.seed, seconds: 0)
-    head.comparison = comparison
-    head.seconds = Date().timeIntervalSince(started)
-    try head.write(to: request.output)
-    var qTables: [String] = []
-    if let directory = request.qTablesDirectory {
-      qTables = try HeadQTables.write(head, to: directory)
-    }
-    let horizon: Int?
-    let iterations: Int?
-    switch parameters.objective {
-    case .discounted(_, let k):
-      horizon = nil
-      iterations = k
-    case .finiteHorizon(let h, _):
-      horizon = h
-      iterations = nil
-    }
-    return FitSummary(
-      output: request.output, task: taskName, store: request.store,
-      representation: request.representation, transitions: task.count,
-      fitted: trainingRows.count, rank: representation.rank,
-      featureDimension: representation.featureMap.dimension,
-      mode: horizon == nil ? "discounted" : "finite_horizon", gamma: parameters.gamma,
-      iterations: iterations, horizon: horizon, headRidge: frozenHeadRidge,
-      scratchRidge: scratch?.ridge,
-      frozenResidual: frozenFit.log.last?.bellmanResiduals.first ?? .nan,
-      scratchResidual: scratch?.log.last?.bellmanResiduals.first, scratchFailure: scratchFailure,
-      oracleResidual: oracle?.log.last?.bellmanResiduals.first, comparison: comparison,
-      recommended: comparison?.recommended, holdout: holdout,
-      featureSHA256: featureDigest, qTables: qTables,
-      seconds: Date().timeIntervalSince(started))
+    return TrainedHead.Holdout(
+      fraction: fraction, rows: heldOut, frozen: frozenError, scratch: scratchError,
+      oracle: oracleError)
   }
 
   // MARK: Frozen against scratch
@@ -425,132 +577,251 @@ public enum HeadFitter {
   /// B^T G B, resp. of G), as in `ModelSelection`.
   static let relativeRidges = ModelSelection.relativeRidges
 
-  /// Splits the fitted rows by episodes (`ModelSelection.split`), fits the frozen head and the
-  /// scratch baseline on one part for every ridge left on auto, and estimates each greedy
-  /// policy's value on the other part with the same estimator (LSTD-Q on psi). The best ridge
-  /// of each method is kept; the method with the higher estimate is recommended (frozen on a
-  /// tie: fewer parameters), except that scratch is recommended when the frozen features are
-  /// zero on every row of the new task (B^T G B = 0: the frozen span holds nothing there).
+  /// The frozen-vs-scratch call (`PolicyComparison` has the statistics and why):
+  ///
+  /// 1. scratch when the frozen features are zero on every row of the task (B^T G B = 0);
+  /// 2. scratch when the frozen span holds no more of the task's rewards than a random
+  ///    k-dimensional subspace would (the reward span test, level 0.05);
+  /// 3. otherwise cross-fitting over the task's episodes: for every ridge left on auto both
+  ///    methods are fitted on all folds but one and their greedy policies valued at the states
+  ///    of the held-out fold's rows, by LSTD-Q on psi twice: on the held-out fold alone
+  ///    (unbiased) and on all the task's rows (support). Each method keeps the ridge with the
+  ///    higher held-out mean value. Scratch is recommended only when frozen is significantly
+  ///    worse on all the rows (paired, standard error clustered by episode, 2 SE) AND the
+  ///    unbiased held-out difference points the same way; else frozen, the simpler model.
   static func compare(
     _ task: TaskTransitions, rows: [Int], representation: ExportedRepresentation,
     bases: [Matrix], settings: Settings, headRidge: Double?, scratchRidge: Double?, seed: UInt64
   ) throws(FQIError) -> FrozenScratchComparison {
     let subset = task.selecting(rows)
-    let (fitRows, heldRows) = ModelSelection.split(subset, seed: seed, index: 0)
     let parameters = settings.parameters
     let map = representation.featureMap
-    var frozen = FrozenHeadFQI(
-      objective: parameters.objective, headRidge: 0, divergenceFactor: parameters.divergenceFactor,
-      stepData: settings.stepData, task: task.name)
-    let problems = try frozen.problems(subset, rows: fitRows, featureMap: map)
-    let evaluation: RegressionData
-    let starts: RegressionData
-    do {
-      evaluation = try RegressionData.build(
-        [(subset, heldRows)], featureMap: map, discount: parameters.gamma)[0]
-      starts = try RegressionData.build(
-        [(subset, ModelSelection.startRows(subset, heldRows))], featureMap: map,
-        discount: parameters.gamma)[0]
-    } catch {
-      throw .linearAlgebra(context: "frozen-vs-scratch evaluation data", error: error)
-    }
-    var low = Double.infinity
-    var high = -Double.infinity
-    for r in subset.rewards {
-      low = min(low, r)
-      high = max(high, r)
-    }
-    let evaluator = LSTDQEvaluation(
-      data: evaluation, starts: starts,
-      ridge: ModelSelection.evaluationRidge
-        * max(evaluation.gram.meanDiagonal, Double.leastNormalMagnitude),
-      range: parameters.valueRange(step: 0, rewardRange: low <= high ? low...high : 0...0))
     let b = bases[0]
-    let gram = problems[0][0].gram
+    // Scales and the span tests on all the fitted rows.
+    let whole = try FrozenHeadFQI(
+      objective: parameters.objective, headRidge: 0, divergenceFactor: parameters.divergenceFactor,
+      stepData: settings.stepData, task: task.name
+    ).problems(subset, rows: nil, featureMap: map)[0][0]
     let projected: Matrix
     do {
-      projected = try gram.projected(b)
+      projected = try whole.gram.projected(b)
     } catch {
       throw .linearAlgebra(context: "frozen-head Gram matrix", error: error)
     }
     var trace = 0.0
     for i in 0..<b.columns { trace += projected.storage[i + i * b.columns] }
     let headScale = max(trace / Double(max(b.columns, 1)), Double.leastNormalMagnitude)
-    let scratchScale = max(gram.meanDiagonal, Double.leastNormalMagnitude)
+    let scratchScale = max(whole.gram.meanDiagonal, Double.leastNormalMagnitude)
     // The frozen features vanish on every row of the new task (its states lie where the
-    // training data gave B nothing): a frozen head can only say Q = 0, and its "tie" with
-    // scratch says nothing about the task. Scratch is recommended then, whatever the estimates.
+    // training data gave B nothing): a frozen head can only say Q = 0.
     let frozenFeaturesVanish = !(trace > 1e-12 * Double(max(b.columns, 1)) * scratchScale)
-    func value(_ theta: [Double]) throws(FQIError) -> Double {
-      do {
-        return try evaluator.value(of: theta).value
-      } catch {
-        throw .linearAlgebra(context: "frozen-vs-scratch policy evaluation", error: error)
-      }
-    }
+    let rewardSpan = frozenFeaturesVanish ? nil : try PolicyComparison.rewardSpan(whole, b: b)
+
+    let frozenRidges = headRidge.map { [$0] } ?? relativeRidges.reversed().map { $0 * headScale }
+    let scratchRidges =
+      scratchRidge.map { [$0] } ?? relativeRidges.reversed().map { $0 * scratchScale }
+    let folds = PolicyComparison.folds(subset, seed: seed)
+    let crossFit = try crossFittedValues(
+      subset, folds: folds, representation: representation, bases: bases, settings: settings,
+      frozenRidges: frozenRidges, scratchRidges: scratchRidges)
+
     var candidates: [SelectionCandidate] = []
-    var bestFrozen: (ridge: Double, value: Double)?
-    for ridge in headRidge.map({ [$0] }) ?? relativeRidges.reversed().map({ $0 * headScale }) {
-      frozen = FrozenHeadFQI(
-        objective: parameters.objective, headRidge: ridge,
+    func best(_ method: String, _ ridges: [Double], _ values: [[Double]?], scale: Double) -> Int? {
+      var chosen: (index: Int, value: Double)?
+      for (index, ridge) in ridges.enumerated() {
+        let mean = values[index].map { $0.reduce(0, +) / Double(max($0.count, 1)) } ?? -.infinity
+        candidates.append(
+          SelectionCandidate(
+            method: method, rank: method == "frozen" ? b.columns : 0, ridge: ridge,
+            relativeRidge: ridge / scale, headRidge: ridge, iterations: 0, score: mean,
+            heldOutBellmanError: .nan, chosen: false))
+        if mean.isFinite, chosen.map({ mean > $0.value }) ?? true { chosen = (index, mean) }
+      }
+      if let chosen { candidates[candidates.count - ridges.count + chosen.index].chosen = true }
+      return chosen?.index
+    }
+    let frozenBest = best("frozen", frozenRidges, crossFit.frozen, scale: headScale)
+    let scratchBest = best("scratch", scratchRidges, crossFit.scratch, scale: scratchScale)
+    let frozenValues = frozenBest.flatMap { crossFit.frozen[$0] }
+    let scratchValues = scratchBest.flatMap { crossFit.scratch[$0] }
+    func mean(_ values: [Double]?) -> Double {
+      values.map { $0.reduce(0, +) / Double(max($0.count, 1)) } ?? -.infinity
+    }
+    var heldPaired: PolicyComparison.Paired?
+    var fullPaired: PolicyComparison.Paired?
+    if let frozenValues, let scratchValues, let frozenBest, let scratchBest,
+      let frozenFull = crossFit.frozenFull[frozenBest],
+      let scratchFull = crossFit.scratchFull[scratchBest]
+    {
+      heldPaired = PolicyComparison.Paired(
+        zip(frozenValues, scratchValues).map { $0 - $1 }, units: crossFit.units)
+      fullPaired = PolicyComparison.Paired(
+        zip(frozenFull, scratchFull).map { $0 - $1 }, units: crossFit.units)
+    }
+    let (recommended, reason) = decide(
+      vanish: frozenFeaturesVanish, rewardSpan: rewardSpan, full: fullPaired, held: heldPaired,
+      frozenFitted: frozenValues != nil, scratchFitted: scratchValues != nil)
+    var comparison = FrozenScratchComparison(
+      recommended: recommended, frozenValue: mean(frozenValues), scratchValue: mean(scratchValues),
+      spanCaptured: .nan,
+      headRidge: frozenBest.map { frozenRidges[$0] } ?? headRidge ?? parameters.headRidge,
+      scratchRidge: scratchBest.map { scratchRidges[$0] } ?? scratchRidge ?? parameters.ridge,
+      heldOutRows: crossFit.units.count, candidates: candidates, frozenFailure: nil)
+    comparison.folds = folds.count
+    comparison.valueDifference = fullPaired?.mean ?? .nan
+    comparison.differenceStandardError = fullPaired?.standardError ?? .nan
+    comparison.heldOutValueDifference = heldPaired?.mean ?? .nan
+    comparison.heldOutDifferenceStandardError = heldPaired?.standardError ?? .nan
+    comparison.rewardCaptured = rewardSpan?.captured ?? .nan
+    comparison.rewardChance = rewardSpan?.chance ?? .nan
+    comparison.rewardSpanPValue = rewardSpan?.pValue ?? .nan
+    comparison.reason = reason
+    return comparison
+  }
+
+  /// The decision rule of `compare`, with the reason in words.
+  static func decide(
+    vanish: Bool, rewardSpan: PolicyComparison.RewardSpan?, full: PolicyComparison.Paired?,
+    held: PolicyComparison.Paired?, frozenFitted: Bool, scratchFitted: Bool
+  ) -> (String, String) {
+    if vanish {
+      return ("scratch", "the frozen features are zero on every row of the task")
+    }
+    if let rewardSpan, rewardSpan.outsideSpan {
+      return (
+        "scratch",
+        "the frozen span holds \(short(rewardSpan.captured)) of the task's rewards, no more than a random subspace of its dimension would (\(short(rewardSpan.chance)), p = \(short(rewardSpan.pValue)))"
+      )
+    }
+    guard frozenFitted else { return ("scratch", "no frozen head could be fitted") }
+    guard scratchFitted, let full, let held else {
+      return ("frozen", "no scratch fit could be evaluated")
+    }
+    let difference =
+      "frozen - scratch = \(short(full.mean)) +- \(short(full.standardError)) on the task's data, \(short(held.mean)) +- \(short(held.standardError)) held out (SE over \(full.units) episodes)"
+    if full.frozenSignificantlyWorse && held.mean < 0 {
+      return ("scratch", "frozen is significantly worse: \(difference)")
+    }
+    return ("frozen", "frozen is not significantly worse, or the held-out estimate disagrees: \(difference)")
+  }
+
+  /// Per candidate ridge, the value of its greedy policy at the state of every evaluated row
+  /// (nil when a fit diverged), cross-fitted over `folds`; `units` are the rows' episodes (the
+  /// row itself when episodes are not known), in the same order.
+  struct CrossFit {
+    /// Valued by LSTD-Q on the held-out fold alone (unbiased; little support on sparse data).
+    var frozen: [[Double]?]
+    var scratch: [[Double]?]
+    /// Valued by LSTD-Q on all the task's rows (support; biased toward scratch, whose policy
+    /// follows the empirical model of the rows it was fitted on, most of these).
+    var frozenFull: [[Double]?]
+    var scratchFull: [[Double]?]
+    var units: [Int64]
+  }
+
+  static func crossFittedValues(
+    _ task: TaskTransitions, folds: [[Int]], representation: ExportedRepresentation,
+    bases: [Matrix], settings: Settings, frozenRidges: [Double], scratchRidges: [Double]
+  ) throws(FQIError) -> CrossFit {
+    let parameters = settings.parameters
+    let map = representation.featureMap
+    var low = Double.infinity
+    var high = -Double.infinity
+    for r in task.rewards {
+      low = min(low, r)
+      high = max(high, r)
+    }
+    let range = parameters.valueRange(step: 0, rewardRange: low <= high ? low...high : 0...0)
+    var result = CrossFit(
+      frozen: Array(repeating: [], count: frozenRidges.count),
+      scratch: Array(repeating: [], count: scratchRidges.count),
+      frozenFull: Array(repeating: [], count: frozenRidges.count),
+      scratchFull: Array(repeating: [], count: scratchRidges.count), units: [])
+    // The evaluation model: LSTD-Q on all the task's rows (a fold alone rarely holds the
+    // transitions along a policy's path on sparse data, and then rates every policy by its
+    // first rewards only); a policy is still never scored at the states it was fitted on.
+    let evaluation: RegressionData
+    do {
+      evaluation = try RegressionData.build(
+        [(task, nil)], featureMap: map, discount: parameters.gamma)[0]
+    } catch {
+      throw .linearAlgebra(context: "frozen-vs-scratch evaluation data", error: error)
+    }
+    let ridge =
+      ModelSelection.evaluationRidge
+      * max(evaluation.gram.meanDiagonal, Double.leastNormalMagnitude)
+    for heldOut in folds {
+      let held = Set(heldOut)
+      let training = (0..<task.count).filter { !held.contains($0) }
+      let problems = try FrozenHeadFQI(
+        objective: parameters.objective, headRidge: 0,
         divergenceFactor: parameters.divergenceFactor, stepData: settings.stepData,
-        task: task.name)
-      var estimate = -Double.infinity
-      do throws(FQIError) {
-        let fit = try frozen.fit(problems, bases: bases)
-        let theta: [Double]
+        task: task.name
+      ).problems(task, rows: training, featureMap: map)
+      let points: RegressionData
+      do {
+        points = try RegressionData.build(
+          [(task, heldOut)], featureMap: map, discount: parameters.gamma)[0]
+      } catch {
+        throw .linearAlgebra(context: "frozen-vs-scratch evaluation points", error: error)
+      }
+      let fullEvaluator = LSTDQEvaluation(
+        data: evaluation, starts: points, ridge: ridge, range: range)
+      let heldEvaluator = LSTDQEvaluation(
+        data: points, starts: points,
+        ridge: ModelSelection.evaluationRidge
+          * max(points.gram.meanDiagonal, Double.leastNormalMagnitude),
+        range: range)
+      for row in PolicyComparison.layoutOrder(heldOut, task: task, map: map) {
+        result.units.append(task.episodes.isEmpty ? Int64(row) : task.episodes[row])
+      }
+      func values(_ theta: [Double]) throws(FQIError) -> (held: [Double], full: [Double]) {
         do {
-          theta = try LinearAlgebra.gemv(b, fit.heads[0])
+          return (
+            try PolicyComparison.stateValues(heldEvaluator, theta: theta, points: points),
+            try PolicyComparison.stateValues(fullEvaluator, theta: theta, points: points)
+          )
         } catch {
-          throw .linearAlgebra(context: "B w", error: error)
+          throw .linearAlgebra(context: "frozen-vs-scratch policy evaluation", error: error)
         }
-        estimate = try value(theta)
-      } catch {
-        guard case .diverged = error else { throw error }
       }
-      candidates.append(
-        SelectionCandidate(
-          method: "frozen", rank: b.columns, ridge: ridge, relativeRidge: ridge / headScale,
-          headRidge: ridge, iterations: 0, score: estimate, heldOutBellmanError: .nan,
-          chosen: false))
-      if estimate.isFinite, bestFrozen.map({ estimate > $0.value }) ?? true {
-        bestFrozen = (ridge, estimate)
+      for (index, ridge) in frozenRidges.enumerated() where result.frozen[index] != nil {
+        let frozen = FrozenHeadFQI(
+          objective: parameters.objective, headRidge: ridge,
+          divergenceFactor: parameters.divergenceFactor, stepData: settings.stepData,
+          task: task.name)
+        do throws(FQIError) {
+          let fit = try frozen.fit(problems, bases: bases)
+          let theta: [Double]
+          do {
+            theta = try LinearAlgebra.gemv(bases[0], fit.heads[0])
+          } catch {
+            throw .linearAlgebra(context: "B w", error: error)
+          }
+          let (held, full) = try values(theta)
+          result.frozen[index]? += held
+          result.frozenFull[index]? += full
+        } catch {
+          guard case .diverged = error else { throw error }
+          result.frozen[index] = nil
+          result.frozenFull[index] = nil
+        }
+      }
+      for (index, ridge) in scratchRidges.enumerated() where result.scratch[index] != nil {
+        do throws(FQIError) {
+          let fit = try fitScratch(
+            problems, task: task.name, settings: settings, ridge: ridge, progress: nil)
+          let (held, full) = try values(fit.vectors[0])
+          result.scratch[index]? += held
+          result.scratchFull[index]? += full
+        } catch {
+          guard case .diverged = error else { throw error }
+          result.scratch[index] = nil
+          result.scratchFull[index] = nil
+        }
       }
     }
-    var bestScratch: (ridge: Double, value: Double)?
-    for ridge in scratchRidge.map({ [$0] }) ?? relativeRidges.reversed().map({ $0 * scratchScale }) {
-      var estimate = -Double.infinity
-      do throws(FQIError) {
-        let fit = try fitScratch(
-          problems, task: task.name, settings: settings, ridge: ridge, progress: nil)
-        estimate = try value(fit.vectors[0])
-      } catch {
-        guard case .diverged = error else { throw error }
-      }
-      candidates.append(
-        SelectionCandidate(
-          method: "scratch", rank: 0, ridge: ridge, relativeRidge: ridge / scratchScale,
-          headRidge: ridge, iterations: 0, score: estimate, heldOutBellmanError: .nan,
-          chosen: false))
-      if estimate.isFinite, bestScratch.map({ estimate > $0.value }) ?? true {
-        bestScratch = (ridge, estimate)
-      }
-    }
-    for i in candidates.indices {
-      let c = candidates[i]
-      candidates[i].chosen =
-        (c.method == "frozen" && c.ridge == bestFrozen?.ridge)
-        || (c.method == "scratch" && c.ridge == bestScratch?.ridge)
-    }
-    let frozenValue = bestFrozen?.value ?? -.infinity
-    let scratchValue = bestScratch?.value ?? -.infinity
-    return FrozenScratchComparison(
-      recommended: !frozenFeaturesVanish && frozenValue >= scratchValue ? "frozen" : "scratch",
-      frozenValue: frozenValue,
-      scratchValue: scratchValue, spanCaptured: .nan,
-      headRidge: bestFrozen?.ridge ?? headRidge ?? parameters.headRidge,
-      scratchRidge: bestScratch?.ridge ?? scratchRidge ?? parameters.ridge,
-      heldOutRows: heldRows.count, candidates: candidates, frozenFailure: nil)
+    return result
   }
 
   /// The share of the scratch Q the frozen span holds, under the task's data distribution:

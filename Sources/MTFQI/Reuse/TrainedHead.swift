@@ -102,11 +102,21 @@ public struct TrainedHead: Sendable {
       try root.setAttribute("head_ridge_chosen", comparison.headRidge)
       try root.setAttribute("scratch_ridge_chosen", comparison.scratchRidge)
       if let failure = comparison.frozenFailure { try root.setAttribute("frozen_failure", failure) }
+      try root.setAttribute("recommendation_reason", comparison.reason)
+      try root.setAttribute("value_difference", comparison.valueDifference)
+      try root.setAttribute("difference_standard_error", comparison.differenceStandardError)
+      try root.setAttribute("held_out_value_difference", comparison.heldOutValueDifference)
+      try root.setAttribute(
+        "held_out_difference_standard_error", comparison.heldOutDifferenceStandardError)
+      try root.setAttribute("reward_captured", comparison.rewardCaptured)
+      try root.setAttribute("reward_chance", comparison.rewardChance)
+      try root.setAttribute("reward_span_p_value", comparison.rewardSpanPValue)
       // The ridge candidates of both methods, one row each.
       let group = try root.createGroup("comparison")
       let rows = comparison.candidates.count
       try group.setAttribute("estimator", "lstd-q")
       try group.setAttribute("held_out_rows", Int64(comparison.heldOutRows))
+      try group.setAttribute("folds", Int64(comparison.folds))
       try group.setAttribute(
         "methods", "[" + comparison.candidates.map { "\"\($0.method)\"" }.joined(separator: ", ") + "]")
       try group.writeDataset("ridge", comparison.candidates.map(\.ridge), shape: [rows])

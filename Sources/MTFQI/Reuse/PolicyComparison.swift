@@ -1,0 +1,232 @@
+import Foundation
+
+/// The statistics behind `mtfqi-fit`'s frozen-vs-scratch call (`HeadFitter.compare`).
+///
+/// 1. **Cross-fitting.** The new task's episodes are dealt (seeded shuffle, stream
+///    `crossFitStream`) into `foldCount` folds; every fold is held out once: both methods are
+///    fitted on the other folds and their greedy policies evaluated on it. So every episode is
+///    evaluation data exactly once, and no policy is ever evaluated on the rows it was fitted on
+///    (in-sample evaluation always favours scratch: its greedy policy is optimal for the rows'
+///    own empirical model).
+/// 2. **Per-state values, two evaluation models.** The estimator is `LSTDQEvaluation` (LSTD-Q
+///    on psi) unchanged; where `LSTDQEvaluation.value` averages Q_pi(s, pi(s)) over the held-out
+///    episodes' first states, the comparison takes it at the state of EVERY held-out row
+///    (`stateValues`), and it fits the LSTD-Q model twice: on the held-out fold alone
+///    (unbiased, but on sparse tabular data a fold holds few of the transitions along a
+///    policy's path, so it rates policies mostly by their first rewards) and on all the
+///    task's rows (support, but biased toward scratch: its greedy policy follows the empirical
+///    model of the rows it was fitted on, most of these).
+/// 3. **A paired comparison with its uncertainty** (`Paired`): d_i = V_frozen(s_i) -
+///    V_scratch(s_i) over all held-out rows, its mean and a standard error clustered by episode
+///    (rows of one episode are not independent). Scratch is recommended when frozen is
+///    significantly worse on the all-rows model (mean + `significance` x SE < 0) and the
+///    unbiased held-out difference has the same sign; otherwise the simpler frozen model.
+/// 4. **A span test on the task's own rewards** (`RewardSpan`): the share of the task's
+///    rewards (per-pair mean rewards, G-weighted, on the fitted rows) that the frozen span
+///    holds, against what a random k-dimensional subspace of the p dimensions the data
+///    resolve would hold (k / p on average; under that null the share is Beta(k/2, (p-k)/2)).
+///    When the frozen span holds no more of the reward than chance (p-value above
+///    `rewardSpanLevel`), the new task's reward lies outside the span: scratch. Held-out
+///    evaluation cannot see this when the reward shows on a few rows only (a fold without them
+///    rates every policy 0), the reward fit can.
+enum PolicyComparison {
+  static let crossFitStream = "fit/crossfit"
+  static let foldCount = 5
+  /// Standard errors of the paired difference that make frozen "significantly worse".
+  static let significance = 2.0
+  /// The level of the reward span test.
+  static let rewardSpanLevel = 0.05
+
+  /// The held-out rows of each fold (indices into `task`'s rows, ascending). Fewer than two
+  /// episodes: one fold, `ModelSelection.split`'s held-out rows.
+  static func folds(_ task: TaskTransitions, seed: UInt64) -> [[Int]] {
+    var episodes: [Int64] = []
+    var seen = Set<Int64>()
+    for id in task.episodes where seen.insert(id).inserted { episodes.append(id) }
+    guard episodes.count >= 2 else {
+      return [ModelSelection.split(task, seed: seed, index: 0).heldOut]
+    }
+    episodes.sort()
+    var generator = Xoshiro256StarStar(seed: seed, stream: crossFitStream)
+    for i in stride(from: episodes.count - 1, to: 0, by: -1) {
+      let j = Int(generator.next() % UInt64(i + 1))
+      episodes.swapAt(i, j)
+    }
+    let count = min(foldCount, episodes.count)
+    var foldOf: [Int64: Int] = [:]
+    for (i, id) in episodes.enumerated() { foldOf[id] = i % count }
+    var folds = [[Int]](repeating: [], count: count)
+    for row in 0..<task.count {
+      if let fold = foldOf[task.episodes[row]] { folds[fold].append(row) }
+    }
+    return folds
+  }
+
+  /// The rows of `rows` in the order `RegressionData.build` lays them out: as given for
+  /// `.pairs`, grouped by action (stable) for `.blocks`.
+  static func layoutOrder(_ rows: [Int], task: TaskTransitions, map: FeatureMap) -> [Int] {
+    guard case .actionBlocks = map.structure else { return rows }
+    let start = map.actionStart
+    var byAction = [[Int]](repeating: [], count: map.actionCount)
+    for row in rows { byAction[Int(task.actions[row] - start)].append(row) }
+    return byAction.flatMap { $0 }
+  }
+
+  /// V_pi(s_i) = Q_pi(s_i, pi(s_i)) at every row of `points` (layout order), each clipped to
+  /// the evaluator's range: pi is the greedy policy of `theta`, Q_pi its LSTD-Q solution on
+  /// `evaluator.data`.
+  static func stateValues(
+    _ evaluator: LSTDQEvaluation, theta: [Double], points: RegressionData
+  ) throws(LinearAlgebraError) -> [Double] {
+    let solution = try evaluator.value(of: theta).theta
+    switch points.layout {
+    case .pairs(let pairs, _, let features, let states, let actions):
+      let policy = try LSTDQEvaluation.greedyStates(
+        theta, features: features, states: states, actions: actions)
+      let qPi: [Double]
+      switch features {
+      case .identity: qPi = solution
+      case .matrix(let x): qPi = try LinearAlgebra.gemv(x, solution)
+      }
+      return pairs.map { pair in
+        let s = Int(pair) / actions
+        return evaluator.clip(qPi[s * actions + policy[s]])
+      }
+    case .blocks(let phi, _, _, let m):
+      let actions = phi.count
+      let candidate = Matrix(rows: m, columns: actions, columnMajor: theta)
+      let evaluated = Matrix(rows: m, columns: actions, columnMajor: solution)
+      var values: [Double] = []
+      for block in phi where block.rows > 0 {
+        let q = try LinearAlgebra.gemm(block, candidate)
+        let v = try LinearAlgebra.gemm(block, evaluated)
+        for i in 0..<block.rows {
+          let a = LSTDQEvaluation.argmax(q, row: i, actions: actions)
+          values.append(evaluator.clip(v.storage[i + a * block.rows]))
+        }
+      }
+      return values
+    }
+  }
+
+  /// The mean of paired differences and its standard error clustered by unit (episode):
+  /// SE^2 = U / (U - 1) sum_u (sum_{i in u} (d_i - mean))^2 / n^2. With one unit the SE is
+  /// infinite (nothing is significant).
+  struct Paired: Sendable, Equatable {
+    var mean: Double
+    var standardError: Double
+    var units: Int
+
+    init(_ differences: [Double], units: [Int64]) {
+      let n = Double(max(differences.count, 1))
+      mean = differences.reduce(0, +) / n
+      var sums: [Int64: Double] = [:]
+      for (d, unit) in zip(differences, units) { sums[unit, default: 0] += d - mean }
+      self.units = sums.count
+      guard sums.count >= 2 else {
+        standardError = .infinity
+        return
+      }
+      let u = Double(sums.count)
+      let squares = sums.sorted { $0.key < $1.key }.reduce(0.0) { $0 + $1.value * $1.value }
+      standardError = (u / (u - 1) * squares).squareRoot() / n
+    }
+
+    /// Frozen (the minuend) is significantly worse than scratch.
+    var frozenSignificantlyWorse: Bool {
+      mean + PolicyComparison.significance * standardError < 0
+    }
+  }
+
+  /// How much of the task's reward the frozen span holds, and whether that is more than chance.
+  struct RewardSpan: Sendable, Equatable {
+    /// 1 - min_w ||theta_r - B w||_G^2 / ||theta_r||_G^2, theta_r the ridge fit of the rewards
+    /// on psi.
+    var captured: Double
+    /// k / p: the share a random k-dimensional subspace holds on average.
+    var chance: Double
+    /// P(Beta(k/2, (p-k)/2) >= captured).
+    var pValue: Double
+
+    var outsideSpan: Bool { pValue > PolicyComparison.rewardSpanLevel }
+  }
+
+  /// The reward span test on `problem` (the task's fitted rows, psi) for the frozen `b`. nil when
+  /// it cannot say anything: no non-zero reward, or p <= k (any k-dimensional span then holds
+  /// every reward vector).
+  static func rewardSpan(_ problem: RegressionData, b: Matrix) throws(FQIError) -> RewardSpan? {
+    let k = b.columns
+    var sums = problem.rewards
+    let p: Int
+    switch problem.layout {
+    case .pairs(let pairs, _, let features, let states, let actions):
+      sums = [Double](repeating: 0, count: states * actions)
+      var seen = Set<Int32>()
+      for (i, pair) in pairs.enumerated() {
+        sums[Int(pair)] += problem.rewards[i]
+        seen.insert(pair)
+      }
+      p = min(seen.count, features.dimension)
+    case .blocks(let phi, _, _, let m):
+      p = phi.reduce(0) { $0 + min($1.rows, m) }
+    }
+    guard p > k, problem.rewards.contains(where: { $0 != 0 }) else { return nil }
+    let theta: [Double]
+    do {
+      let cross = try problem.crossMoment(sums)
+      theta = try problem.gram.ridgeSolve(
+        cross, ridge: 1e-9 * max(problem.gram.meanDiagonal, Double.leastNormalMagnitude))
+    } catch {
+      throw .linearAlgebra(context: "reward span test", error: error)
+    }
+    let captured = try HeadFitter.spanCaptured(theta, problem: problem, b: b)
+    let a = Double(k) / 2
+    let bShape = Double(p - k) / 2
+    return RewardSpan(
+      captured: captured, chance: Double(k) / Double(p),
+      pValue: 1 - regularizedIncompleteBeta(captured, a, bShape))
+  }
+
+  /// I_x(a, b), the Beta(a, b) distribution function, by its continued fraction (modified
+  /// Lentz; Numerical Recipes 6.4), accurate to about 1e-14 for the shapes used here.
+  static func regularizedIncompleteBeta(_ x: Double, _ a: Double, _ b: Double) -> Double {
+    if !(x > 0) { return 0 }
+    if x >= 1 { return 1 }
+    let logNormalizer: Double = lgamma(a + b) - lgamma(a) - lgamma(b)
+    let logPowers: Double = a * log(x) + b * log(1 - x)
+    let front = exp(logNormalizer + logPowers)
+    if x < (a + 1) / (a + b + 2) {
+      return front * continuedFraction(x, a, b) / a
+    }
+    return 1 - front * continuedFraction(1 - x, b, a) / b
+  }
+
+  static func continuedFraction(_ x: Double, _ a: Double, _ b: Double) -> Double {
+    let tiny = 1e-300
+    var c = 1.0
+    var d = 1 - (a + b) * x / (a + 1)
+    if abs(d) < tiny { d = tiny }
+    d = 1 / d
+    var h = d
+    for m in 1...500 {
+      let m = Double(m)
+      var aa = m * (b - m) * x / ((a - 1 + 2 * m) * (a + 2 * m))
+      d = 1 + aa * d
+      if abs(d) < tiny { d = tiny }
+      c = 1 + aa / c
+      if abs(c) < tiny { c = tiny }
+      d = 1 / d
+      h *= d * c
+      aa = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 1 + 2 * m))
+      d = 1 + aa * d
+      if abs(d) < tiny { d = tiny }
+      c = 1 + aa / c
+      if abs(c) < tiny { c = tiny }
+      d = 1 / d
+      let delta = d * c
+      h *= delta
+      if abs(delta - 1) < 1e-15 { break }
+    }
+    return h
+  }
+}

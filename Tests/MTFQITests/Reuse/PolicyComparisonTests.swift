@@ -1,0 +1,128 @@
+import Foundation
+import Numerics
+import Testing
+
+@testable import MTFQI
+
+/// The statistics of the frozen-vs-scratch call (Reuse/PolicyComparison.swift), with answers
+/// derived by hand.
+@Suite("Reuse: frozen-vs-scratch statistics (cross-fitting, paired SE, reward span test)")
+struct PolicyComparisonTests {
+  @Test("The Beta distribution function matches closed forms")
+  func incompleteBeta() {
+    for x in [0.01, 0.2, 0.5, 0.77, 0.99] {
+      // I_x(1, 1) = x; I_x(3, 1) = x^3; I_x(2, 3) = 6x^2(1-x)^2 + 4x^3(1-x) + x^4.
+      let uniform = PolicyComparison.regularizedIncompleteBeta(x, 1, 1)
+      #expect(uniform.isApproximatelyEqual(to: x, relativeTolerance: 1e-12))
+      let cube = PolicyComparison.regularizedIncompleteBeta(x, 3, 1)
+      #expect(cube.isApproximatelyEqual(to: x * x * x, relativeTolerance: 1e-12))
+      let y = 1 - x
+      let exact = 6 * x * x * y * y + 4 * x * x * x * y + x * x * x * x
+      let value = PolicyComparison.regularizedIncompleteBeta(x, 2, 3)
+      #expect(value.isApproximatelyEqual(to: exact, relativeTolerance: 1e-12), "x = \(x)")
+    }
+    // Symmetric shapes: I_{1/2}(a, a) = 1/2, also for the half-integer shapes k/2 of the test.
+    for a in [0.5, 1.5, 2, 7.5] {
+      let half = PolicyComparison.regularizedIncompleteBeta(0.5, a, a)
+      #expect(half.isApproximatelyEqual(to: 0.5, relativeTolerance: 1e-12), "a = \(a)")
+    }
+    #expect(PolicyComparison.regularizedIncompleteBeta(0, 2, 3) == 0)
+    #expect(PolicyComparison.regularizedIncompleteBeta(1, 2, 3) == 1)
+  }
+
+  @Test("Paired differences: mean and the episode-clustered standard error by hand")
+  func paired() {
+    // Unit 1: 1, 3; unit 2: -1, 1. Mean 1; centred unit sums 2 and -2; SE^2 = 2/1 x 8 / 16 = 1.
+    let paired = PolicyComparison.Paired([1, 3, -1, 1], units: [1, 1, 2, 2])
+    #expect(paired.mean == 1)
+    #expect(paired.standardError.isApproximatelyEqual(to: 1, relativeTolerance: 1e-14))
+    #expect(paired.units == 2)
+    #expect(!paired.frozenSignificantlyWorse)
+    // Clearly below zero: significant.
+    let worse = PolicyComparison.Paired([-5, -5.5, -4.5, -5.2, -4.8, -5], units: [1, 1, 2, 2, 3, 3])
+    #expect(worse.frozenSignificantlyWorse, "\(worse)")
+    // One episode: nothing is significant.
+    let single = PolicyComparison.Paired([-5, -6, -7], units: [4, 4, 4])
+    #expect(single.standardError == .infinity)
+    #expect(!single.frozenSignificantlyWorse)
+  }
+
+  @Test("Cross-fitting folds: every row once, episodes whole, seeded")
+  func folds() {
+    let episodes: [Int64] = (0..<23).flatMap { e in Array(repeating: Int64(100 + e), count: 3 + e % 4) }
+    let n = episodes.count
+    let task = TaskTransitions(
+      name: "t", observationSpace: .discrete(n: 2, start: 0), actionSpace: .discrete(n: 2, start: 0),
+      observations: Array(repeating: 0, count: n), nextObservations: Array(repeating: 0, count: n),
+      actions: Array(repeating: 0, count: n), rewards: Array(repeating: 0, count: n),
+      terminations: Array(repeating: 0, count: n), steps: Array(repeating: 0, count: n),
+      episodes: episodes)
+    let folds = PolicyComparison.folds(task, seed: 7)
+    #expect(folds.count == PolicyComparison.foldCount)
+    #expect(folds.flatMap { $0 }.sorted() == Array(0..<n))
+    for fold in folds {
+      let ids = Set(fold.map { episodes[$0] })
+      // An episode's rows are all in this fold.
+      #expect(fold.count == episodes.filter { ids.contains($0) }.count)
+      #expect(ids.count >= 4 && ids.count <= 5, "\(ids.count) episodes")
+    }
+    #expect(PolicyComparison.folds(task, seed: 7) == folds)
+    #expect(PolicyComparison.folds(task, seed: 8) != folds)
+  }
+
+  /// One-hot rows over 4 states x 2 actions: pair p = s * 2 + a seen `copies` times, reward
+  /// `reward(p)`.
+  static func problem(_ reward: (Int) -> Double, copies: Int = 3) throws -> RegressionData {
+    var observations: [Double] = []
+    var actions: [Int64] = []
+    var rewards: [Double] = []
+    for p in 0..<8 {
+      for _ in 0..<copies {
+        observations.append(Double(p / 2))
+        actions.append(Int64(p % 2))
+        rewards.append(reward(p))
+      }
+    }
+    let n = rewards.count
+    let task = TaskTransitions(
+      name: "r", observationSpace: .discrete(n: 4, start: 0), actionSpace: .discrete(n: 2, start: 0),
+      observations: observations, nextObservations: observations, actions: actions,
+      rewards: rewards, terminations: Array(repeating: 1, count: n),
+      steps: Array(repeating: 0, count: n))
+    let map = try FeatureMap.build(
+      spec: FeatureMapSpec(kind: .oneHot), observationSpace: task.observationSpace,
+      actionSpace: task.actionSpace, trainingObservations: [], seed: 0)
+    return try RegressionData.build([(task, nil)], featureMap: map, discount: 0.9)[0]
+  }
+
+  @Test("Reward span test: a span holding the reward passes, an orthogonal one is outside")
+  func rewardSpan() throws {
+    // Reward on pairs 1 and 6; B's one column is that reward pattern (captured 1), or a
+    // pattern on pairs 0 and 3 (captured 0). p = 8 resolved dimensions, k = 1: chance 1/8.
+    let data = try Self.problem { $0 == 1 || $0 == 6 ? 1 : 0 }
+    var aligned = Matrix(rows: 8, columns: 1)
+    aligned.storage[1] = 2
+    aligned.storage[6] = 2
+    let inside = try #require(try PolicyComparison.rewardSpan(data, b: aligned))
+    #expect(inside.captured.isApproximatelyEqual(to: 1, relativeTolerance: 1e-9))
+    #expect(inside.chance == 1.0 / 8)
+    #expect(inside.pValue < 1e-9)
+    #expect(!inside.outsideSpan)
+    var orthogonal = Matrix(rows: 8, columns: 1)
+    orthogonal.storage[0] = 1
+    orthogonal.storage[3] = 1
+    let outside = try #require(try PolicyComparison.rewardSpan(data, b: orthogonal))
+    #expect(outside.captured.magnitude < 1e-9)
+    #expect(outside.pValue.isApproximatelyEqual(to: 1, relativeTolerance: 1e-9))
+    #expect(outside.outsideSpan)
+    // Half the reward (pair 1 only): captured 1/2; P(Beta(1/2, 7/2) >= 1/2) = 0.033146
+    // (scipy.stats.beta(0.5, 3.5).sf(0.5)).
+    var half = Matrix(rows: 8, columns: 1)
+    half.storage[1] = 1
+    let partial = try #require(try PolicyComparison.rewardSpan(data, b: half))
+    #expect(partial.captured.isApproximatelyEqual(to: 0.5, relativeTolerance: 1e-9))
+    #expect(partial.pValue.isApproximatelyEqual(to: 0.0331455, relativeTolerance: 1e-5), "\(partial)")
+    // No reward at all: the test has nothing to say.
+    #expect(try PolicyComparison.rewardSpan(try Self.problem { _ in 0 }, b: aligned) == nil)
+  }
+}
