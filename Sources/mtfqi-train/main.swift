@@ -47,11 +47,17 @@ struct Train: ParsableCommand {
   @Option(help: "The feature-table file for --features table (schemas/feature-table.md).")
   var featureTable: String?
 
-  @Option(help: "Random Fourier features per action block (default 64).")
-  var fourierFeatures: Int?
+  @Option(
+    help:
+      "Random Fourier features per action block, or auto (default): chosen among 32, 64, 128 by estimated policy value."
+  )
+  var fourierFeatures: String?
 
-  @Option(help: "Bandwidth of the random Fourier features (default 1).")
-  var bandwidth: Double?
+  @Option(
+    help:
+      "Bandwidth of the random Fourier features (standardised observations), or auto (default): chosen among 0.25 ... 2 by estimated policy value."
+  )
+  var bandwidth: String?
 
   @Flag(
     inversion: .prefixedNo,
@@ -158,8 +164,12 @@ struct Train: ParsableCommand {
       resolved.features.table = featureTable
       if features == nil && config == nil { resolved.features.kind = .table }
     }
-    if let fourierFeatures { resolved.features.fourierFeatures = fourierFeatures }
-    if let bandwidth { resolved.features.bandwidth = bandwidth }
+    do {
+      if let fourierFeatures { try resolved.setFourierFeatures(fourierFeatures) }
+      if let bandwidth { try resolved.setBandwidth(bandwidth) }
+    } catch {
+      throw ValidationError(error.description)
+    }
     if let normalize { resolved.features.normalize = normalize }
     if let mode {
       switch mode {

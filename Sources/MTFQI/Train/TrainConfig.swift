@@ -29,7 +29,9 @@ public struct TrainConfig: Sendable, Equatable, Codable {
     case perStep = "per_step"
   }
 
-  public var features = FeatureMapSpec(kind: .oneHot)
+  /// The base features; with `fourier`, m and the bandwidth default to auto
+  /// (`FeatureSelection`, discounted mode; finite horizon: 64 and 1).
+  public var features = FeatureMapSpec.trainingDefault
   public var mode = Mode.discounted
   /// The discount; nil means 0.9 (discounted) or 1 (finite horizon).
   public var gamma: Double?
@@ -218,6 +220,30 @@ public struct TrainConfig: Sendable, Equatable, Codable {
 
   static func keyPath(_ context: DecodingError.Context) -> String {
     context.codingPath.map(\.stringValue).joined(separator: ".")
+  }
+
+  /// `--fourier-features`: a positive integer, or "auto" (chosen by `FeatureSelection`).
+  public mutating func setFourierFeatures(_ text: String) throws(FQIError) {
+    if text == "auto" {
+      features.fourierFeaturesAuto = true
+    } else if let value = Int(text), value >= 1 {
+      features.fourierFeatures = value
+      features.fourierFeaturesAuto = false
+    } else {
+      throw .invalidSetting("--fourier-features must be a positive integer or auto; found '\(text)'")
+    }
+  }
+
+  /// `--bandwidth`: a positive number, or "auto" (chosen by `FeatureSelection`).
+  public mutating func setBandwidth(_ text: String) throws(FQIError) {
+    if text == "auto" {
+      features.bandwidthAuto = true
+    } else if let value = Double(text), value > 0, value.isFinite {
+      features.bandwidth = value
+      features.bandwidthAuto = false
+    } else {
+      throw .invalidSetting("--bandwidth must be a positive number or auto; found '\(text)'")
+    }
   }
 
   /// The discount actually used.
