@@ -28,6 +28,8 @@ struct Train: ParsableCommand {
       Examples:
         mtfqi-train build/store.h5 -o build/model.h5 --features table --feature-table data/synth/features.h5 --rank 4
         mtfqi-train build/store.h5 -o build/model.h5 --config data/train.json --truth data/synth/truth.h5 --q-tables build/q
+        mtfqi-train store.h5 -o model.h5 --features fourier --gamma 0.99   # m, bandwidth, rank, ridge: auto
+        mtfqi-train store.h5 -o model.h5 --features fourier --fourier-features 64 --bandwidth auto
         mtfqi-train store.h5 -o model.h5 --features fourier --fourier-features 64 --bandwidth 2 --rank 16 --iterations 20
       """,
     version: MTFQIVersion.string)

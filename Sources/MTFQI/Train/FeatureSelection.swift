@@ -20,12 +20,19 @@ public struct FeatureCandidate: Sendable, Codable, Equatable {
   /// The same policy's value estimated by LSTD-Q on the candidate's own features: reported
   /// only (it is not comparable across maps; see `FeatureSelection`).
   public var ownFeaturesScore: Double
+  /// Rung 1: the mean over tasks of the paired difference of `score` against the default map
+  /// (m = 64, bandwidth 1, or the given number), and its standard error (NaN on rung 0 and for
+  /// the default itself).
+  public var improvement: Double
+  public var improvementStandardError: Double
   public var chosen: Bool
 
   enum CodingKeys: String, CodingKey {
     case bandwidth, rung, rows, iterations, rank, ridge, score, chosen
     case fourierFeatures = "fourier_features"
     case ownFeaturesScore = "own_features_score"
+    case improvement
+    case improvementStandardError = "improvement_standard_error"
   }
 
   /// Non-finite numbers (a candidate that failed) are written as null: JSON has no NaN.
@@ -41,6 +48,10 @@ public struct FeatureCandidate: Sendable, Codable, Equatable {
     try c.encodeIfPresent(score.isFinite ? score : nil, forKey: .score)
     try c.encodeIfPresent(
       ownFeaturesScore.isFinite ? ownFeaturesScore : nil, forKey: .ownFeaturesScore)
+    try c.encodeIfPresent(improvement.isFinite ? improvement : nil, forKey: .improvement)
+    try c.encodeIfPresent(
+      improvementStandardError.isFinite ? improvementStandardError : nil,
+      forKey: .improvementStandardError)
     try c.encode(chosen, forKey: .chosen)
   }
 
@@ -55,6 +66,9 @@ public struct FeatureCandidate: Sendable, Codable, Equatable {
     ridge = try c.decode(Double.self, forKey: .ridge)
     score = try c.decodeIfPresent(Double.self, forKey: .score) ?? -.infinity
     ownFeaturesScore = try c.decodeIfPresent(Double.self, forKey: .ownFeaturesScore) ?? .nan
+    improvement = try c.decodeIfPresent(Double.self, forKey: .improvement) ?? .nan
+    improvementStandardError =
+      try c.decodeIfPresent(Double.self, forKey: .improvementStandardError) ?? .nan
     chosen = try c.decode(Bool.self, forKey: .chosen)
   }
 
@@ -71,6 +85,8 @@ public struct FeatureCandidate: Sendable, Codable, Equatable {
     self.ridge = ridge
     score = -.infinity
     ownFeaturesScore = .nan
+    improvement = .nan
+    improvementStandardError = .nan
     chosen = false
   }
 }
@@ -92,9 +108,16 @@ public struct FeatureCandidate: Sendable, Codable, Equatable {
 ///   stable, so maps are compared on their features and not on a fit that went astray).
 /// - Successive halving (shared work): rung 0 fits every candidate on a seeded subsample of the
 ///   training rows (`firstRungFraction` of each task's, at least `firstRungMinimumRows`) with a
-///   fifth of the iterations; rung 1 fits the best `survivors` on all training rows with all
-///   iterations. The best rung-1 score wins (ties: the earlier candidate, i.e. fewer features
-///   and the smaller bandwidth).
+///   fifth of the iterations; rung 1 fits the best `survivors` and the default map (m = 64,
+///   bandwidth 1; a given number stays) on all training rows with all iterations.
+/// - Decision: the default map is kept unless a rung-1 candidate beats it by more than
+///   `margin` standard errors of the paired per-task differences of the scores (with one task,
+///   any improvement); among those that do, the highest score wins (ties: the earlier
+///   candidate). The held-out estimate is noisy (a few held-out episodes per task) and the
+///   best of many noisy scores is biased upward (the winner's curse), so a change away from a
+///   default that is known to work must be clearly better, as in the one-standard-error rule.
+///   On MountainCar (8 goals) the map 32/2 scored 1.3 above 64/1 on held-out episodes and
+///   reached the goal in 74% of episodes against 98%.
 /// - Score: mean over tasks of the LSTD-Q estimate of the greedy policy's value from the
 ///   held-out episodes' first states, computed on one common evaluation map for every
 ///   candidate (`evaluationMap`), not on the candidate's own features. Why: LSTD-Q on a
@@ -115,6 +138,11 @@ enum FeatureSelection {
   static let featureCounts = [32, 64, 128]
   static let bandwidths = [0.25, 0.5, 1, 2]
   static let survivors = 2
+  /// The default map: m and bandwidth when left on auto.
+  static let defaultFeatures = 64
+  static let defaultBandwidth = 1.0
+  /// Standard errors a candidate must beat the default map by.
+  static let margin = 2.0
   static let firstRungFraction = 0.25
   static let firstRungMinimumRows = 2000
   static let referenceRank = 4
@@ -268,26 +296,83 @@ enum FeatureSelection {
       table.append(candidate)
     }
     // Stable: equal scores keep the candidate order.
-    let finalists = first.sorted { $0.score > $1.score || ($0.score == $1.score && $0.index < $1.index) }
-      .prefix(survivors).map(\.index).sorted()
-    var best: (row: Int, spec: FeatureMapSpec, score: Double)?
+    let incumbent = defaultIndex(specs, config.features)
+    let finalists = Set(
+      first.sorted { $0.score > $1.score || ($0.score == $1.score && $0.index < $1.index) }
+        .prefix(survivors).map(\.index) + [incumbent]
+    ).sorted()
+    var rungOne: [(row: Int, index: Int, perTask: [Double])] = []
     for index in finalists {
-      let candidate = try evaluate(
+      let (candidate, perTask) = try evaluateWithTasks(
         specs[index], tasks: tasks, rows: training, heldOutRows: heldOutRows, judge: judge,
         ranges: ranges, config: config, iterations: iterations, rung: 1)
       progress?(progressLine(candidate))
-      if candidate.score.isFinite, best.map({ candidate.score > $0.score + 1e-12 * abs($0.score) }) ?? true {
-        best = (table.count, specs[index], candidate.score)
-      }
+      rungOne.append((table.count, index, perTask))
       table.append(candidate)
     }
+    let best = decide(rungOne, incumbent: incumbent, table: &table)
     guard let best else {
       throw .guardrail(
         "feature selection: no Fourier map could be fitted and evaluated (m \(specs.map(\.fourierFeatures)), bandwidths \(widths.map(short))); give --fourier-features and --bandwidth"
       )
     }
     table[best.row].chosen = true
-    return Result(spec: best.spec, table: table, seconds: Date().timeIntervalSince(started))
+    return Result(
+      spec: specs[best.index], table: table, seconds: Date().timeIntervalSince(started))
+  }
+
+  /// The index of the default map among the candidates (m = 64 and bandwidth 1 on the axes
+  /// left on auto; the nearest candidate otherwise).
+  static func defaultIndex(_ specs: [FeatureMapSpec], _ spec: FeatureMapSpec) -> Int {
+    let m = spec.fourierFeaturesAuto ? defaultFeatures : spec.fourierFeatures
+    let width = spec.bandwidthAuto ? defaultBandwidth : spec.bandwidth
+    var best = 0
+    for (index, candidate) in specs.enumerated() {
+      func distance(_ c: FeatureMapSpec) -> Double {
+        abs(log(Double(c.fourierFeatures) / Double(m))) + abs(log(c.bandwidth / width))
+      }
+      if distance(candidate) < distance(specs[best]) { best = index }
+    }
+    return best
+  }
+
+  /// The rung-1 decision (see the type's documentation): fills in each row's improvement over
+  /// the default and its standard error; returns the winning row and candidate index.
+  static func decide(
+    _ rungOne: [(row: Int, index: Int, perTask: [Double])], incumbent: Int,
+    table: inout [FeatureCandidate]
+  ) -> (row: Int, index: Int)? {
+    guard let base = rungOne.first(where: { $0.index == incumbent }),
+      table[base.row].score.isFinite
+    else {
+      // The default failed: the best finite score.
+      var best: (row: Int, index: Int)?
+      for entry in rungOne where table[entry.row].score.isFinite {
+        if best.map({ table[entry.row].score > table[$0.row].score }) ?? true {
+          best = (entry.row, entry.index)
+        }
+      }
+      return best
+    }
+    var best = (row: base.row, index: base.index)
+    for entry in rungOne where entry.index != incumbent && table[entry.row].score.isFinite {
+      let differences = zip(entry.perTask, base.perTask).map { $0 - $1 }
+      let count = Double(differences.count)
+      let mean = differences.reduce(0, +) / count
+      var error = 0.0
+      if differences.count >= 2 {
+        let variance =
+          differences.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (count - 1)
+        error = (variance / count).squareRoot()
+      }
+      table[entry.row].improvement = mean
+      table[entry.row].improvementStandardError = error
+      guard mean > margin * error, mean > 0 else { continue }
+      if best.index == incumbent || table[entry.row].score > table[best.row].score {
+        best = (entry.row, entry.index)
+      }
+    }
+    return best
   }
 
   static func progressLine(_ c: FeatureCandidate) -> String {
@@ -299,6 +384,17 @@ enum FeatureSelection {
     _ spec: FeatureMapSpec, tasks: [TaskTransitions], rows: [[Int]], heldOutRows: [[Int]],
     judge: HeldOut, ranges: [ClosedRange<Double>], config: TrainConfig, iterations: Int, rung: Int
   ) throws(FQIError) -> FeatureCandidate {
+    try evaluateWithTasks(
+      spec, tasks: tasks, rows: rows, heldOutRows: heldOutRows, judge: judge, ranges: ranges,
+      config: config, iterations: iterations, rung: rung
+    ).candidate
+  }
+
+  /// `evaluate`, with the per-task scores (empty when the fit failed).
+  static func evaluateWithTasks(
+    _ spec: FeatureMapSpec, tasks: [TaskTransitions], rows: [[Int]], heldOutRows: [[Int]],
+    judge: HeldOut, ranges: [ClosedRange<Double>], config: TrainConfig, iterations: Int, rung: Int
+  ) throws(FQIError) -> (candidate: FeatureCandidate, perTask: [Double]) {
     let map = try buildMap(spec, tasks: tasks, seed: config.seed)
     let sets = tasks.indices.map { tasks[$0].selecting(rows[$0]) }
     let problems = try Trainer.makeProblems(sets, featureMap: map, config: config)
@@ -322,30 +418,30 @@ enum FeatureSelection {
       fit = try runner.multitask(problems)
     } catch {
       guard case .diverged = error else { throw error }
-      return candidate
+      return (candidate, [])
     }
     let own = try heldOut(tasks, rows: heldOutRows, map: map, discount: config.resolvedGamma)
     do {
       let product = try RankKSolver.thetas(fit.representations[0], fit.heads[0])
-      var common = 0.0
+      var perTask: [Double] = []
       var ownTotal = 0.0
       for t in tasks.indices {
         let theta = product.column(t)
-        common += try commonValue(
+        perTask.append(try commonValue(
           theta, own: own.data[t], ownStarts: own.starts[t], judge: judge.data[t],
-          judgeStarts: judge.starts[t], range: ranges[t])
+          judgeStarts: judge.starts[t], range: ranges[t]))
         let ownEvaluator = LSTDQEvaluation(
           data: own.data[t], starts: own.starts[t],
           ridge: evaluationRidge * max(own.data[t].gram.meanDiagonal, Double.leastNormalMagnitude),
           range: ranges[t])
         ownTotal += try ownEvaluator.value(of: theta).value
       }
-      candidate.score = common / Double(tasks.count)
+      candidate.score = perTask.reduce(0, +) / Double(tasks.count)
       candidate.ownFeaturesScore = ownTotal / Double(tasks.count)
+      return (candidate, perTask)
     } catch {
       throw .linearAlgebra(context: "feature selection: policy evaluation", error: error)
     }
-    return candidate
   }
 
   /// The estimated value of the greedy policy of `theta` (on the candidate's features `own`,
@@ -450,6 +546,9 @@ extension TrainedModel {
     try group.writeDataset("ridge", table.map(\.ridge), shape: [rows])
     try group.writeDataset("score", table.map(\.score), shape: [rows])
     try group.writeDataset("own_features_score", table.map(\.ownFeaturesScore), shape: [rows])
+    try group.writeDataset("improvement", table.map(\.improvement), shape: [rows])
+    try group.writeDataset(
+      "improvement_standard_error", table.map(\.improvementStandardError), shape: [rows])
     try group.writeDataset("chosen", table.map { Int64($0.chosen ? 1 : 0) }, shape: [rows])
   }
 }

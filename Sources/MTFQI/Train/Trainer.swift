@@ -157,7 +157,7 @@ extension TrainSummary {
     }
     var lines = [
       "  feature selection (\(table.count) candidates, \(String(format: "%.2f", seconds)) s): estimated value of each map's greedy policy on held-out episodes (LSTD-Q on common evaluation features)",
-      "    m     bandwidth  rung  rows      iter.  rank  ridge       est. value   own-features  chosen",
+      "    m     bandwidth  rung  rows      iter.  rank  ridge       est. value   own-features  vs default (s.e.)     chosen",
     ]
     for c in table {
       lines.append(
@@ -165,7 +165,8 @@ extension TrainSummary {
           + cell("\(c.rung)", 5) + " " + cell("\(c.rows)", 9) + " " + cell("\(c.iterations)", 6)
           + " " + cell("\(c.rank)", 5) + " " + cell(short(c.ridge), 11) + " "
           + cell(short(c.score), 12) + " " + cell(short(c.ownFeaturesScore), 13) + " "
-          + (c.chosen ? "*" : ""))
+          + cell(c.improvement.isFinite ? "\(short(c.improvement)) (\(short(c.improvementStandardError)))" : "", 21)
+          + " " + (c.chosen ? "*" : ""))
     }
     return lines
   }
