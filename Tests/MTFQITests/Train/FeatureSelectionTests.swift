@@ -69,7 +69,7 @@ struct FeatureSelectionTests {
     #expect(mixed.resolvedJSON().contains(#""fourier_features":16"#))
     let oneHot = TrainConfig()
     #expect(oneHot.resolvedJSON().contains(#""bandwidth":1"#))
-    #expect(try decode(mixed.resolvedJSON()) == mixed)
+    #expect(try decode(mixed.resolvedJSON()).features == mixed.features)
     // Specs read from a model are explicit.
     let fromModel = try JSONDecoder().decode(
       FeatureMapSpec.self,
@@ -147,7 +147,11 @@ struct FeatureSelectionTests {
     config.rank = 2
     let first = try FeatureSelection.select(tasks, config: config, progress: nil)
     let second = try FeatureSelection.select(tasks, config: config, progress: nil)
-    #expect(first.table == second.table && first.spec == second.spec)
+    // JSON, because NaN (rung-0 improvements) is never equal to itself.
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    #expect(try encoder.encode(first.table) == encoder.encode(second.table))
+    #expect(first.spec == second.spec)
     let count = FeatureSelection.bandwidths.count
     let rungOne = first.table.dropFirst(count)
     #expect(first.table.prefix(count).allSatisfy { $0.rung == 0 && $0.iterations == 5 })
@@ -156,7 +160,7 @@ struct FeatureSelectionTests {
     // The default map (bandwidth 1 here, m as given) is always fitted on rung 1.
     let incumbent = try #require(rungOne.first { $0.bandwidth == 1 })
     #expect(first.table.filter(\.chosen).count == 1)
-    let chosen = try #require(first.table.first(where: \.chosen))
+    let chosen = try #require(first.table.first { $0.chosen })
     #expect(chosen.rung == 1 && chosen.rank == 2)
     #expect(first.spec.bandwidth == chosen.bandwidth && first.spec.fourierFeatures == 8)
     #expect(!first.spec.bandwidthAuto && !first.spec.fourierFeaturesAuto)
@@ -165,7 +169,9 @@ struct FeatureSelectionTests {
       #expect(chosen.improvement > FeatureSelection.margin * chosen.improvementStandardError)
       #expect(chosen.improvement > 0)
     }
-    for row in rungOne where row != incumbent {
+    for row in rungOne
+    where row.bandwidth != incumbent.bandwidth && row.score.isFinite && incumbent.score.isFinite
+    {
       #expect(row.improvement.isFinite)
       #expect(abs(row.improvement - (row.score - incumbent.score)) <= 1e-9 * max(1, abs(row.score)))
     }
