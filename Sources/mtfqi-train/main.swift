@@ -30,6 +30,8 @@ struct Train: StageCommand {
       Examples:
         mtfqi-train build/store.h5 -o build/model.h5 --features table --feature-table data/synth/features.h5 --rank 4
         mtfqi-train build/store.h5 -o build/model.h5 --config data/train.json --truth data/synth/truth.h5 --q-tables build/q
+        mtfqi-train store.h5 -o model.h5 --features fourier --gamma 0.99   # m, bandwidth, rank, ridge: auto
+        mtfqi-train store.h5 -o model.h5 --features fourier --fourier-features 64 --bandwidth auto
         mtfqi-train store.h5 -o model.h5 --features fourier --fourier-features 64 --bandwidth 2 --rank 16 --iterations 20
       """,
     version: MTFQIVersion.string)
@@ -52,11 +54,17 @@ struct Train: StageCommand {
   @Option(help: "The feature-table file for --features table (schemas/feature-table.md).")
   var featureTable: String?
 
-  @Option(help: "Random Fourier features per action block (default 64).")
-  var fourierFeatures: Int?
+  @Option(
+    help:
+      "Random Fourier features per action block, or auto (default): chosen among 32, 64, 128 by estimated policy value."
+  )
+  var fourierFeatures: String?
 
-  @Option(help: "Bandwidth of the random Fourier features (default 1).")
-  var bandwidth: Double?
+  @Option(
+    help:
+      "Bandwidth of the random Fourier features (standardised observations), or auto (default): chosen among 0.25 ... 2 by estimated policy value."
+  )
+  var bandwidth: String?
 
   @Flag(
     inversion: .prefixedNo,
@@ -136,12 +144,12 @@ struct Train: StageCommand {
   @OptionGroup var reporting: OutputOptions
 
   /// The flags that override the config file.
-  var overrides: TrainOverrides {
+  func overrides() throws(FQIError) -> TrainOverrides {
     var flags = TrainOverrides()
     flags.features = features
     flags.featureTable = featureTable
-    flags.fourierFeatures = fourierFeatures
-    flags.bandwidth = bandwidth
+    if let fourierFeatures { try flags.setFourierFeatures(fourierFeatures) }
+    if let bandwidth { try flags.setBandwidth(bandwidth) }
     flags.normalize = normalize
     flags.mode = objective.mode
     flags.gamma = objective.gamma
@@ -165,7 +173,7 @@ struct Train: StageCommand {
 
   func resolvedConfig() throws -> TrainConfig {
     do {
-      let resolved = try TrainConfig.resolve(configFile: config, overrides: overrides)
+      let resolved = try TrainConfig.resolve(configFile: config, overrides: overrides())
       try OutputGuard.declare(
         inputs: [store] + [config, resolved.features.table, resolved.truth].compactMap { $0 },
         outputs: [output], outputDirectories: qTables.map { [$0] } ?? [])

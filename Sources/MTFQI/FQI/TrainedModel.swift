@@ -65,6 +65,10 @@ public struct TrainedModel: Sendable {
   /// The model-selection table when settings were chosen automatically (empty otherwise).
   public var selection: [SelectionCandidate] = []
   public var selectionSeconds: Double = 0
+  /// The Fourier feature-map selection table when m or the bandwidth was auto (empty
+  /// otherwise; `FeatureSelection`).
+  public var featureSelection: [FeatureCandidate] = []
+  public var featureSelectionSeconds: Double = 0
 
   public var rank: Int { parameters.rank }
   public var steps: Int { heads.count }
@@ -189,6 +193,9 @@ public struct TrainedModel: Sendable {
       try group.writeDataset(
         "held_out_bellman_error", selection.map(\.heldOutBellmanError), shape: [rows])
       try group.writeDataset("chosen", selection.map { Int64($0.chosen ? 1 : 0) }, shape: [rows])
+    }
+    if !featureSelection.isEmpty {
+      try writeFeatureSelection(try root.createGroup("feature_selection"))
     }
     if let evaluation {
       let group = try root.createGroup("evaluation")

@@ -29,6 +29,14 @@ public struct FeatureMapSpec: Codable, Sendable, Equatable {
   /// Standardise observations with the training data's mean and standard deviation before
   /// `raw` and `fourier` features (ignored by `oneHot` and `table`).
   public var normalize: Bool
+  /// `fourier` in a train config: m (`fourierFeaturesAuto`) or the bandwidth (`bandwidthAuto`)
+  /// left to `mtfqi-train`, which chooses it by the estimated value of each candidate's greedy
+  /// policy (`FeatureSelection`) and records the chosen number in the model. A config key that
+  /// is absent or "auto" sets the flag (the default of a train config); a number clears it.
+  /// Specs built in code and specs read from a model are explicit (false); the numbers above
+  /// then hold the defaults until something is chosen.
+  public var fourierFeaturesAuto = false
+  public var bandwidthAuto = false
 
   public init(
     kind: Kind, table: String? = nil, fourierFeatures: Int = 64, bandwidth: Double = 1,
@@ -53,9 +61,57 @@ public struct FeatureMapSpec: Codable, Sendable, Equatable {
     let container = try decoder.container(keyedBy: CodingKeys.self)
     kind = try container.decode(Kind.self, forKey: .kind)
     table = try container.decodeIfPresent(String.self, forKey: .table)
-    fourierFeatures = try container.decodeIfPresent(Int.self, forKey: .fourierFeatures) ?? 64
-    bandwidth = try container.decodeIfPresent(Double.self, forKey: .bandwidth) ?? 1
+    let fourierFeatures = try Self.decodeAuto(Int.self, container, .fourierFeatures)
+    let bandwidth = try Self.decodeAuto(Double.self, container, .bandwidth)
     normalize = try container.decodeIfPresent(Bool.self, forKey: .normalize) ?? true
+    fourierFeaturesAuto = fourierFeatures == nil
+    bandwidthAuto = bandwidth == nil
+    self.fourierFeatures = fourierFeatures ?? 64
+    self.bandwidth = bandwidth ?? 1
+  }
+
+  /// A number, or nil for "auto" or an absent key.
+  static func decodeAuto<T: Decodable>(
+    _ type: T.Type, _ container: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys
+  ) throws -> T? {
+    if (try? container.decodeIfPresent(String.self, forKey: key)) == "auto" { return nil }
+    return try container.decodeIfPresent(T.self, forKey: key)
+  }
+
+  /// "auto" for a Fourier setting left to the trainer; numbers otherwise (and always for the
+  /// other kinds, whose configs then read as before).
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(kind, forKey: .kind)
+    try container.encodeIfPresent(table, forKey: .table)
+    if kind == .fourier && bandwidthAuto {
+      try container.encode("auto", forKey: .bandwidth)
+    } else {
+      try container.encode(bandwidth, forKey: .bandwidth)
+    }
+    try container.encode(normalize, forKey: .normalize)
+    if kind == .fourier && fourierFeaturesAuto {
+      try container.encode("auto", forKey: .fourierFeatures)
+    } else {
+      try container.encode(fourierFeatures, forKey: .fourierFeatures)
+    }
+  }
+
+  /// The spec a train config starts from: one-hot, and for `fourier` both numbers on auto.
+  public static var trainingDefault: FeatureMapSpec {
+    var spec = FeatureMapSpec(kind: .oneHot)
+    spec.fourierFeaturesAuto = true
+    spec.bandwidthAuto = true
+    return spec
+  }
+
+  /// Settings still on auto take the fixed defaults (m = 64, bandwidth 1): what a Fourier map
+  /// uses when nothing chose them (finite-horizon mode).
+  public mutating func resolveAutoToDefaults() {
+    if fourierFeaturesAuto { fourierFeatures = 64 }
+    if bandwidthAuto { bandwidth = 1 }
+    fourierFeaturesAuto = false
+    bandwidthAuto = false
   }
 
   /// Checks the numbers; the message names the config field.
@@ -68,11 +124,11 @@ public struct FeatureMapSpec: Codable, Sendable, Equatable {
         )
       }
     case .fourier:
-      if fourierFeatures < 1 {
+      if !fourierFeaturesAuto && fourierFeatures < 1 {
         throw .invalidSpec(
           "features.fourier_features must be at least 1, found \(fourierFeatures)")
       }
-      if !(bandwidth > 0 && bandwidth.isFinite) {
+      if !bandwidthAuto && !(bandwidth > 0 && bandwidth.isFinite) {
         throw .invalidSpec("features.bandwidth must be positive and finite, found \(bandwidth)")
       }
     case .oneHot, .raw:

@@ -99,7 +99,11 @@ enum OptionalFields {
         if let table = jsonTable(try root.stringAttribute(name), title: name) { return table }
       }
       var groups: [HDF5Group] = []
-      for name in try root.memberNames().sorted() where isSelection(name) {
+      // The rank/ridge table ("selection") before others such as "feature_selection".
+      let rootNames = try root.memberNames().sorted {
+        $0 == "selection" ? $1 != "selection" : ($1 == "selection" ? false : $0 < $1)
+      }
+      for name in rootNames where isSelection(name) {
         if try root.kind(of: name) == .group { groups.append(try root.group(name)) }
       }
       if try root.contains("training_log") {

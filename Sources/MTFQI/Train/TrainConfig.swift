@@ -29,7 +29,9 @@ public struct TrainConfig: Sendable, Equatable, Codable {
     case perStep = "per_step"
   }
 
-  public var features = FeatureMapSpec(kind: .oneHot)
+  /// The base features; with `fourier`, m and the bandwidth default to auto
+  /// (`FeatureSelection`, discounted mode; finite horizon: 64 and 1).
+  public var features = FeatureMapSpec.trainingDefault
   public var mode = Mode.discounted
   /// The discount; nil means 0.9 (discounted) or 1 (finite horizon).
   public var gamma: Double?

@@ -6,8 +6,11 @@ public struct TrainOverrides: Sendable, Equatable {
   public var features: FeatureMapSpec.Kind?
   /// Also selects `--features table` when neither `--features` nor a config file is given.
   public var featureTable: String?
+  /// A fixed m or bandwidth; `...Auto` true: `auto` was given (chosen by `FeatureSelection`).
   public var fourierFeatures: Int?
   public var bandwidth: Double?
+  public var fourierFeaturesAuto = false
+  public var bandwidthAuto = false
   public var normalize: Bool?
   // The objective.
   public var mode: TrainConfig.Mode?
@@ -32,6 +35,32 @@ public struct TrainOverrides: Sendable, Equatable {
   public var allowUnidentifiable = false
 
   public init() {}
+
+  /// `--fourier-features`: a positive integer, or "auto".
+  public mutating func setFourierFeatures(_ text: String) throws(FQIError) {
+    if text == "auto" {
+      fourierFeaturesAuto = true
+      fourierFeatures = nil
+    } else if let value = Int(text), value >= 1 {
+      fourierFeatures = value
+      fourierFeaturesAuto = false
+    } else {
+      throw .invalidSetting("--fourier-features must be a positive integer or auto; found '\(text)'")
+    }
+  }
+
+  /// `--bandwidth`: a positive number, or "auto".
+  public mutating func setBandwidth(_ text: String) throws(FQIError) {
+    if text == "auto" {
+      bandwidthAuto = true
+      bandwidth = nil
+    } else if let value = Double(text), value > 0, value.isFinite {
+      bandwidth = value
+      bandwidthAuto = false
+    } else {
+      throw .invalidSetting("--bandwidth must be a positive number or auto; found '\(text)'")
+    }
+  }
 }
 
 extension TrainConfig {
@@ -70,14 +99,36 @@ extension TrainConfig {
     if overrides.allowUnidentifiable { allowUnidentifiable = true }
   }
 
+  /// `--fourier-features` alone (a positive integer, or "auto"), as `TrainOverrides` parses it.
+  public mutating func setFourierFeatures(_ text: String) throws(FQIError) {
+    var flags = TrainOverrides()
+    try flags.setFourierFeatures(text)
+    applyFeatures(flags, configFileGiven: true)
+  }
+
+  /// `--bandwidth` alone (a positive number, or "auto"), as `TrainOverrides` parses it.
+  public mutating func setBandwidth(_ text: String) throws(FQIError) {
+    var flags = TrainOverrides()
+    try flags.setBandwidth(text)
+    applyFeatures(flags, configFileGiven: true)
+  }
+
   private mutating func applyFeatures(_ overrides: TrainOverrides, configFileGiven: Bool) {
     if let kind = overrides.features { features.kind = kind }
     if let table = overrides.featureTable {
       features.table = table
       if overrides.features == nil && !configFileGiven { features.kind = .table }
     }
-    if let fourierFeatures = overrides.fourierFeatures { features.fourierFeatures = fourierFeatures }
-    if let bandwidth = overrides.bandwidth { features.bandwidth = bandwidth }
+    if let fourierFeatures = overrides.fourierFeatures {
+      features.fourierFeatures = fourierFeatures
+      features.fourierFeaturesAuto = false
+    }
+    if overrides.fourierFeaturesAuto { features.fourierFeaturesAuto = true }
+    if let bandwidth = overrides.bandwidth {
+      features.bandwidth = bandwidth
+      features.bandwidthAuto = false
+    }
+    if overrides.bandwidthAuto { features.bandwidthAuto = true }
     if let normalize = overrides.normalize { features.normalize = normalize }
   }
 

@@ -40,6 +40,9 @@ public struct TrainSummary: Sendable, Codable {
   /// The model-selection table when rank or ridge was auto.
   public var selection: [SelectionCandidate]?
   public var selectionSeconds: Double?
+  /// The Fourier feature-map selection table when m or the bandwidth was auto.
+  public var featureSelection: [FeatureCandidate]?
+  public var featureSelectionSeconds: Double?
   /// Restarts from a last good iterate (recoveries) of the multitask fit.
   public var restarts: Int
   /// The largest relative gradient norm over the multitask log (the optimality certificate).
@@ -61,6 +64,8 @@ public struct TrainSummary: Sendable, Codable {
     case singleTaskRidge = "single_task_ridge"
     case selection
     case selectionSeconds = "selection_seconds"
+    case featureSelection = "feature_selection"
+    case featureSelectionSeconds = "feature_selection_seconds"
     case restarts
     case maxRelativeGradient = "max_relative_gradient"
     case qTables = "q_tables"
@@ -80,6 +85,9 @@ public struct TrainSummary: Sendable, Codable {
         "  finite horizon H = \(horizon), gamma = \(short(gamma)); \(iterations) round(s) at most")
     } else {
       lines.append("  discounted, gamma = \(short(gamma)), \(iterations) iterations")
+    }
+    if let featureSelection, !featureSelection.isEmpty {
+      lines += Self.featureSelectionLines(featureSelection, seconds: featureSelectionSeconds ?? 0)
     }
     if let selection, !selection.isEmpty {
       lines.append(
@@ -141,6 +149,29 @@ public struct TrainSummary: Sendable, Codable {
   }
 }
 
+extension TrainSummary {
+  /// The feature-map selection table as the summary prints it.
+  static func featureSelectionLines(_ table: [FeatureCandidate], seconds: Double) -> [String] {
+    func cell(_ text: String, _ width: Int) -> String {
+      text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0)
+    }
+    var lines = [
+      "  feature selection (\(table.count) candidates, \(String(format: "%.2f", seconds)) s): estimated value of each map's greedy policy on held-out episodes (LSTD-Q on common evaluation features)",
+      "    m     bandwidth  rung  rows      iter.  rank  ridge       est. value   own-features  vs default (s.e.)     chosen",
+    ]
+    for c in table {
+      lines.append(
+        "    " + cell("\(c.fourierFeatures)", 5) + " " + cell(short(c.bandwidth), 10) + " "
+          + cell("\(c.rung)", 5) + " " + cell("\(c.rows)", 9) + " " + cell("\(c.iterations)", 6)
+          + " " + cell("\(c.rank)", 5) + " " + cell(short(c.ridge), 11) + " "
+          + cell(short(c.score), 12) + " " + cell(short(c.ownFeaturesScore), 13) + " "
+          + cell(c.improvement.isFinite ? "\(short(c.improvement)) (\(short(c.improvementStandardError)))" : "", 21)
+          + " " + (c.chosen ? "*" : ""))
+    }
+    return lines
+  }
+}
+
 /// The library entry point of `mtfqi-train`.
 public enum Trainer {
   /// Trains, evaluates against the truth file when one is given, writes model.h5 (atomically)
@@ -180,6 +211,14 @@ public enum Trainer {
         "\(reason); training anyway (--allow-unidentifiable): the spectral start is completed with unit vectors"
       )
     }
+    // Fourier settings left on auto (FeatureSelection.swift); finite horizon keeps 64 and 1.
+    var featureSelection: FeatureSelection.Result?
+    if FeatureSelection.applies(config) {
+      let result = try FeatureSelection.select(tasks, config: config, progress: progress)
+      config.features = result.spec
+      featureSelection = result
+    }
+    config.features.resolveAutoToDefaults()
     let featureMap: FeatureMap
     do {
       featureMap = try FeatureMap.build(
@@ -292,6 +331,8 @@ public enum Trainer {
     if let truth {
       model.evaluation = try TruthEvaluation.compute(model, truth: truth)
     }
+    model.featureSelection = featureSelection?.table ?? []
+    model.featureSelectionSeconds = featureSelection?.seconds ?? 0
     model.selection = selection?.table ?? []
     model.selectionSeconds = selection?.seconds ?? 0
     model.seconds = Date().timeIntervalSince(started)
@@ -314,6 +355,8 @@ public enum Trainer {
       singleTaskBellmanResiduals: singleTask?.log.last?.bellmanResiduals,
       singleTaskRidge: singleTask?.ridge ?? (singleTask == nil ? nil : parameters.ridge),
       selection: selection?.table, selectionSeconds: selection?.seconds,
+      featureSelection: featureSelection?.table,
+      featureSelectionSeconds: featureSelection?.seconds,
       restarts: fit.log.last?.restarts ?? 0,
       maxRelativeGradient: fit.log.map(\.relativeGradient).max() ?? 0,
       evaluation: model.evaluation, qTables: qTables, warnings: warnings,

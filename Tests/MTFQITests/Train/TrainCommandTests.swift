@@ -109,7 +109,7 @@ struct TrainCommandTests {
       #expect(run.status == 0, "\(run)")
       contents.append(try TrainFixtures.contents(directory + "/" + name))
     }
-    var timing: Set<String> = ["/@seconds", "/selection@seconds"]
+    var timing: Set<String> = ["/@seconds", "/selection@seconds", "/feature_selection@seconds"]
     for log in ["/training_log", "/baselines/single_task/log", "/baselines/oracle/log"] {
       timing.insert(log + "/seconds")
       timing.insert(log + "/target_seconds")
