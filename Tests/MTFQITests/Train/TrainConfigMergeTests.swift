@@ -40,8 +40,16 @@ struct TrainConfigMergeTests {
       flag: "--feature-table", set: { $0.featureTable = "flag-table.h5" },
       expect: { $0.features.table = "flag-table.h5" }),
     FlagCase(
-      flag: "--fourier-features", set: { $0.fourierFeatures = 32 }, expect: { $0.features.fourierFeatures = 32 }),
-    FlagCase(flag: "--bandwidth", set: { $0.bandwidth = 0.5 }, expect: { $0.features.bandwidth = 0.5 }),
+      flag: "--fourier-features", set: { $0.fourierFeatures = 32 }, expect: {
+        $0.features.fourierFeatures = 32
+        $0.features.fourierFeaturesAuto = false  // a number fixes the axis: no selection
+      }),
+    FlagCase(
+      flag: "--bandwidth", set: { $0.bandwidth = 0.5 },
+      expect: {
+        $0.features.bandwidth = 0.5
+        $0.features.bandwidthAuto = false
+      }),
     FlagCase(flag: "--normalize", set: { $0.normalize = true }, expect: { $0.features.normalize = true }),
     FlagCase(flag: "--mode", set: { $0.mode = .finiteHorizon }, expect: { $0.mode = .finiteHorizon }),
     FlagCase(flag: "--gamma", set: { $0.gamma = 0.95 }, expect: { $0.gamma = 0.95 }),
