@@ -124,7 +124,8 @@ public struct IterationRecord: Sendable, Codable, Equatable {
   public var bellmanResiduals: [Double]
   /// Per task: the RMS over its rows of the change of Q since the previous iteration.
   public var qChanges: [Double]
-  /// Per task: the largest |Q(s', a')| bootstrapped into this iteration's targets.
+  /// Per task: the largest |max_a' Q(s', a')| bootstrapped into this iteration's targets,
+  /// after clipping (inside the value range when clipping is on).
   public var maxAbsNextQ: [Double]
   /// Wall-clock seconds of the iteration (timing: differs between runs).
   public var seconds: Double
@@ -144,6 +145,9 @@ public struct IterationRecord: Sendable, Codable, Equatable {
   public var relativeGradient: Double = 0
   /// |J_last sweep - J_previous sweep| / J (0 for closed-form solves).
   public var objectiveChange: Double = 0
+  /// Per task: the same before clipping (what the divergence guard watches: how far the
+  /// features extrapolate); empty in logs written before it existed.
+  public var maxAbsNextQUnclipped: [Double] = []
 }
 
 /// The result of multitask FQI: one B (D x k) and heads W (k x T) per step, or a single one.
@@ -377,6 +381,7 @@ struct FittedQIteration {
       var changeTotal = 0.0
       var scaleTotal = 0.0
       var maxNext = [Double](repeating: 0, count: tasks)
+      var maxNextUnclipped = [Double](repeating: 0, count: tasks)
       let objective: (total: Double, residuals: [Double])
       do {
         objective = try solver.objective(fit.b, fit.w, flat)
@@ -389,20 +394,22 @@ struct FittedQIteration {
             changeTotal += change
             scaleTotal += try gram.quadratic(thetas[h][t])
             residuals[t] += objective.residuals[h * tasks + t] / Double(horizon)
-            maxNext[t] = max(maxNext[t], pass.targets[h][t].maxAbsNextValue)
+            maxNext[t] = max(maxNext[t], pass.targets[h][t].maxAbsBootstrapped)
+            maxNextUnclipped[t] = max(maxNextUnclipped[t], pass.targets[h][t].maxAbsNextValue)
           }
         }
       } catch {
         throw .linearAlgebra(context: "training log", error: error)
       }
       try checkFinite(objective.total, thetas.flatMap { $0 }, iteration: round, log: log)
-      let record = IterationRecord(
+      var record = IterationRecord(
         iteration: round, step: -1, sweeps: fit.sweeps, objective: objective.total,
         bellmanResiduals: residuals.map { $0.squareRoot() },
         qChanges: changes.map { $0.squareRoot() }, maxAbsNextQ: maxNext,
         seconds: Date().timeIntervalSince(started), targetSeconds: targetClock.take(),
         ridge: solver.ridge, relativeGradient: fit.relativeGradient,
         objectiveChange: fit.objectiveChange)
+      record.maxAbsNextQUnclipped = maxNextUnclipped
       log.append(record)
       progress?(method, record)
       previousThetas = thetas
@@ -501,15 +508,18 @@ struct FittedQIteration {
     } catch {
       throw .linearAlgebra(context: "targets of iteration \(iteration)", error: error)
     }
-    for (t, (problem, target)) in zip(problems, targets).enumerated() {
-      let bound =
-        parameters.divergenceFactor * parameters.valueScale
-        * max(problem.maxAbsReward, Double.leastNormalMagnitude)
+    // One reward scale for every task: a shared representation gives a task whose logged
+    // rewards are all 0 the value scale of the others (its bootstrapped values are clipped to
+    // its own range, so its targets stay 0), which is not a divergence.
+    let rewardScale = max(
+      problems.reduce(0) { max($0, $1.maxAbsReward) }, Double.leastNormalMagnitude)
+    let bound = parameters.divergenceFactor * parameters.valueScale * rewardScale
+    for (t, target) in targets.enumerated() {
       let finite = target.squares.isFinite && target.maxAbsNextValue.isFinite
       if !finite || target.maxAbsNextValue > bound {
         let what =
           finite
-          ? "the largest bootstrapped |Q| is \(short(target.maxAbsNextValue)), more than \(short(parameters.divergenceFactor)) x max|r| x \(valueScaleText) = \(short(bound))"
+          ? "the largest bootstrapped |Q| is \(short(target.maxAbsNextValue)), more than \(short(parameters.divergenceFactor)) x max|r| x \(valueScaleText) = \(short(bound)) (max|r| over all tasks)"
           : "the targets are no longer finite"
         throw divergence(
           iteration: iteration, task: taskNames[t], what: what, taskIndex: t, log: log)
@@ -602,9 +612,9 @@ struct FittedQIteration {
     return IterationRecord(
       iteration: iteration, step: step, sweeps: fit.sweeps,
       objective: fit.objective ?? total + fit.penalty, bellmanResiduals: residuals,
-      qChanges: changes, maxAbsNextQ: targets.map(\.maxAbsNextValue),
+      qChanges: changes, maxAbsNextQ: targets.map(\.maxAbsBootstrapped),
       seconds: Date().timeIntervalSince(started), targetSeconds: targetClock.take(),
       clippedShares: targets.map(\.clippedShare), relativeGradient: fit.relativeGradient,
-      objectiveChange: fit.objectiveChange)
+      objectiveChange: fit.objectiveChange, maxAbsNextQUnclipped: targets.map(\.maxAbsNextValue))
   }
 }

@@ -13,11 +13,47 @@ import Foundation
 /// `starts` (the held-out episodes' first states) of psi(s, pi(s))^T theta_pi, each clipped to
 /// `range` (the values the rewards allow). The system is square and non-symmetric: LU
 /// (LAPACK dgesv). Deterministic.
+///
+/// With `rewardWeights` rho (a linear reward model r(s, a) ~ psi(s, a)^T rho), the right-hand
+/// side is (1/n) sum_i psi_i psi_i^T rho = G rho instead of the rows' own rewards: `data` may
+/// then be the pooled transitions of every task (tasks share their dynamics; only the reward
+/// is the task's), which is what `pooled(dynamics:rewards:starts:range:)` builds.
 struct LSTDQEvaluation {
   let data: RegressionData
   let starts: RegressionData
   let ridge: Double
   let range: ClosedRange<Double>
+  /// The reward model rho (nil: the rows' own rewards).
+  var rewardWeights: [Double]? = nil
+
+  /// LSTD-Q ridges relative to the data's mean Gram diagonal (the evaluation and the reward
+  /// model).
+  static let relativeRidge = 1e-3
+
+  /// The estimator with pooled dynamics: the system from `dynamics` (the transitions of every
+  /// task, or of any set of tasks sharing the dynamics), the reward model rho fitted to the
+  /// task's own rows `rewards` by ridge regression, rho = (G_t + lambda I)^-1 Psi_t^T r / n_t
+  /// (lambda = `relativeRidge` times G_t's mean diagonal; for one-hot features rho(s, a) is
+  /// the mean logged reward of the pair, 0 where the task never logged it). The LSTD-Q ridge
+  /// is `relativeRidge` times the pooled mean Gram diagonal.
+  static func pooled(
+    dynamics: RegressionData, rewards own: RegressionData, starts: RegressionData,
+    range: ClosedRange<Double>
+  ) throws(LinearAlgebraError) -> LSTDQEvaluation {
+    let cross = try RegressionData.targetStatistics([own], nextThetas: [nil])[0].cross
+    let rho = try own.gram.ridgeSolve(
+      cross, ridge: relativeRidge * max(own.gram.meanDiagonal, Double.leastNormalMagnitude))
+    return LSTDQEvaluation(
+      data: dynamics, starts: starts,
+      ridge: relativeRidge * max(dynamics.gram.meanDiagonal, Double.leastNormalMagnitude),
+      range: range, rewardWeights: rho)
+  }
+
+  /// G rho (the reward model's right-hand side), or nil without a model.
+  func modelRewards() throws(LinearAlgebraError) -> [Double]? {
+    guard let rewardWeights else { return nil }
+    return try data.gram.multiply(rewardWeights)
+  }
 
   /// The estimated value J(pi) of the greedy policy of `theta`, and theta_pi.
   func value(of theta: [Double]) throws(LinearAlgebraError) -> (value: Double, theta: [Double]) {
@@ -62,6 +98,7 @@ struct LSTDQEvaluation {
         system = try LinearAlgebra.gemm(x, .transpose, mx, .none)
         rhs = try LinearAlgebra.gemv(x, .transpose, h)
       }
+      if let model = try modelRewards() { rhs = model }
       for i in 0..<d { system.storage[i + i * d] += ridge }
       let solution = try LinearAlgebra.solve(system, Matrix(rows: d, columns: 1, columnMajor: rhs))
         .storage
@@ -116,7 +153,11 @@ struct LSTDQEvaluation {
           }
         }
       }
-      rhs = try data.crossMoment(data.rewards)
+      if let model = try modelRewards() {
+        rhs = model
+      } else {
+        rhs = try data.crossMoment(data.rewards)
+      }
       for i in 0..<d { system.storage[i + i * d] += ridge }
       let solution = try LinearAlgebra.solve(system, Matrix(rows: d, columns: 1, columnMajor: rhs))
         .storage

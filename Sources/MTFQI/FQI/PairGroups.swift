@@ -81,13 +81,18 @@ struct PairGroups: Sendable {
   }
 
   /// Per-pair target sums (added into `sums`), the targets' sum of squares and the largest
-  /// |V| bootstrapped (before clipping), for state values `values` (nil: y = r) clipped to
-  /// `clip` (none when nil); with the rows clipped and the rows that bootstrapped.
+  /// |V| bootstrapped before clipping (`maxAbsNext`) and after it (`maxAbsUsed`, what the
+  /// targets hold), for state values `values` (nil: y = r) clipped to `clip` (none when nil);
+  /// with the rows clipped and the rows that bootstrapped.
   func accumulate(values: [Double]?, into sums: inout [Double], clip: ClosedRange<Double>? = nil)
-    -> (squares: Double, maxAbsNext: Double, clipped: Double, bootstrapped: Double)
+    -> (
+      squares: Double, maxAbsNext: Double, maxAbsUsed: Double, clipped: Double,
+      bootstrapped: Double
+    )
   {
     var squares = 0.0
     var maxAbsNext = 0.0
+    var maxAbsUsed = 0.0
     var clipped = 0.0
     var bootstrapped = 0.0
     let low = clip?.lowerBound ?? -Double.infinity
@@ -106,6 +111,7 @@ struct PairGroups: Sendable {
             v = min(max(v, low), high)
             clipped += counts[g]
           }
+          maxAbsUsed = max(maxAbsUsed, v.magnitude)
           let cv = c * v
           sum += counts[g] * cv
           square += cv * (2 * rewardSums[g] + counts[g] * cv)
@@ -114,6 +120,6 @@ struct PairGroups: Sendable {
         squares += square
       }
     }
-    return (squares, maxAbsNext, clipped, bootstrapped)
+    return (squares, maxAbsNext, maxAbsUsed, clipped, bootstrapped)
   }
 }

@@ -238,6 +238,9 @@ struct TargetStatistics: Sendable {
   var squares: Double
   /// Before clipping: what the guard watches.
   var maxAbsNextValue: Double
+  /// After clipping: the largest |max_a' Q(s', a')| the targets hold (equal to
+  /// `maxAbsNextValue` without clipping; inside the clip range by construction).
+  var maxAbsBootstrapped: Double = 0
   /// The share of bootstrapping rows whose next-state value was clipped.
   var clippedShare = 0.0
 }
@@ -273,7 +276,7 @@ extension RegressionData {
         TargetStatistics(
           cross: try problem.crossMoment(part.sums),
           squares: part.squares / Double(max(problem.count, 1)),
-          maxAbsNextValue: part.maxAbsNext,
+          maxAbsNextValue: part.maxAbsNext, maxAbsBootstrapped: part.maxAbsUsed,
           clippedShare: part.bootstrapped > 0 ? part.clipped / part.bootstrapped : 0))
     }
     return result
@@ -315,6 +318,8 @@ extension RegressionData {
     var sums: [Double]
     var squares: Double
     var maxAbsNext: Double
+    /// After clipping.
+    var maxAbsUsed = 0.0
     var clipped = 0.0
     var bootstrapped = 0.0
   }
@@ -324,6 +329,7 @@ extension RegressionData {
   {
     var squares = 0.0
     var maxAbsNext = 0.0
+    var maxAbsUsed = 0.0
     var clipped = 0.0
     var bootstrapped = 0.0
     let low = clip?.lowerBound ?? -Double.infinity
@@ -337,7 +343,8 @@ extension RegressionData {
         let result = groups.accumulate(values: values, into: &sums, clip: clip)
         return PartialTargets(
           sums: sums, squares: result.squares, maxAbsNext: result.maxAbsNext,
-          clipped: result.clipped, bootstrapped: result.bootstrapped)
+          maxAbsUsed: result.maxAbsUsed, clipped: result.clipped,
+          bootstrapped: result.bootstrapped)
       }
       rewards.withUnsafeBufferPointer { r in
         continuation.withUnsafeBufferPointer { c in
@@ -357,6 +364,7 @@ extension RegressionData {
                           value = min(max(value, low), high)
                           clipped += 1
                         }
+                        maxAbsUsed = max(maxAbsUsed, value.magnitude)
                         y += c[i] * value
                       }
                       h[Int(p[i])] += y
@@ -375,8 +383,8 @@ extension RegressionData {
         }
       }
       return PartialTargets(
-        sums: sums, squares: squares, maxAbsNext: maxAbsNext, clipped: clipped,
-        bootstrapped: bootstrapped)
+        sums: sums, squares: squares, maxAbsNext: maxAbsNext, maxAbsUsed: maxAbsUsed,
+        clipped: clipped, bootstrapped: bootstrapped)
     case .blocks(let phi, _, _, _):
       let n = count
       let actions = phi.count
@@ -394,6 +402,7 @@ extension RegressionData {
                   best = min(max(best, low), high)
                   clipped += 1
                 }
+                maxAbsUsed = max(maxAbsUsed, best.magnitude)
                 yv[i] += c[i] * best
               }
             }
@@ -402,8 +411,8 @@ extension RegressionData {
       }
       for value in y { squares += value * value }
       return PartialTargets(
-        sums: y, squares: squares, maxAbsNext: maxAbsNext, clipped: clipped,
-        bootstrapped: bootstrapped)
+        sums: y, squares: squares, maxAbsNext: maxAbsNext, maxAbsUsed: maxAbsUsed,
+        clipped: clipped, bootstrapped: bootstrapped)
     }
   }
 

@@ -184,3 +184,32 @@ public struct TaskTransitions: Sendable {
     return task
   }
 }
+
+extension TaskTransitions {
+  /// The rows `selections` name of several tasks (same spaces), concatenated in order into one
+  /// task called `name`: the pooled transitions of tasks that share their dynamics (no
+  /// episode ids: rows of different tasks do not form episodes).
+  static func pooled(_ selections: [(task: TaskTransitions, rows: [Int])], name: String)
+    -> TaskTransitions
+  {
+    precondition(!selections.isEmpty, "pooled: at least one selection")
+    let first = selections[0].task
+    let d = first.observationDimension
+    var result = TaskTransitions(
+      name: name, observationSpace: first.observationSpace, actionSpace: first.actionSpace,
+      observations: [], nextObservations: [], actions: [], rewards: [], terminations: [],
+      steps: [], episodes: [])
+    for (task, rows) in selections {
+      for row in rows {
+        result.observations.append(contentsOf: task.observations[(row * d)..<((row + 1) * d)])
+        result.nextObservations.append(
+          contentsOf: task.nextObservations[(row * d)..<((row + 1) * d)])
+        result.actions.append(task.actions[row])
+        result.rewards.append(task.rewards[row])
+        result.terminations.append(task.terminations[row])
+        result.steps.append(task.steps[row])
+      }
+    }
+    return result
+  }
+}

@@ -275,6 +275,11 @@ public struct TrainedModel: Sendable {
     try group.writeDataset("bellman_residual", log.flatMap(\.bellmanResiduals), shape: [rows, t])
     try group.writeDataset("q_change", log.flatMap(\.qChanges), shape: [rows, t])
     try group.writeDataset("max_abs_next_q", log.flatMap(\.maxAbsNextQ), shape: [rows, t])
+    try group.writeDataset(
+      "max_abs_next_q_unclipped",
+      log.flatMap {
+        $0.maxAbsNextQUnclipped.count == t ? $0.maxAbsNextQUnclipped : $0.maxAbsNextQ
+      }, shape: [rows, t])
     try group.writeDataset("seconds", log.map(\.seconds), shape: [rows])
     try group.writeDataset("target_seconds", log.map(\.targetSeconds), shape: [rows])
     try group.writeDataset("ridge", log.map(\.ridge), shape: [rows])
@@ -314,6 +319,7 @@ public struct TrainedModel: Sendable {
     let gradients = try optional("relative_gradient")
     let objectiveChanges = try optional("objective_change")
     let clipped = try optional("clipped_share")
+    let unclipped = try optional("max_abs_next_q_unclipped")
     let restarts = try group.contains("restarts")
       ? try group.dataset("restarts").read(as: Int64.self) : nil
     return (0..<iterations.count).map { r in
@@ -331,6 +337,9 @@ public struct TrainedModel: Sendable {
       }
       if let clipped, clipped.count >= (r + 1) * t {
         record.clippedShares = Array(clipped[(r * t)..<((r + 1) * t)])
+      }
+      if let unclipped, unclipped.count >= (r + 1) * t {
+        record.maxAbsNextQUnclipped = Array(unclipped[(r * t)..<((r + 1) * t)])
       }
       return record
     }

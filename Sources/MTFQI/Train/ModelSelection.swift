@@ -77,10 +77,13 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
 /// Each task's episodes are split (seeded, stream `selectionStream`): `heldOutFraction` of
 /// them (at least one, at most all but one; the last rows when a task has a single episode) are
 /// held out. Every candidate is fitted on the rest (the Gram matrices are computed once and
-/// shared by all candidates) and scored by `LSTDQEvaluation` (LSTD-Q on the base features, a
-/// closed-form solve per task) on the held-out rows, from the held-out episodes' first states.
-/// The candidate with the highest mean estimated value wins (ties: the earlier candidate, i.e.
-/// the smaller rank and the stronger ridge); the final model is then fitted on all the data.
+/// shared by all candidates) and scored by `LSTDQEvaluation.pooled` (LSTD-Q on the base
+/// features with the dynamics pooled over every task's logged transitions and the task's own
+/// reward model, a closed-form solve per task; see `prepare` for why every row), from the
+/// first states of the task's episodes. The held-out episodes give the held-out Bellman error
+/// (reported, not used to choose). The candidate with the highest mean estimated value wins
+/// (ties: the earlier candidate, i.e. the smaller rank and the stronger ridge); the final
+/// model is then fitted on all the data.
 ///
 /// Candidates: ranks 1, 2, 4, ... up to min(T, D) (and min(T, D) itself) when the rank is
 /// auto; relative ridges `relativeRidges` times the mean Gram diagonal (the features' mean
@@ -95,8 +98,9 @@ enum ModelSelection {
   static let relativeRidges = [1e-5, 1e-3, 1e-1]
   /// Candidates kept for the full iterations after the first rung.
   static let survivors = 3
-  /// The LSTD-Q ridge, relative to the evaluation data's mean Gram diagonal.
-  static let evaluationRidge = 1e-3
+  /// The LSTD-Q ridge, relative to the evaluation data's mean Gram diagonal (as
+  /// `LSTDQEvaluation.relativeRidge`; kept for callers).
+  static let evaluationRidge = LSTDQEvaluation.relativeRidge
 
   struct Result {
     var rank: Int
@@ -152,52 +156,84 @@ enum ModelSelection {
     return first.values.sorted()
   }
 
-  /// Chooses the settings `config` leaves on auto (discounted mode only).
-  static func select(
-    _ tasks: [TaskTransitions], featureMap: FeatureMap, config: TrainConfig,
-    progress: (@Sendable (String) -> Void)?
-  ) throws(FQIError) -> Result {
-    let started = Date()
+  /// What every candidate is fitted on and judged by.
+  struct Prepared {
+    /// The candidates' training problems (the training split of every task).
+    var problems: [[RegressionData]]
+    /// Per task: the pooled LSTD-Q estimator (`evaluators`).
+    var evaluators: [LSTDQEvaluation]
+    /// Per task: its held-out rows (for the held-out Bellman error column).
+    var heldOut: [RegressionData]
+    /// The mean Gram diagonal of the training problems (the ridges' scale).
+    var scale: Double
+  }
+
+  /// Splits every task, builds the candidates' training problems, and the estimator of each
+  /// task's greedy-policy value: LSTD-Q with pooled dynamics (`LSTDQEvaluation.pooled`) on
+  /// every logged transition of every task, the task's reward model from all of its rows, and
+  /// the first states of all of its episodes as starts.
+  ///
+  /// Why every row and not only the held-out ones: in the data-poor regime a task logs a
+  /// handful of rewarded transitions (the 200-transition four-rooms grid: 0-6 per task), so a
+  /// 20% split holds out 0-2 of them and scored 10 of 12 candidates exactly 0 (cross-fitting
+  /// over 5 folds did no better: each fold still holds ~1 reward). The tasks share their
+  /// dynamics, so the transition part of the estimate pools every task's rows (T times one
+  /// task's data), and the rewards are the task's own. This is fitted Q evaluation on the
+  /// logged data, as in Paine et al. (2020), with the dynamics shared between tasks; the
+  /// candidates themselves are still fitted on the training split, and the held-out Bellman
+  /// error is still measured on the held-out episodes.
+  static func prepare(
+    _ tasks: [TaskTransitions], featureMap: FeatureMap, config: TrainConfig
+  ) throws(FQIError) -> Prepared {
     var trainingSets: [TaskTransitions] = []
-    var evaluationSets: [(task: TaskTransitions, rows: [Int]?)] = []
+    var heldOutSets: [(task: TaskTransitions, rows: [Int]?)] = []
     var startSets: [(task: TaskTransitions, rows: [Int]?)] = []
     for (index, task) in tasks.enumerated() {
       let (training, heldOut) = split(task, seed: config.seed, index: index)
       trainingSets.append(task.selecting(training))
-      evaluationSets.append((task, heldOut))
-      startSets.append((task, startRows(task, heldOut)))
+      heldOutSets.append((task, heldOut))
+      startSets.append((task, startRows(task, Array(0..<task.count))))
     }
     let problems = try Trainer.makeProblems(trainingSets, featureMap: featureMap, config: config)
-    let evaluation: [RegressionData]
-    let starts: [RegressionData]
+    let base = config.parameters
+    let gamma = config.resolvedGamma
     do {
-      evaluation = try RegressionData.build(
-        evaluationSets, featureMap: featureMap, discount: config.resolvedGamma)
-      starts = try RegressionData.build(
-        startSets, featureMap: featureMap, discount: config.resolvedGamma)
+      let heldOut = try RegressionData.build(heldOutSets, featureMap: featureMap, discount: gamma)
+      let starts = try RegressionData.build(startSets, featureMap: featureMap, discount: gamma)
+      let own = try RegressionData.build(
+        tasks.map { ($0, nil) }, featureMap: featureMap, discount: gamma)
+      let pool = TaskTransitions.pooled(
+        tasks.map { ($0, Array(0..<$0.count)) }, name: "pooled")
+      let dynamics = try RegressionData.build([(pool, nil)], featureMap: featureMap, discount: gamma)[0]
+      var evaluators: [LSTDQEvaluation] = []
+      for t in tasks.indices {
+        var low = Double.infinity
+        var high = -Double.infinity
+        for r in tasks[t].rewards {
+          low = min(low, r)
+          high = max(high, r)
+        }
+        evaluators.append(
+          try LSTDQEvaluation.pooled(
+            dynamics: dynamics, rewards: own[t], starts: starts[t],
+            range: base.valueRange(step: 0, rewardRange: low <= high ? low...high : 0...0)))
+      }
+      var scale = 0.0
+      for problem in problems[0] { scale += problem.gram.meanDiagonal }
+      scale = max(scale / Double(max(problems[0].count, 1)), Double.leastNormalMagnitude)
+      return Prepared(problems: problems, evaluators: evaluators, heldOut: heldOut, scale: scale)
     } catch {
       throw .linearAlgebra(context: "model selection data", error: error)
     }
-    let base = config.parameters
-    var scale = 0.0
-    for problem in problems[0] { scale += problem.gram.meanDiagonal }
-    scale = max(scale / Double(max(problems[0].count, 1)), Double.leastNormalMagnitude)
-    let evaluators = (0..<tasks.count).map { t in
-      var low = Double.infinity
-      var high = -Double.infinity
-      for r in tasks[t].rewards {
-        low = min(low, r)
-        high = max(high, r)
-      }
-      return LSTDQEvaluation(
-        data: evaluation[t], starts: starts[t],
-        ridge: evaluationRidge * max(evaluation[t].gram.meanDiagonal, Double.leastNormalMagnitude),
-        range: base.valueRange(step: 0, rewardRange: low <= high ? low...high : 0...0))
-    }
-    let dimension = featureMap.dimension
-    let ceiling = min(tasks.count, dimension)
+  }
+
+  /// The candidate ranks (1, 2, 4, ... and min(T, D)) and ridges (strongest first).
+  static func grid(config: TrainConfig, tasks: Int, dimension: Int, scale: Double) -> (
+    ranks: [Int], ridges: [Double]
+  ) {
     var ranks: [Int] = [config.rank]
     if config.rankAuto {
+      let ceiling = min(tasks, dimension)
       ranks = []
       var r = 1
       while r < ceiling {
@@ -208,69 +244,136 @@ enum ModelSelection {
     }
     let ridges: [Double] =
       config.ridgeAuto ? relativeRidges.reversed().map { $0 * scale } : [config.ridge]
-    func score(_ thetas: [[Double]]) throws(FQIError) -> (value: Double, bellman: Double) {
-      var value = 0.0
-      var bellman = 0.0
-      do {
-        for (t, evaluator) in evaluators.enumerated() {
-          value += try evaluator.value(of: thetas[t]).value
-          bellman += try heldOutBellmanError(evaluation[t], thetas[t])
-        }
-      } catch {
-        throw .linearAlgebra(context: "model selection: policy evaluation", error: error)
+    return (ranks, ridges)
+  }
+
+  /// Mean over tasks of the estimated value and of the held-out Bellman error.
+  static func score(_ thetas: [[Double]], _ prepared: Prepared) throws(FQIError) -> (
+    value: Double, bellman: Double
+  ) {
+    var value = 0.0
+    var bellman = 0.0
+    do {
+      for (t, evaluator) in prepared.evaluators.enumerated() {
+        value += try evaluator.value(of: thetas[t]).value
+        bellman += try heldOutBellmanError(prepared.heldOut[t], thetas[t])
       }
-      let count = Double(max(evaluators.count, 1))
-      return (value / count, bellman / count)
+    } catch {
+      throw .linearAlgebra(context: "model selection: policy evaluation", error: error)
     }
-    var table: [SelectionCandidate] = []
-    var candidateThetas: [[[Double]]] = []
-    let names = tasks.map(\.name)
+    let count = Double(max(prepared.evaluators.count, 1))
+    return (value / count, bellman / count)
+  }
+
+  /// Fits and scores one multitask candidate with `rounds` FQI iterations (a diverged fit
+  /// scores -infinity and returns no thetas).
+  static func multitaskCandidate(
+    rank: Int, ridge: Double, rounds: Int, prepared: Prepared, config: TrainConfig,
+    names: [String], progress: (@Sendable (String) -> Void)?
+  ) throws(FQIError) -> (SelectionCandidate, [[Double]]) {
+    var parameters = config.parameters
+    parameters.rank = rank
+    parameters.ridge = ridge
+    parameters.headRidge = config.headRidgeAuto ? ridge : (config.headRidge ?? ridge)
+    parameters.objective = .discounted(gamma: parameters.gamma, iterations: rounds)
+    let runner = FittedQIteration(parameters: parameters, taskNames: names)
+    var candidate = SelectionCandidate(
+      method: "multitask", rank: rank, ridge: ridge, relativeRidge: ridge / prepared.scale,
+      headRidge: parameters.headRidge, iterations: rounds, score: -.infinity,
+      heldOutBellmanError: .nan, chosen: false)
+    var thetas: [[Double]] = []
+    do throws(FQIError) {
+      let fit = try runner.multitask(prepared.problems)
+      let product: Matrix
+      do {
+        product = try RankKSolver.thetas(fit.representations[0], fit.heads[0])
+      } catch {
+        throw .linearAlgebra(context: "B W", error: error)
+      }
+      thetas = (0..<names.count).map { product.column($0) }
+      let result = try score(thetas, prepared)
+      candidate.score = result.value
+      candidate.heldOutBellmanError = result.bellman
+    } catch {
+      guard case .diverged = error else { throw error }
+    }
+    progress?(
+      "selection: multitask k = \(rank), ridge \(short(ridge)), \(rounds) iterations: estimated value \(short(candidate.score))"
+    )
+    return (candidate, thetas)
+  }
+
+  /// The single-task baseline's ridge, chosen from `ridges` by the same score: its rows are
+  /// appended to `table` (and its thetas to `thetas`); returns the chosen ridge.
+  static func singleTaskRidge(
+    ridges: [Double], prepared: Prepared, config: TrainConfig, names: [String],
+    table: inout [SelectionCandidate], thetas candidateThetas: inout [[[Double]]]
+  ) throws(FQIError) -> Double? {
+    let base = config.parameters
     let iterations: Int
     if case .discounted(_, let k) = base.objective { iterations = k } else { iterations = 1 }
-    /// Fits and scores one multitask candidate with `rounds` FQI iterations.
-    func evaluate(rank: Int, ridge: Double, rounds: Int) throws(FQIError) -> (
-      SelectionCandidate, [[Double]]
-    ) {
+    var best: (index: Int, score: Double)?
+    for ridge in ridges {
       var parameters = base
-      parameters.rank = rank
       parameters.ridge = ridge
-      parameters.headRidge = config.headRidgeAuto ? ridge : (config.headRidge ?? ridge)
-      parameters.objective = .discounted(gamma: base.gamma, iterations: rounds)
-      let runner = FittedQIteration(parameters: parameters, taskNames: names)
+      var runner = FittedQIteration(parameters: parameters, taskNames: names)
+      runner.method = "single-task"
       var candidate = SelectionCandidate(
-        method: "multitask", rank: rank, ridge: ridge, relativeRidge: ridge / scale,
-        headRidge: parameters.headRidge, iterations: rounds, score: -.infinity,
-        heldOutBellmanError: .nan, chosen: false)
+        method: "single-task", rank: 0, ridge: ridge, relativeRidge: ridge / prepared.scale,
+        headRidge: ridge, iterations: iterations, score: -.infinity, heldOutBellmanError: .nan,
+        chosen: false)
       var thetas: [[Double]] = []
       do throws(FQIError) {
-        let fit = try runner.multitask(problems)
-        let product: Matrix
-        do {
-          product = try RankKSolver.thetas(fit.representations[0], fit.heads[0])
-        } catch {
-          throw .linearAlgebra(context: "B W", error: error)
-        }
-        thetas = (0..<tasks.count).map { product.column($0) }
-        let result = try score(thetas)
+        let fit = try runner.singleTask(prepared.problems, ridge: ridge)
+        thetas = (0..<names.count).map { fit.thetas[0].column($0) }
+        let result = try score(thetas, prepared)
         candidate.score = result.value
         candidate.heldOutBellmanError = result.bellman
       } catch {
         guard case .diverged = error else { throw error }
       }
-      progress?(
-        "selection: multitask k = \(rank), ridge \(short(ridge)), \(rounds) iterations: estimated value \(short(candidate.score))"
-      )
-      return (candidate, thetas)
+      if candidate.score.isFinite,
+        best.map({ candidate.score > $0.score + 1e-12 * abs($0.score) }) ?? true
+      {
+        best = (table.count, candidate.score)
+      }
+      table.append(candidate)
+      candidateThetas.append(thetas)
+    }
+    guard let best else { return nil }
+    table[best.index].chosen = true
+    return table[best.index].ridge
+  }
+
+  /// Chooses the settings `config` leaves on auto (discounted mode only).
+  static func select(
+    _ tasks: [TaskTransitions], featureMap: FeatureMap, config: TrainConfig,
+    progress: (@Sendable (String) -> Void)?
+  ) throws(FQIError) -> Result {
+    let started = Date()
+    let prepared = try prepare(tasks, featureMap: featureMap, config: config)
+    let (ranks, ridges) = grid(
+      config: config, tasks: tasks.count, dimension: featureMap.dimension, scale: prepared.scale)
+    var table: [SelectionCandidate] = []
+    var candidateThetas: [[[Double]]] = []
+    let names = tasks.map(\.name)
+    let iterations: Int
+    if case .discounted(_, let k) = config.parameters.objective { iterations = k } else { iterations = 1 }
+    func evaluate(_ rank: Int, _ ridge: Double, _ rounds: Int) throws(FQIError) -> (
+      SelectionCandidate, [[Double]]
+    ) {
+      try multitaskCandidate(
+        rank: rank, ridge: ridge, rounds: rounds, prepared: prepared, config: config,
+        names: names, progress: progress)
     }
     // Successive halving: every candidate for a fifth of the iterations, then the best
     // `survivors` for all of them.
-    let grid = ranks.flatMap { rank in ridges.map { (rank: rank, ridge: $0) } }
-    var finalists = grid.indices.map { $0 }
-    if grid.count > survivors && iterations >= 10 {
+    let settings = ranks.flatMap { rank in ridges.map { (rank: rank, ridge: $0) } }
+    var finalists = settings.indices.map { $0 }
+    if settings.count > survivors && iterations >= 10 {
       var first: [(index: Int, score: Double)] = []
-      for (index, setting) in grid.enumerated() {
-        let (candidate, thetas) = try evaluate(
-          rank: setting.rank, ridge: setting.ridge, rounds: max(5, iterations / 5))
+      for (index, setting) in settings.enumerated() {
+        let (candidate, thetas) = try evaluate(setting.rank, setting.ridge, max(5, iterations / 5))
         first.append((index, candidate.score))
         table.append(candidate)
         candidateThetas.append(thetas)
@@ -281,8 +384,7 @@ enum ModelSelection {
     }
     var best: (index: Int, score: Double)?
     for index in finalists {
-      let (candidate, thetas) = try evaluate(
-        rank: grid[index].rank, ridge: grid[index].ridge, rounds: iterations)
+      let (candidate, thetas) = try evaluate(settings[index].rank, settings[index].ridge, iterations)
       if candidate.score.isFinite,
         best.map({ candidate.score > $0.score + 1e-12 * abs($0.score) }) ?? true
       {
@@ -296,45 +398,16 @@ enum ModelSelection {
         "model selection: no candidate could be fitted and evaluated (ranks \(ranks), ridges \(ridges.map(short))); give --rank and --ridge")
     }
     table[chosen.index].chosen = true
-    var singleTaskRidge: Double?
+    var singleTask: Double?
     if config.singleTask && config.ridgeAuto {
-      var bestSingle: (index: Int, score: Double)?
-      for ridge in ridges {
-        var parameters = base
-        parameters.ridge = ridge
-        var runner = FittedQIteration(parameters: parameters, taskNames: names)
-        runner.method = "single-task"
-        var candidate = SelectionCandidate(
-          method: "single-task", rank: 0, ridge: ridge, relativeRidge: ridge / scale,
-          headRidge: ridge, iterations: iterations, score: -.infinity, heldOutBellmanError: .nan,
-          chosen: false)
-        do throws(FQIError) {
-          let fit = try runner.singleTask(problems, ridge: ridge)
-          let thetas = (0..<tasks.count).map { fit.thetas[0].column($0) }
-          candidateThetas.append(thetas)
-          let result = try score(thetas)
-          candidate.score = result.value
-          candidate.heldOutBellmanError = result.bellman
-        } catch {
-          guard case .diverged = error else { throw error }
-        }
-        if candidateThetas.count == table.count { candidateThetas.append([]) }
-        if candidate.score.isFinite,
-          bestSingle.map({ candidate.score > $0.score + 1e-12 * abs($0.score) }) ?? true
-        {
-          bestSingle = (table.count, candidate.score)
-        }
-        table.append(candidate)
-      }
-      if let bestSingle {
-        table[bestSingle.index].chosen = true
-        singleTaskRidge = table[bestSingle.index].ridge
-      }
+      singleTask = try singleTaskRidge(
+        ridges: ridges, prepared: prepared, config: config, names: names, table: &table,
+        thetas: &candidateThetas)
     }
     let winner = table[chosen.index]
     return Result(
       rank: winner.rank, ridge: winner.ridge, headRidge: winner.headRidge,
-      singleTaskRidge: singleTaskRidge, table: table,
+      singleTaskRidge: singleTask, table: table,
       seconds: Date().timeIntervalSince(started), candidateThetas: candidateThetas)
   }
 

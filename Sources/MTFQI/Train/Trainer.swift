@@ -91,7 +91,7 @@ public struct TrainSummary: Sendable, Codable {
     }
     if let selection, !selection.isEmpty {
       lines.append(
-        "  model selection (\(selection.count) candidates, \(String(format: "%.2f", selectionSeconds ?? 0)) s): estimated value of each greedy policy on held-out episodes (LSTD-Q)"
+        "  model selection (\(selection.count) candidates, \(String(format: "%.2f", selectionSeconds ?? 0)) s): estimated value of each greedy policy (LSTD-Q, dynamics pooled over the tasks)"
       )
       lines.append(
         "    method       rank  ridge       rel. ridge  iter.  est. value   held-out BE  chosen")
@@ -238,28 +238,8 @@ public enum Trainer {
       )
     }
     let problems = try makeProblems(tasks, featureMap: featureMap, config: config)
-    // Settings left on auto.
-    var selection: ModelSelection.Result?
-    // The head ridge on auto is the ridge (chosen or given).
-    if config.rankAuto || config.ridgeAuto {
-      if config.mode == .discounted {
-        let result = try ModelSelection.select(
-          tasks, featureMap: featureMap, config: config, progress: progress)
-        config.rank = result.rank
-        config.ridge = result.ridge
-        if config.headRidgeAuto { config.headRidge = result.headRidge }
-        selection = result
-      } else {
-        var scale = 0.0
-        for problem in problems[0] { scale += problem.gram.meanDiagonal }
-        scale /= Double(max(problems[0].count, 1))
-        if config.rankAuto { config.rank = min(4, tasks.count, featureMap.dimension) }
-        if config.ridgeAuto { config.ridge = 1e-4 * scale }
-      }
-      config.rankAuto = false
-      config.ridgeAuto = false
-    }
-    config.headRidgeAuto = false
+    let selection = try resolveAutomaticSettings(
+      &config, tasks: tasks, featureMap: featureMap, problems: problems, progress: progress)
     let parameters = config.parameters
     try checkSampleSizes(problems, config: config)
 
@@ -299,21 +279,14 @@ public enum Trainer {
     var oracle: PerTaskFit?
     var oracleFeatures: Matrix?
     if let truth {
-      let features = truth.phiStarMatrix
-      var oracleSpec = FeatureMapSpec(kind: .table, table: truth.path)
-      oracleSpec.normalize = false
-      let oracleMap = FeatureMap(
-        spec: oracleSpec, observationSpace: featureMap.observationSpace,
-        actionSpace: featureMap.actionSpace, dimension: truth.rank,
-        structure: .pairs(states: truth.states, actions: truth.actions), table: truth.phiStar)
-      let oracleProblems = try makeProblems(tasks, featureMap: oracleMap, config: config)
       var oracleRunner = FittedQIteration(parameters: parameters, taskNames: names)
       oracleRunner.method = "oracle"
       oracleRunner.progress = reporter("oracle")
       oracleRunner.noticeHandler = notice
-      oracle = try oracleRunner.singleTask(oracleProblems, ridge: parameters.headRidge)
+      oracle = try fitOracle(
+        truth, tasks: tasks, featureMap: featureMap, config: config, runner: oracleRunner)
       warnings += oracleRunner.notices.messages
-      oracleFeatures = features
+      oracleFeatures = truth.phiStarMatrix
     }
 
     let storeDigest: String
@@ -361,6 +334,52 @@ public enum Trainer {
       maxRelativeGradient: fit.log.map(\.relativeGradient).max() ?? 0,
       evaluation: model.evaluation, qTables: qTables, warnings: warnings,
       seconds: Date().timeIntervalSince(started))
+  }
+
+  /// Resolves the settings `config` leaves on auto: by model selection (discounted), or rank
+  /// min(4, T, D) and ridge 1e-4 times the mean Gram diagonal (finite horizon). The head
+  /// ridge on auto is the ridge (chosen or given). Afterwards nothing is on auto.
+  static func resolveAutomaticSettings(
+    _ config: inout TrainConfig, tasks: [TaskTransitions], featureMap: FeatureMap,
+    problems: [[RegressionData]], progress: (@Sendable (String) -> Void)?
+  ) throws(FQIError) -> ModelSelection.Result? {
+    var selection: ModelSelection.Result?
+    if config.rankAuto || config.ridgeAuto {
+      if config.mode == .discounted {
+        let result = try ModelSelection.select(
+          tasks, featureMap: featureMap, config: config, progress: progress)
+        config.rank = result.rank
+        config.ridge = result.ridge
+        if config.headRidgeAuto { config.headRidge = result.headRidge }
+        selection = result
+      } else {
+        var scale = 0.0
+        for problem in problems[0] { scale += problem.gram.meanDiagonal }
+        scale /= Double(max(problems[0].count, 1))
+        if config.rankAuto { config.rank = min(4, tasks.count, featureMap.dimension) }
+        if config.ridgeAuto { config.ridge = 1e-4 * scale }
+      }
+      config.rankAuto = false
+      config.ridgeAuto = false
+    }
+    config.headRidgeAuto = false
+    return selection
+  }
+
+  /// The oracle baseline: heads on the true features phi* = B*^T x of a synthetic truth (the
+  /// head ridge), fitted by `runner` (method "oracle").
+  static func fitOracle(
+    _ truth: SyntheticTruth, tasks: [TaskTransitions], featureMap: FeatureMap,
+    config: TrainConfig, runner: FittedQIteration
+  ) throws(FQIError) -> PerTaskFit {
+    var oracleSpec = FeatureMapSpec(kind: .table, table: truth.path)
+    oracleSpec.normalize = false
+    let oracleMap = FeatureMap(
+      spec: oracleSpec, observationSpace: featureMap.observationSpace,
+      actionSpace: featureMap.actionSpace, dimension: truth.rank,
+      structure: .pairs(states: truth.states, actions: truth.actions), table: truth.phiStar)
+    let oracleProblems = try makeProblems(tasks, featureMap: oracleMap, config: config)
+    return try runner.singleTask(oracleProblems, ridge: runner.parameters.headRidge)
   }
 
   /// "multitask 12/100: residual 0.1234, dQ 0.0012, 3 sweeps, 0.01 s"

@@ -175,6 +175,11 @@ struct FQIScheduleTests {
     let theta = fit.thetas[0].column(0)
     #expect(theta[0] <= 10 && theta[0] >= 0, "\(theta)")
     #expect(fit.log.last?.clippedShares == [1])
-    #expect((fit.log.last?.maxAbsNextQ.first ?? 0) > 10)
+    // The log says both: what the features extrapolate to (the guard's number) and what the
+    // targets bootstrapped (inside [0, 10] by construction).
+    #expect((fit.log.last?.maxAbsNextQUnclipped.first ?? 0) > 10)
+    for record in fit.log {
+      #expect(record.maxAbsNextQ.allSatisfy { $0 <= 10 * (1 + 1e-12) }, "\(record.maxAbsNextQ)")
+    }
   }
 }
