@@ -295,7 +295,7 @@ struct FittedQIteration {
         restarts += 1
         position = max(position - 1, 0)
         let message =
-          "\(method) fitted Q-iteration misbehaved at iteration \(name) (\(error.description.components(separatedBy: ". ").first ?? "")); restarted from iteration \(plan[position].iteration - 1) with ridge \(short(solver.ridge)) (was \(short(before)))"
+          "\(method) fitted Q-iteration misbehaved at iteration \(name) (\(error.description.components(separatedBy: ". ").first ?? "")); restarted from iteration \(plan[position].iteration - 1) with ridge \(NumberText.fourDigits(solver.ridge)) (was \(NumberText.fourDigits(before)))"
         notices.append(message)
         noticeHandler?(message)
       }
@@ -519,7 +519,7 @@ struct FittedQIteration {
       if !finite || target.maxAbsNextValue > bound {
         let what =
           finite
-          ? "the largest bootstrapped |Q| is \(short(target.maxAbsNextValue)), more than \(short(parameters.divergenceFactor)) x max|r| x \(valueScaleText) = \(short(bound)) (max|r| over all tasks)"
+          ? "the largest bootstrapped |Q| is \(NumberText.fourDigits(target.maxAbsNextValue)), more than \(NumberText.fourDigits(parameters.divergenceFactor)) x max|r| x \(valueScaleText) = \(NumberText.fourDigits(bound)) (max|r| over all tasks)"
           : "the targets are no longer finite"
         throw divergence(
           iteration: iteration, task: taskNames[t], what: what, taskIndex: t, log: log)
@@ -545,7 +545,7 @@ struct FittedQIteration {
     var detail = what
     let history = log.suffix(4).compactMap { record -> String? in
       guard taskIndex < record.bellmanResiduals.count else { return nil }
-      return short(record.bellmanResiduals[taskIndex])
+      return NumberText.fourDigits(record.bellmanResiduals[taskIndex])
     }
     if history.count >= 2 {
       detail +=
@@ -554,13 +554,13 @@ struct FittedQIteration {
     let ridge = notices.currentRidge ?? ridgeInEffect
     let stronger = ridge > 0 ? ridge * 10 : 1e-3
     var suggestion =
-      "A weak ridge lets FQI's least-squares steps amplify errors: rerun with a stronger ridge, e.g. \(ridgeFlag) \(short(stronger)) (now \(short(ridge)))."
+      "A weak ridge lets FQI's least-squares steps amplify errors: rerun with a stronger ridge, e.g. \(ridgeFlag) \(NumberText.fourDigits(stronger)) (now \(NumberText.fourDigits(ridge)))."
     if notices.restarts > 0 {
       suggestion =
-        "\(notices.restarts) restart(s) from the last good iterate with ten times stronger ridges, up to \(short(ridge)), did not stop it"
+        "\(notices.restarts) restart(s) from the last good iterate with ten times stronger ridges, up to \(NumberText.fourDigits(ridge)), did not stop it"
         + (parameters.clipValues
-          ? ": the features extrapolate far outside the data; use fewer or smoother features, or a ridge above \(short(ridge)) (\(ridgeFlag) \(short(stronger)))."
-          : ": clip the bootstrapped values (the default; clip_values) or use a ridge above \(short(ridge)) (\(ridgeFlag) \(short(stronger))).")
+          ? ": the features extrapolate far outside the data; use fewer or smoother features, or a ridge above \(NumberText.fourDigits(ridge)) (\(ridgeFlag) \(NumberText.fourDigits(stronger)))."
+          : ": clip the bootstrapped values (the default; clip_values) or use a ridge above \(NumberText.fourDigits(ridge)) (\(ridgeFlag) \(NumberText.fourDigits(stronger))).")
     }
     return .diverged(
       method: method, iteration: iteration, task: task, detail: detail, suggestion: suggestion)

@@ -18,8 +18,3 @@ enum NumberText {
     values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count)
   }
 }
-
-/// The old name of `NumberText.fourDigits`, still called by FQI/FittedQIteration.swift,
-/// Train/Trainer.swift, Train/ModelSelection.swift and Reuse/HeadFitter.swift (files being
-/// edited elsewhere); new code calls `NumberText.fourDigits`.
-func short(_ value: Double) -> String { NumberText.fourDigits(value) }

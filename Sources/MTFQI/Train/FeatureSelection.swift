@@ -376,7 +376,7 @@ enum FeatureSelection {
   }
 
   static func progressLine(_ c: FeatureCandidate) -> String {
-    "feature selection: m = \(c.fourierFeatures), bandwidth \(short(c.bandwidth)), rung \(c.rung) (\(c.rows) rows, \(c.iterations) iterations): estimated value \(short(c.score))"
+    "feature selection: m = \(c.fourierFeatures), bandwidth \(NumberText.fourDigits(c.bandwidth)), rung \(c.rung) (\(c.rows) rows, \(c.iterations) iterations): estimated value \(NumberText.fourDigits(c.score))"
   }
 
   /// Fits one candidate map on `rows` at the reference settings and scores it.
@@ -397,7 +397,7 @@ enum FeatureSelection {
   ) throws(FQIError) -> (candidate: FeatureCandidate, perTask: [Double]) {
     let map = try buildMap(spec, tasks: tasks, seed: config.seed)
     let sets = tasks.indices.map { tasks[$0].selecting(rows[$0]) }
-    let problems = try Trainer.makeProblems(sets, featureMap: map, config: config)
+    let problems = try RegressionData.problems(sets, featureMap: map, config: config)
     var scale = 0.0
     for problem in problems[0] { scale += problem.gram.meanDiagonal }
     scale = max(scale / Double(max(problems[0].count, 1)), Double.leastNormalMagnitude)

@@ -194,7 +194,7 @@ enum ModelSelection {
       heldOutSets.append((task, heldOut))
       startSets.append((task, startRows(task, Array(0..<task.count))))
     }
-    let problems = try Trainer.makeProblems(trainingSets, featureMap: featureMap, config: config)
+    let problems = try RegressionData.problems(trainingSets, featureMap: featureMap, config: config)
     let base = config.parameters
     let gamma = config.resolvedGamma
     do {
@@ -298,7 +298,7 @@ enum ModelSelection {
       guard case .diverged = error else { throw error }
     }
     progress?(
-      "selection: multitask k = \(rank), ridge \(short(ridge)), \(rounds) iterations: estimated value \(short(candidate.score))"
+      "selection: multitask k = \(rank), ridge \(NumberText.fourDigits(ridge)), \(rounds) iterations: estimated value \(NumberText.fourDigits(candidate.score))"
     )
     return (candidate, thetas)
   }

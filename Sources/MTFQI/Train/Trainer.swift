@@ -74,17 +74,17 @@ public struct TrainSummary: Sendable, Codable {
   /// The one-screen summary printed at the end of a run (warnings are not part of it: the
   /// command prints them on stderr).
   public var report: String {
-    func mean(_ values: [Double]) -> String { short(TruthEvaluation.mean(values)) }
+    func mean(_ values: [Double]) -> String { NumberText.fourDigits(NumberText.mean(values)) }
     let total = transitions.reduce(0, +)
     var lines = [
       "mtfqi-train: \(tasks.count) task(s), \(total) transitions from \(store) -> \(output)",
-      "  features: \(features), D = \(featureDimension); rank k = \(rank); ridge \(short(ridge)) on B, \(short(headRidge)) on heads (mean convention)",
+      "  features: \(features), D = \(featureDimension); rank k = \(rank); ridge \(NumberText.fourDigits(ridge)) on B, \(NumberText.fourDigits(headRidge)) on heads (mean convention)",
     ]
     if let horizon {
       lines.append(
-        "  finite horizon H = \(horizon), gamma = \(short(gamma)); \(iterations) round(s) at most")
+        "  finite horizon H = \(horizon), gamma = \(NumberText.fourDigits(gamma)); \(iterations) round(s) at most")
     } else {
-      lines.append("  discounted, gamma = \(short(gamma)), \(iterations) iterations")
+      lines.append("  discounted, gamma = \(NumberText.fourDigits(gamma)), \(iterations) iterations")
     }
     if let featureSelection, !featureSelection.isEmpty {
       lines += Self.featureSelectionLines(featureSelection, seconds: featureSelectionSeconds ?? 0)
@@ -101,31 +101,31 @@ public struct TrainSummary: Sendable, Codable {
         }
         lines.append(
           "    " + cell(c.method, 12) + " " + cell(c.rank == 0 ? "-" : "\(c.rank)", 5) + " "
-            + cell(short(c.ridge), 11) + " " + cell(short(c.relativeRidge), 11) + " "
-            + cell("\(c.iterations)", 6) + " " + cell(short(c.score), 12) + " " + cell(short(c.heldOutBellmanError), 12) + " "
+            + cell(NumberText.fourDigits(c.ridge), 11) + " " + cell(NumberText.fourDigits(c.relativeRidge), 11) + " "
+            + cell("\(c.iterations)", 6) + " " + cell(NumberText.fourDigits(c.score), 12) + " " + cell(NumberText.fourDigits(c.heldOutBellmanError), 12) + " "
             + (c.chosen ? "*" : ""))
       }
     }
     lines.append(
-      "  multitask: final Bellman residual (RMS, mean over tasks) \(mean(bellmanResiduals)); \(alsSweeps) ALS sweeps in all; largest relative gradient \(short(maxRelativeGradient))"
+      "  multitask: final Bellman residual (RMS, mean over tasks) \(mean(bellmanResiduals)); \(alsSweeps) ALS sweeps in all; largest relative gradient \(NumberText.fourDigits(maxRelativeGradient))"
         + (restarts > 0 ? "; \(restarts) restart(s) with a stronger ridge" : "")
     )
     if let single = singleTaskBellmanResiduals {
       lines.append(
         "  single-task: final Bellman residual \(mean(single))"
-          + (singleTaskRidge.map { " (ridge \(short($0)))" } ?? ""))
+          + (singleTaskRidge.map { " (ridge \(NumberText.fourDigits($0)))" } ?? ""))
     }
     if let evaluation {
       lines.append(
         "  against \(evaluation.truthPath) (\(evaluation.tasks.count) task(s)), RMS over all (s, a) of Q - Q*:"
       )
-      let scale = TruthEvaluation.mean(evaluation.qStarRMS)
+      let scale = NumberText.mean(evaluation.qStarRMS)
       func row(_ name: String, _ errors: [Double]?) {
         guard let errors else { return }
-        let value = TruthEvaluation.mean(errors)
+        let value = NumberText.mean(errors)
         let padded = name.padding(toLength: 12, withPad: " ", startingAt: 0)
         lines.append(
-          "    \(padded) \(short(value))  (\(String(format: "%.2f", 100 * value / scale))% of RMS Q*)"
+          "    \(padded) \(NumberText.fourDigits(value))  (\(String(format: "%.2f", 100 * value / scale))% of RMS Q*)"
         )
       }
       row("multitask", evaluation.multitask)
@@ -161,11 +161,11 @@ extension TrainSummary {
     ]
     for c in table {
       lines.append(
-        "    " + cell("\(c.fourierFeatures)", 5) + " " + cell(short(c.bandwidth), 10) + " "
+        "    " + cell("\(c.fourierFeatures)", 5) + " " + cell(NumberText.fourDigits(c.bandwidth), 10) + " "
           + cell("\(c.rung)", 5) + " " + cell("\(c.rows)", 9) + " " + cell("\(c.iterations)", 6)
-          + " " + cell("\(c.rank)", 5) + " " + cell(short(c.ridge), 11) + " "
-          + cell(short(c.score), 12) + " " + cell(short(c.ownFeaturesScore), 13) + " "
-          + cell(c.improvement.isFinite ? "\(short(c.improvement)) (\(short(c.improvementStandardError)))" : "", 21)
+          + " " + cell("\(c.rank)", 5) + " " + cell(NumberText.fourDigits(c.ridge), 11) + " "
+          + cell(NumberText.fourDigits(c.score), 12) + " " + cell(NumberText.fourDigits(c.ownFeaturesScore), 13) + " "
+          + cell(c.improvement.isFinite ? "\(NumberText.fourDigits(c.improvement)) (\(NumberText.fourDigits(c.improvementStandardError)))" : "", 21)
           + " " + (c.chosen ? "*" : ""))
     }
     return lines
@@ -237,7 +237,7 @@ public enum Trainer {
         "rank k = \(config.rank) exceeds the feature dimension D = \(featureMap.dimension); use --rank \(featureMap.dimension) or less"
       )
     }
-    let problems = try makeProblems(tasks, featureMap: featureMap, config: config)
+    let problems = try RegressionData.problems(tasks, featureMap: featureMap, config: config)
     let selection = try resolveAutomaticSettings(
       &config, tasks: tasks, featureMap: featureMap, problems: problems, progress: progress)
     let parameters = config.parameters
@@ -378,68 +378,21 @@ public enum Trainer {
       spec: oracleSpec, observationSpace: featureMap.observationSpace,
       actionSpace: featureMap.actionSpace, dimension: truth.rank,
       structure: .pairs(states: truth.states, actions: truth.actions), table: truth.phiStar)
-    let oracleProblems = try makeProblems(tasks, featureMap: oracleMap, config: config)
+    let oracleProblems = try RegressionData.problems(tasks, featureMap: oracleMap, config: config)
     return try runner.singleTask(oracleProblems, ridge: runner.parameters.headRidge)
   }
 
   /// "multitask 12/100: residual 0.1234, dQ 0.0012, 3 sweeps, 0.01 s"
   static func progressLine(_ method: String, _ record: IterationRecord, total: Int) -> String {
-    let residual = TruthEvaluation.mean(record.bellmanResiduals)
-    let change = TruthEvaluation.mean(record.qChanges)
+    let residual = NumberText.mean(record.bellmanResiduals)
+    let change = NumberText.mean(record.qChanges)
     var line = "\(method) \(record.iteration)/\(total)"
     if record.step >= 0 { line += " (step \(record.step))" }
-    line += ": Bellman residual \(short(residual)), change in Q \(short(change))"
+    line += ": Bellman residual \(NumberText.fourDigits(residual)), change in Q \(NumberText.fourDigits(change))"
     if record.sweeps > 0 { line += ", \(record.sweeps) ALS sweeps" }
     return line + String(format: ", %.3f s", record.seconds)
   }
 
-  /// problems[h][t]: discounted mode has one step; pooled finite-horizon data repeat the same
-  /// problems at every step; per-step data select the rows whose step column is h.
-  static func makeProblems(
-    _ tasks: [TaskTransitions], featureMap: FeatureMap, config: TrainConfig
-  ) throws(FQIError) -> [[RegressionData]] {
-    let discount = config.resolvedGamma
-    func build(_ selections: [(task: TaskTransitions, rows: [Int]?)]) throws(FQIError)
-      -> [RegressionData]
-    {
-      do {
-        return try RegressionData.build(selections, featureMap: featureMap, discount: discount)
-      } catch {
-        throw .linearAlgebra(context: "Gram matrices", error: error)
-      }
-    }
-    switch config.mode {
-    case .discounted:
-      return [try build(tasks.map { ($0, nil) })]
-    case .finiteHorizon:
-      let horizon = config.horizon ?? 1
-      if config.stepData == .pooled {
-        let pooled = try build(tasks.map { ($0, nil) })
-        return Array(repeating: pooled, count: horizon)
-      }
-      var rowsByStep = [[[Int]]](
-        repeating: [[Int]](repeating: [], count: tasks.count), count: horizon)
-      for (t, task) in tasks.enumerated() {
-        for (row, step) in task.steps.enumerated() {
-          guard step >= 0 && step < Int64(horizon) else {
-            throw .guardrail(
-              "task \(task.name): /tasks/\(task.name)/step row \(row) is \(step), outside 0..<\(horizon): per-step fitting needs every step index below the horizon"
-            )
-          }
-          rowsByStep[Int(step)][t].append(row)
-        }
-      }
-      var result: [[RegressionData]] = []
-      for h in 0..<horizon {
-        for (t, rows) in rowsByStep[h].enumerated() where rows.isEmpty {
-          throw .guardrail(
-            "task \(tasks[t].name) has no transitions at step \(h): per-step fitting (step_data = \"per_step\") needs data at every step; use pooled step data"
-          )
-        }
-        result.append(try build(tasks.indices.map { (tasks[$0], rowsByStep[h][$0]) }))
-      }
-      return result
-    }
   }
 
   /// Guardrail: refuse only what is not identifiable. With a ridge > 0 every least-squares fit

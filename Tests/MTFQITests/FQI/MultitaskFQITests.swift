@@ -29,7 +29,7 @@ struct MultitaskFQITests {
     let late = fit.multitask.log.suffix(10).map(\.sweeps)
     #expect(late.allSatisfy { $0 <= 5 }, "sweeps in the last iterations: \(late)")
     // The change in Q contracts like gamma^i once the representation settles.
-    let changes = fit.multitask.log.map { TruthEvaluation.mean($0.qChanges) }
+    let changes = fit.multitask.log.map { NumberText.mean($0.qChanges) }
     #expect(changes[39] < 0.05 * changes[5], "changes: \(changes)")
   }
 }

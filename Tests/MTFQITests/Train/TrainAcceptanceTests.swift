@@ -28,9 +28,9 @@ struct TrainAcceptanceTests {
     let summary = try Trainer.run(
       TrainRequest(store: paths.store, output: directory.file("model.h5"), config: config))
     let evaluation = try #require(summary.evaluation)
-    let multitask = TruthEvaluation.mean(evaluation.multitask)
-    let single = TruthEvaluation.mean(try #require(evaluation.singleTask))
-    let oracle = TruthEvaluation.mean(try #require(evaluation.oracle))
+    let multitask = NumberText.mean(evaluation.multitask)
+    let single = NumberText.mean(try #require(evaluation.singleTask))
+    let oracle = NumberText.mean(try #require(evaluation.oracle))
     #expect(evaluation.tasks.count == 16)
     #expect(multitask < single, "multitask \(multitask), single-task \(single)")
     #expect(oracle <= multitask && oracle <= single, "oracle \(oracle)")

@@ -4,7 +4,7 @@ import Testing
 
 @testable import MTFQI
 
-/// The statistics of the frozen-vs-scratch call (Reuse/PolicyComparison.swift), with answers
+/// The statistics of the frozen-vs-scratch call (Fit/PolicyComparison.swift), with answers
 /// derived by hand.
 @Suite("Reuse: frozen-vs-scratch statistics (cross-fitting, paired SE, reward span test)")
 struct PolicyComparisonTests {

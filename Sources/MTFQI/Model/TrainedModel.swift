@@ -28,9 +28,6 @@ public struct TruthEvaluation: Sendable, Codable, Equatable {
     case sinTheta = "sin_theta"
     case sinThetaFunctions = "sin_theta_functions"
   }
-
-  /// The old place of `NumberText.mean`, still called by Train/Trainer.swift and its tests.
-  static func mean(_ values: [Double]) -> Double { NumberText.mean(values) }
 }
 
 /// A trained model: psi, B (one, or one per step), the task heads, the logs, the baselines

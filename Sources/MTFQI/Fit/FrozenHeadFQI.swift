@@ -53,7 +53,7 @@ struct FrozenHeadFQI {
       config.horizon = horizon
     }
     config.stepData = stepData
-    return try Trainer.makeProblems([subset], featureMap: featureMap, config: config)
+    return try RegressionData.problems([subset], featureMap: featureMap, config: config)
   }
 
   /// Runs FQI on `problems` (psi, one task) with `bases` frozen: one B for every step, or one

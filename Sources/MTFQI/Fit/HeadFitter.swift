@@ -85,24 +85,24 @@ public struct FitSummary: Sendable, Codable {
   public var report: String {
     var lines = [
       "mtfqi-fit: task \(task) of \(store) (\(transitions) transitions, \(fitted) fitted) on \(representation) -> \(output)",
-      "  frozen phi-hat: k = \(rank) head, ridge \(short(headRidge)); "
+      "  frozen phi-hat: k = \(rank) head, ridge \(NumberText.fourDigits(headRidge)); "
         + (horizon.map { "finite horizon H = \($0)" }
-          ?? "discounted, gamma = \(short(gamma)), \(iterations ?? 0) iterations"),
-      "  final Bellman residual (RMS over the fitted rows): frozen \(short(frozenResidual))"
+          ?? "discounted, gamma = \(NumberText.fourDigits(gamma)), \(iterations ?? 0) iterations"),
+      "  final Bellman residual (RMS over the fitted rows): frozen \(NumberText.fourDigits(frozenResidual))"
         + (scratchResidual.map {
-          ", scratch (D = \(featureDimension), ridge \(short(scratchRidge ?? 0))) \(short($0))"
+          ", scratch (D = \(featureDimension), ridge \(NumberText.fourDigits(scratchRidge ?? 0))) \(NumberText.fourDigits($0))"
         } ?? "")
-        + (oracleResidual.map { ", oracle \(short($0))" } ?? ""),
+        + (oracleResidual.map { ", oracle \(NumberText.fourDigits($0))" } ?? ""),
     ]
     if let scratchFailure { lines.append("  scratch baseline failed: \(scratchFailure)") }
     if let comparison {
       if let failure = comparison.frozenFailure { lines.append("  frozen head failed: \(failure)") }
       lines.append(
-        "  estimated value of the greedy policy at the states of \(comparison.heldOutRows) rows, cross-fitted over \(comparison.folds) folds of episodes (LSTD-Q on psi): frozen \(short(comparison.frozenValue)) (head ridge \(short(comparison.headRidge))), scratch \(short(comparison.scratchValue)) (ridge \(short(comparison.scratchRidge)))"
+        "  estimated value of the greedy policy at the states of \(comparison.heldOutRows) rows, cross-fitted over \(comparison.folds) folds of episodes (LSTD-Q on psi): frozen \(NumberText.fourDigits(comparison.frozenValue)) (head ridge \(NumberText.fourDigits(comparison.headRidge))), scratch \(NumberText.fourDigits(comparison.scratchValue)) (ridge \(NumberText.fourDigits(comparison.scratchRidge)))"
       )
       if comparison.rewardCaptured.isFinite {
         lines.append(
-          "  the frozen span holds \(String(format: "%.1f", 100 * comparison.rewardCaptured))% of the task's rewards (a random subspace of its dimension: \(String(format: "%.1f", 100 * comparison.rewardChance))%, p = \(short(comparison.rewardSpanPValue)))"
+          "  the frozen span holds \(String(format: "%.1f", 100 * comparison.rewardCaptured))% of the task's rewards (a random subspace of its dimension: \(String(format: "%.1f", 100 * comparison.rewardChance))%, p = \(NumberText.fourDigits(comparison.rewardSpanPValue)))"
         )
       }
       lines.append(
@@ -112,9 +112,9 @@ public struct FitSummary: Sendable, Codable {
     }
     if let holdout {
       var line =
-        "  held-out Bellman error (\(holdout.rows.count) rows, \(String(format: "%.0f", 100 * holdout.fraction))%): frozen \(short(holdout.frozen))"
-      if let value = holdout.scratch { line += ", scratch \(short(value))" }
-      if let value = holdout.oracle { line += ", oracle \(short(value))" }
+        "  held-out Bellman error (\(holdout.rows.count) rows, \(String(format: "%.0f", 100 * holdout.fraction))%): frozen \(NumberText.fourDigits(holdout.frozen))"
+      if let value = holdout.scratch { line += ", scratch \(NumberText.fourDigits(value))" }
+      if let value = holdout.oracle { line += ", oracle \(NumberText.fourDigits(value))" }
       lines.append(line)
     }
     if !qTables.isEmpty { lines.append("  Q tables: \(qTables.joined(separator: ", "))") }
@@ -425,7 +425,7 @@ public enum HeadFitter {
       return { method, record in
         var line = "\(method) \(record.iteration)"
         if record.step >= 0 { line += " (step \(record.step))" }
-        line += ": Bellman residual \(short(record.bellmanResiduals.first ?? .nan))"
+        line += ": Bellman residual \(NumberText.fourDigits(record.bellmanResiduals.first ?? .nan))"
         progress(line)
       }
     }
@@ -690,7 +690,7 @@ public enum HeadFitter {
     if let rewardSpan, rewardSpan.outsideSpan {
       return (
         "scratch",
-        "the frozen span holds \(short(rewardSpan.captured)) of the task's rewards, no more than a random subspace of its dimension would (\(short(rewardSpan.chance)), p = \(short(rewardSpan.pValue)))"
+        "the frozen span holds \(NumberText.fourDigits(rewardSpan.captured)) of the task's rewards, no more than a random subspace of its dimension would (\(NumberText.fourDigits(rewardSpan.chance)), p = \(NumberText.fourDigits(rewardSpan.pValue)))"
       )
     }
     guard frozenFitted else { return ("scratch", "no frozen head could be fitted") }
@@ -698,7 +698,7 @@ public enum HeadFitter {
       return ("frozen", "no scratch fit could be evaluated")
     }
     let difference =
-      "frozen - scratch = \(short(full.mean)) +- \(short(full.standardError)) on the task's data, \(short(held.mean)) +- \(short(held.standardError)) held out (SE over \(full.units) episodes)"
+      "frozen - scratch = \(NumberText.fourDigits(full.mean)) +- \(NumberText.fourDigits(full.standardError)) on the task's data, \(NumberText.fourDigits(held.mean)) +- \(NumberText.fourDigits(held.standardError)) held out (SE over \(full.units) episodes)"
     if full.frozenSignificantlyWorse && held.mean < 0 {
       return ("scratch", "frozen is significantly worse: \(difference)")
     }
