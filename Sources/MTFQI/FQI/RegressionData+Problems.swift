@@ -47,4 +47,5 @@ extension RegressionData {
       }
       return result
     }
+  }
 }

@@ -99,9 +99,11 @@ enum OptionalFields {
         if let table = jsonTable(try root.stringAttribute(name), title: name) { return table }
       }
       var groups: [HDF5Group] = []
-      // The rank/ridge table ("selection") before others such as "feature_selection".
+      // Rank/ridge tables ("selection", "model_selection") before the Fourier map's
+      // ("feature_selection"), then by name.
       let rootNames = try root.memberNames().sorted {
-        $0 == "selection" ? $1 != "selection" : ($1 == "selection" ? false : $0 < $1)
+        let (a, b) = ($0.hasPrefix("feature"), $1.hasPrefix("feature"))
+        return a == b ? $0 < $1 : b
       }
       for name in rootNames where isSelection(name) {
         if try root.kind(of: name) == .group { groups.append(try root.group(name)) }

@@ -211,32 +211,8 @@ public enum Trainer {
         "\(reason); training anyway (--allow-unidentifiable): the spectral start is completed with unit vectors"
       )
     }
-    // Fourier settings left on auto (FeatureSelection.swift); finite horizon keeps 64 and 1.
-    var featureSelection: FeatureSelection.Result?
-    if FeatureSelection.applies(config) {
-      let result = try FeatureSelection.select(tasks, config: config, progress: progress)
-      config.features = result.spec
-      featureSelection = result
-    }
-    config.features.resolveAutoToDefaults()
-    let featureMap: FeatureMap
-    do {
-      featureMap = try FeatureMap.build(
-        spec: config.features, observationSpace: tasks[0].observationSpace,
-        actionSpace: tasks[0].actionSpace, trainingObservations: tasks.map(\.observations),
-        seed: config.seed)
-    } catch {
-      switch error {
-      case .invalidSpec(let message): throw .invalidSetting(message)
-      case .mismatch(let message): throw .guardrail("\(request.store): \(message)")
-      case .io(let message): throw .input(message)
-      }
-    }
-    if !config.rankAuto && featureMap.dimension < config.rank {
-      throw .guardrail(
-        "rank k = \(config.rank) exceeds the feature dimension D = \(featureMap.dimension); use --rank \(featureMap.dimension) or less"
-      )
-    }
+    let (featureMap, featureSelection) = try buildFeatureMap(
+      &config, tasks: tasks, store: request.store, progress: progress)
     let problems = try RegressionData.problems(tasks, featureMap: featureMap, config: config)
     let selection = try resolveAutomaticSettings(
       &config, tasks: tasks, featureMap: featureMap, problems: problems, progress: progress)
@@ -393,6 +369,40 @@ public enum Trainer {
     return line + String(format: ", %.3f s", record.seconds)
   }
 
+  /// The base feature map of a run: the Fourier settings left on auto are chosen first
+  /// (`FeatureSelection`; finite horizon keeps 64 and 1), then the map is built from every
+  /// task's observations. A rank above the feature dimension is refused.
+  static func buildFeatureMap(
+    _ config: inout TrainConfig, tasks: [TaskTransitions], store: String,
+    progress: (@Sendable (String) -> Void)?
+  ) throws(FQIError) -> (FeatureMap, FeatureSelection.Result?) {
+    // Fourier settings left on auto (FeatureSelection.swift); finite horizon keeps 64 and 1.
+    var featureSelection: FeatureSelection.Result?
+    if FeatureSelection.applies(config) {
+      let result = try FeatureSelection.select(tasks, config: config, progress: progress)
+      config.features = result.spec
+      featureSelection = result
+    }
+    config.features.resolveAutoToDefaults()
+    let featureMap: FeatureMap
+    do {
+      featureMap = try FeatureMap.build(
+        spec: config.features, observationSpace: tasks[0].observationSpace,
+        actionSpace: tasks[0].actionSpace, trainingObservations: tasks.map(\.observations),
+        seed: config.seed)
+    } catch {
+      switch error {
+      case .invalidSpec(let message): throw .invalidSetting(message)
+      case .mismatch(let message): throw .guardrail("\(store): \(message)")
+      case .io(let message): throw .input(message)
+      }
+    }
+    if !config.rankAuto && featureMap.dimension < config.rank {
+      throw .guardrail(
+        "rank k = \(config.rank) exceeds the feature dimension D = \(featureMap.dimension); use --rank \(featureMap.dimension) or less"
+      )
+    }
+    return (featureMap, featureSelection)
   }
 
   /// Guardrail: refuse only what is not identifiable. With a ridge > 0 every least-squares fit
