@@ -65,9 +65,9 @@ public enum MetricsTable {
       }
       if let representation = input.representation {
         var line =
-          "    sin(theta) between span(Psi B-hat) and span(X B*): \(representation.sinTheta.map(short).joined(separator: ", "))"
+          "    sin(theta) between span(Psi B-hat) and span(X B*): \(representation.sinTheta.map(NumberText.fourDigits).joined(separator: ", "))"
         if let parameters = representation.sinThetaParameters {
-          line += " (span(B-hat) vs span(B*): \(parameters.map(short).joined(separator: ", ")))"
+          line += " (span(B-hat) vs span(B*): \(parameters.map(NumberText.fourDigits).joined(separator: ", ")))"
         }
         lines.append(line)
         if !representation.heldOutApproximation.isEmpty {

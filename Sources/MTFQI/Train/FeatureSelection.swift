@@ -313,7 +313,7 @@ enum FeatureSelection {
     let best = decide(rungOne, incumbent: incumbent, table: &table)
     guard let best else {
       throw .guardrail(
-        "feature selection: no Fourier map could be fitted and evaluated (m \(specs.map(\.fourierFeatures)), bandwidths \(widths.map(short))); give --fourier-features and --bandwidth"
+        "feature selection: no Fourier map could be fitted and evaluated (m \(specs.map(\.fourierFeatures)), bandwidths \(widths.map(NumberText.fourDigits))); give --fourier-features and --bandwidth"
       )
     }
     table[best.row].chosen = true

@@ -395,7 +395,7 @@ enum ModelSelection {
     }
     guard let chosen = best else {
       throw .guardrail(
-        "model selection: no candidate could be fitted and evaluated (ranks \(ranks), ridges \(ridges.map(short))); give --rank and --ridge")
+        "model selection: no candidate could be fitted and evaluated (ranks \(ranks), ridges \(ridges.map(NumberText.fourDigits))); give --rank and --ridge")
     }
     table[chosen.index].chosen = true
     var singleTask: Double?

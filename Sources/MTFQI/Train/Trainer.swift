@@ -133,10 +133,10 @@ public struct TrainSummary: Sendable, Codable {
       row("oracle", evaluation.oracle)
       var sin = "    sin(theta) to B*:"
       if let values = evaluation.sinTheta {
-        sin += " \(values.map(short).joined(separator: ", ")) (parameter space);"
+        sin += " \(values.map(NumberText.fourDigits).joined(separator: ", ")) (parameter space);"
       }
       sin +=
-        " \(evaluation.sinThetaFunctions.map(short).joined(separator: ", ")) (span of psi^T B over all (s, a))"
+        " \(evaluation.sinThetaFunctions.map(NumberText.fourDigits).joined(separator: ", ")) (span of psi^T B over all (s, a))"
       lines.append(sin)
     }
     if !qTables.isEmpty {
