@@ -92,7 +92,7 @@ struct PooledEvaluationTests {
     #expect(targets[0].maxAbsBootstrapped == 5)
     // 10 x max|r| x 1/(1 - gamma) = 100 is still the bound.
     let wild = [Double](repeating: 150, count: 12)
-    #expect(throws: FQIError.self) {
+    expectError(FQIError.self, case: "diverged") {
       _ = try runner.targetStatistics(
         problems, [modest, wild], clips: [0...10, 0...0], iteration: 2, log: [])
     }

@@ -125,7 +125,7 @@ struct RankKSolverTests {
     var singular = [Double](repeating: 0, count: 2 * k * k)
     var right = [Double](repeating: 1, count: 2 * k)
     for i in 0..<k { singular[i + i * k] = 1 }
-    #expect(throws: LinearAlgebraError.self) {
+    expectError(LinearAlgebraError.self, case: "notPositiveDefinite") {
       try LinearAlgebra.batchedRidgeCholeskySolve(
         order: k, count: 2, matrices: &singular, rightHandSides: &right, ridge: 0)
     }

@@ -43,10 +43,10 @@ struct FeatureSelectionTests {
     try config.setBandwidth("auto")
     #expect(config.features.bandwidthAuto && FeatureSelection.applies(config))
     for bad in ["0", "-1", "x", ""] {
-      #expect(throws: FQIError.self) { try config.setFourierFeatures(bad) }
+      expectError(FQIError.self, case: "invalidSetting") { try config.setFourierFeatures(bad) }
     }
     for bad in ["0", "-0.5", "inf", "nan", "wide"] {
-      #expect(throws: FQIError.self) { try config.setBandwidth(bad) }
+      expectError(FQIError.self, case: "invalidSetting") { try config.setBandwidth(bad) }
     }
     // Finite horizon never selects.
     config.mode = .finiteHorizon
