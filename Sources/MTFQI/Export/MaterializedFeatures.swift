@@ -62,7 +62,7 @@ public struct MaterializedFeatures: Sendable {
       let current = map.stateFeatures(task.observations, rows: n)
       let next = map.stateFeatures(task.nextObservations, rows: n)
       for a in 0..<actions {
-        let block = rows(of: b, (a * m)..<((a + 1) * m))
+        let block = b.rows((a * m)..<((a + 1) * m))
         let onCurrent = try LinearAlgebra.gemm(current, block)
         let onNext = try LinearAlgebra.gemm(next, block)
         for i in 0..<n {
@@ -76,17 +76,6 @@ public struct MaterializedFeatures: Sendable {
     return MaterializedFeatures(
       task: task.name, rows: n, actions: actions, rank: k, phi: phi, phiNext: phiNext,
       rewards: task.rewards, terminations: task.terminations, steps: task.steps)
-  }
-
-  /// Rows `range` of a column-major matrix.
-  static func rows(of matrix: Matrix, _ range: Range<Int>) -> Matrix {
-    var result = Matrix(rows: range.count, columns: matrix.columns)
-    for j in 0..<matrix.columns {
-      for (i, row) in range.enumerated() {
-        result.storage[i + j * range.count] = matrix.storage[row + j * matrix.rows]
-      }
-    }
-    return result
   }
 
   /// The sha256 of the feature bytes (phi then phiNext, little-endian float64): the same

@@ -123,7 +123,7 @@ struct BlockGram: Sendable {
       var result = Matrix(rows: k, columns: k)
       var offset = 0
       for block in blocks {
-        let rows = Self.rows(of: b, offset..<(offset + block.rows))
+        let rows = b.rows(offset..<(offset + block.rows))
         let gb = try LinearAlgebra.gemm(block, rows)
         result = try LinearAlgebra.gemm(rows, .transpose, gb, .none, beta: 1, c: result)
         offset += block.rows
@@ -159,16 +159,5 @@ struct BlockGram: Sendable {
       }
       return result
     }
-  }
-
-  /// Rows `range` of a column-major matrix, as a range.count x columns matrix.
-  static func rows(of matrix: Matrix, _ range: Range<Int>) -> Matrix {
-    var result = Matrix(rows: range.count, columns: matrix.columns)
-    for j in 0..<matrix.columns {
-      for (i, row) in range.enumerated() {
-        result.storage[i + j * range.count] = matrix.storage[row + j * matrix.rows]
-      }
-    }
-    return result
   }
 }

@@ -200,7 +200,7 @@ struct RankKSolver {
           let solution = try KroneckerCG.solve(
             grams: problems.map { $0.gram.blocks[blockIndex] }, w: w,
             rhs: Matrix(rows: m, columns: k, columnMajor: rhs.storage), ridge: ridge,
-            start: start.map { BlockGram.rows(of: $0, offset..<(offset + m)) })
+            start: start.map { $0.rows(offset..<(offset + m)) })
         {
           for j in 0..<k {
             for i in 0..<m { b.storage[offset + i + j * d] = solution.storage[i + j * m] }

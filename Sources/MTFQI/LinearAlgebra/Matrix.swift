@@ -69,6 +69,17 @@ public struct Matrix: Equatable, Sendable, CustomStringConvertible {
   /// Element (row, column), 0-based.
   ///
   /// Traps when out of bounds.
+  /// Rows `range` of this matrix, as a range.count x columns matrix (a copy).
+  public func rows(_ range: Range<Int>) -> Matrix {
+    var result = Matrix(rows: range.count, columns: columns)
+    for j in 0..<columns {
+      for (i, row) in range.enumerated() {
+        result.storage[i + j * range.count] = storage[row + j * rows]
+      }
+    }
+    return result
+  }
+
   public subscript(row: Int, column: Int) -> Double {
     get {
       precondition(

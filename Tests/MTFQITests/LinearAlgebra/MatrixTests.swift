@@ -50,4 +50,13 @@ struct MatrixTests {
     let text = Matrix(rows: 2, columns: 2, rowMajor: [1, 2, 3, 4]).description
     #expect(text == "Matrix 2x2\n  [1.0, 2.0]\n  [3.0, 4.0]")
   }
+
+  @Test("rows(_:) copies a block of rows: rows 1..<3 of a 4x2 matrix")
+  func rowBlock() {
+    let m = Matrix(rows: 4, columns: 2, rowMajor: [1, 2, 3, 4, 5, 6, 7, 8])
+    let block = m.rows(1..<3)
+    #expect(block.rows == 2 && block.columns == 2)
+    #expect(block == Matrix(rows: 2, columns: 2, rowMajor: [3, 4, 5, 6]))
+    #expect(m.rows(0..<0).rows == 0)
+  }
 }
