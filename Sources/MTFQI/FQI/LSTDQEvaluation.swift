@@ -18,7 +18,7 @@ import Foundation
 /// side is (1/n) sum_i psi_i psi_i^T rho = G rho instead of the rows' own rewards: `data` may
 /// then be the pooled transitions of every task (tasks share their dynamics; only the reward
 /// is the task's), which is what `pooled(dynamics:rewards:starts:range:)` builds.
-struct LSTDQEvaluation {
+struct LSTDQEvaluation: Sendable {
   let data: RegressionData
   let starts: RegressionData
   let ridge: Double
@@ -124,35 +124,8 @@ struct LSTDQEvaluation {
       let nextQ = try LinearAlgebra.gemm(phiNext, weights)
       var policy = [Int](repeating: 0, count: data.count)
       for i in 0..<data.count { policy[i] = Self.argmax(nextQ, row: i, actions: actions) }
-      // Diagonal blocks: the Gram blocks; off-diagonal: -(1/n) sum c_i phi(s_i) phi(s'_i)^T.
-      for a in 0..<actions {
-        let gram = data.gram.blocks[a]
-        for q in 0..<m {
-          for p in 0..<m { system.storage[(a * m + p) + (a * m + q) * d] += gram.storage[p + q * m] }
-        }
-        let block = phi[a]
-        let rows = ranges[a]
-        for next in 0..<actions {
-          let selected = rows.filter { data.continuation[$0] != 0 && policy[$0] == next }
-          guard !selected.isEmpty else { continue }
-          var left = Matrix(rows: selected.count, columns: m)
-          var right = Matrix(rows: selected.count, columns: m)
-          for (r, i) in selected.enumerated() {
-            let local = i - rows.lowerBound
-            let c = data.continuation[i]
-            for j in 0..<m {
-              left.storage[r + j * selected.count] = block.storage[local + j * block.rows] * c / n
-              right.storage[r + j * selected.count] = phiNext.storage[i + j * phiNext.rows]
-            }
-          }
-          let product = try LinearAlgebra.gemm(left, .transpose, right, .none)
-          for q in 0..<m {
-            for p in 0..<m {
-              system.storage[(a * m + p) + (next * m + q) * d] -= product.storage[p + q * m]
-            }
-          }
-        }
-      }
+      system = try Self.blockSystem(
+        data: data, phi: phi, ranges: ranges, phiNext: phiNext, m: m, policy: policy)
       if let model = try modelRewards() {
         rhs = model
       } else {
@@ -177,6 +150,66 @@ struct LSTDQEvaluation {
       }
       return (count > 0 ? total / Double(count) : .nan, solution)
     }
+  }
+
+  /// The LSTD-Q matrix of action-block data without its ridge, for the policy whose action at
+  /// row i's next state is `policy[i]`: the Gram blocks on the diagonal, minus
+  /// (1/n) sum_i c_i phi(s_i) phi(s'_i)^T in block (a_i, policy[i]). The cross terms are one
+  /// dgemm per (action, next action) over the continuing rows of the pair, gathered column by
+  /// column (each column of phi and phiNext read in ascending rows). Shapes: `phi[a]` is the
+  /// n_a x m block of rows `ranges[a]`, `phiNext` n x m in row order, the result (A m) x (A m).
+  static func blockSystem(
+    data: RegressionData, phi: [Matrix], ranges: [Range<Int>], phiNext: Matrix, m: Int,
+    policy: [Int]
+  ) throws(LinearAlgebraError) -> Matrix {
+    let actions = phi.count
+    let d = m * actions
+    let n = Double(max(data.count, 1))
+    var system = Matrix(rows: d, columns: d)
+    for a in 0..<actions {
+      let gram = data.gram.blocks[a]
+      for q in 0..<m {
+        for p in 0..<m { system.storage[(a * m + p) + (a * m + q) * d] += gram.storage[p + q * m] }
+      }
+      let block = phi[a]
+      let rows = ranges[a]
+      // The continuing rows of the block, by the policy's action at their next state.
+      var byNext = [[Int]](repeating: [], count: actions)
+      for i in rows where data.continuation[i] != 0 { byNext[policy[i]].append(i) }
+      for next in 0..<actions {
+        let selected = byNext[next]
+        guard !selected.isEmpty else { continue }
+        let count = selected.count
+        var left = Matrix(rows: count, columns: m)
+        var right = Matrix(rows: count, columns: m)
+        left.storage.withUnsafeMutableBufferPointer { l in
+          right.storage.withUnsafeMutableBufferPointer { r in
+            block.storage.withUnsafeBufferPointer { b in
+              phiNext.storage.withUnsafeBufferPointer { p in
+                data.continuation.withUnsafeBufferPointer { c in
+                  let offset = rows.lowerBound
+                  let blockRows = block.rows
+                  let nextRows = phiNext.rows
+                  for j in 0..<m {
+                    for (row, i) in selected.enumerated() {
+                      l[row + j * count] = b[i - offset + j * blockRows] * (c[i] / n)
+                      r[row + j * count] = p[i + j * nextRows]
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+        let product = try LinearAlgebra.gemm(left, .transpose, right, .none)
+        for q in 0..<m {
+          for p in 0..<m {
+            system.storage[(a * m + p) + (next * m + q) * d] -= product.storage[p + q * m]
+          }
+        }
+      }
+    }
+    return system
   }
 
   func clip(_ value: Double) -> Double { min(max(value, range.lowerBound), range.upperBound) }

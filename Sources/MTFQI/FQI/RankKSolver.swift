@@ -208,20 +208,25 @@ struct RankKSolver {
           offset += m
           continue
         }
+        // system[(j m + i), (l m + q)] = sum_p w_p[j] w_p[l] G_p[i, q]: one dgemm gives every
+        // (j, l) sub-block at once, S = [vec G_1 ... vec G_P] outer^T (m^2 x k^2, column
+        // j + l k is vec of sum_p w_p[j] w_p[l] G_p), then each sub-block column is copied into
+        // place.
+        var grams = Matrix(rows: m * m, columns: count)
+        for (p, problem) in problems.enumerated() {
+          grams.storage.replaceSubrange(
+            (p * m * m)..<((p + 1) * m * m), with: problem.gram.blocks[blockIndex].storage)
+        }
+        let blocks = try LinearAlgebra.gemm(grams, outer, .transpose)
         var system = Matrix(rows: size, columns: size)
-        // system[(j m + i), (l m + q)] = sum_p w_p[j] w_p[l] G_p[i, q]
-        system.storage.withUnsafeMutableBufferPointer { s in
-          for (p, problem) in problems.enumerated() {
-            problem.gram.blocks[blockIndex].storage.withUnsafeBufferPointer { g in
-              for l in 0..<k {
-                for j in 0..<k {
-                  let coefficient = outer.storage[j + l * k + p * k * k]
-                  if coefficient == 0 { continue }
-                  for q in 0..<m {
-                    let column = (l * m + q) * size + j * m
-                    let source = q * m
-                    for i in 0..<m { s[column + i] += coefficient * g[source + i] }
-                  }
+        system.storage.withUnsafeMutableBufferPointer { target in
+          blocks.storage.withUnsafeBufferPointer { source in
+            for l in 0..<k {
+              for j in 0..<k {
+                let block = (j + l * k) * m * m
+                for q in 0..<m {
+                  let into = (l * m + q) * size + j * m
+                  for i in 0..<m { target[into + i] = source[block + q * m + i] }
                 }
               }
             }

@@ -699,10 +699,13 @@ public enum HeadFitter {
     }
     let difference =
       "frozen - scratch = \(NumberText.fourDigits(full.mean)) +- \(NumberText.fourDigits(full.standardError)) on the task's data, \(NumberText.fourDigits(held.mean)) +- \(NumberText.fourDigits(held.standardError)) held out (SE over \(full.units) episodes)"
-    if full.frozenSignificantlyWorse && held.mean < 0 {
+    if full.frozenSignificantlyWorse && held.frozenWorseByOneStandardError {
       return ("scratch", "frozen is significantly worse: \(difference)")
     }
-    return ("frozen", "frozen is not significantly worse, or the held-out estimate disagrees: \(difference)")
+    return (
+      "frozen",
+      "frozen is not significantly worse, or the held-out estimate does not confirm it: \(difference)"
+    )
   }
 
   /// Per candidate ridge, the value of its greedy policy at the state of every evaluated row

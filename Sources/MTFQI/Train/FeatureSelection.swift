@@ -235,7 +235,7 @@ enum FeatureSelection {
 
   /// The held-out data of every task on one map: all held-out rows, and their episodes' first
   /// rows.
-  struct HeldOut {
+  struct HeldOut: Sendable {
     var data: [RegressionData]
     var starts: [RegressionData]
   }
@@ -285,15 +285,29 @@ enum FeatureSelection {
     }
     let iterations = config.iterations
     let firstIterations = iterations >= 10 ? max(5, iterations / 5) : iterations
+    // Candidates are independent: each rung's fits run concurrently, results in table order.
+    let heldOut = heldOutRows
+    @Sendable func run(_ indices: [Int], rows: [[Int]], iterations: Int, rung: Int)
+      throws(FQIError) -> [(candidate: FeatureCandidate, perTask: [Double])]
+    {
+      let results = Parallel.map(indices.count) { position in
+        Swift.Result { () throws(FQIError) in
+          let result = try evaluateWithTasks(
+            specs[indices[position]], tasks: tasks, rows: rows, heldOutRows: heldOut,
+            judge: judge, ranges: ranges, config: config, iterations: iterations, rung: rung)
+          progress?(progressLine(result.candidate))
+          return result
+        }
+      }
+      return try results.map { result throws(FQIError) in try result.get() }
+    }
     var table: [FeatureCandidate] = []
     var first: [(index: Int, score: Double)] = []
-    for (index, spec) in specs.enumerated() {
-      let candidate = try evaluate(
-        spec, tasks: tasks, rows: subsampled, heldOutRows: heldOutRows, judge: judge,
-        ranges: ranges, config: config, iterations: firstIterations, rung: 0)
-      progress?(progressLine(candidate))
-      first.append((index, candidate.score))
-      table.append(candidate)
+    let screened = try run(
+      Array(specs.indices), rows: subsampled, iterations: firstIterations, rung: 0)
+    for (index, result) in screened.enumerated() {
+      first.append((index, result.candidate.score))
+      table.append(result.candidate)
     }
     // Stable: equal scores keep the candidate order.
     let incumbent = defaultIndex(specs, config.features)
@@ -302,13 +316,10 @@ enum FeatureSelection {
         .prefix(survivors).map(\.index) + [incumbent]
     ).sorted()
     var rungOne: [(row: Int, index: Int, perTask: [Double])] = []
-    for index in finalists {
-      let (candidate, perTask) = try evaluateWithTasks(
-        specs[index], tasks: tasks, rows: training, heldOutRows: heldOutRows, judge: judge,
-        ranges: ranges, config: config, iterations: iterations, rung: 1)
-      progress?(progressLine(candidate))
-      rungOne.append((table.count, index, perTask))
-      table.append(candidate)
+    let full = try run(finalists, rows: training, iterations: iterations, rung: 1)
+    for (index, result) in zip(finalists, full) {
+      rungOne.append((table.count, index, result.perTask))
+      table.append(result.candidate)
     }
     let best = decide(rungOne, incumbent: incumbent, table: &table)
     guard let best else {
@@ -408,6 +419,10 @@ enum FeatureSelection {
     parameters.headRidge =
       config.headRidgeAuto ? parameters.ridge : (config.headRidge ?? parameters.ridge)
     parameters.objective = .discounted(gamma: config.resolvedGamma, iterations: iterations)
+    if rung == 0 {
+      parameters.alsMaxSweeps = min(parameters.alsMaxSweeps, ModelSelection.screeningSweeps)
+      parameters.alsTolerance = max(parameters.alsTolerance, ModelSelection.screeningTolerance)
+    }
     var candidate = FeatureCandidate(
       fourierFeatures: spec.fourierFeatures, bandwidth: spec.bandwidth, rung: rung,
       rows: rows.reduce(0) { $0 + $1.count }, iterations: iterations, rank: parameters.rank,
@@ -468,35 +483,8 @@ enum FeatureSelection {
     let weights = Matrix(rows: m, columns: actions, columnMajor: theta)
     let nextPolicy = greedy(try LinearAlgebra.gemm(ownNext, weights), actions: actions)
     let d = e * actions
-    let n = Double(max(judge.count, 1))
-    var system = Matrix(rows: d, columns: d)
-    for a in 0..<actions {
-      let gram = judge.gram.blocks[a]
-      for q in 0..<e {
-        for p in 0..<e { system.storage[(a * e + p) + (a * e + q) * d] += gram.storage[p + q * e] }
-      }
-      let rows = ranges[a]
-      for next in 0..<actions {
-        let selected = rows.filter { judge.continuation[$0] != 0 && nextPolicy[$0] == next }
-        guard !selected.isEmpty else { continue }
-        var left = Matrix(rows: selected.count, columns: e)
-        var right = Matrix(rows: selected.count, columns: e)
-        for (r, i) in selected.enumerated() {
-          let local = i - rows.lowerBound
-          let c = judge.continuation[i] / n
-          for j in 0..<e {
-            left.storage[r + j * selected.count] = phi[a].storage[local + j * phi[a].rows] * c
-            right.storage[r + j * selected.count] = phiNext.storage[i + j * phiNext.rows]
-          }
-        }
-        let product = try LinearAlgebra.gemm(left, .transpose, right, .none)
-        for q in 0..<e {
-          for p in 0..<e {
-            system.storage[(a * e + p) + (next * e + q) * d] -= product.storage[p + q * e]
-          }
-        }
-      }
-    }
+    var system = try LSTDQEvaluation.blockSystem(
+      data: judge, phi: phi, ranges: ranges, phiNext: phiNext, m: e, policy: nextPolicy)
     let ridge = evaluationRidge * max(judge.gram.meanDiagonal, Double.leastNormalMagnitude)
     for i in 0..<d { system.storage[i + i * d] += ridge }
     let rhs = try judge.crossMoment(judge.rewards)

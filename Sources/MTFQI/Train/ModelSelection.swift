@@ -98,6 +98,18 @@ enum ModelSelection {
   static let relativeRidges = [1e-5, 1e-3, 1e-1]
   /// Candidates kept for the full iterations after the first rung.
   static let survivors = 3
+  /// The single-task baseline's ridges kept after its first rung (of three).
+  static let singleTaskSurvivors = 2
+  /// The first rung screens: its fits stop each iteration's ALS after at most
+  /// `screeningSweeps` sweeps or at relative gradient and objective change `screeningTolerance`
+  /// (warm-started from the previous iteration, so the iterates still converge across
+  /// iterations). Only the ranking of the first rung depends on it; the survivors, and the
+  /// final model, are fitted to the certified tolerance.
+  static let screeningSweeps = 10
+  /// The most transitions the pooled dynamics of the estimator use (`dynamicsRows`).
+  static let dynamicsRowCap = 65_536
+  static let dynamicsStream = "train/selection/dynamics"
+  static let screeningTolerance = 1e-4
   /// The LSTD-Q ridge, relative to the evaluation data's mean Gram diagonal (as
   /// `LSTDQEvaluation.relativeRidge`; kept for callers).
   static let evaluationRidge = LSTDQEvaluation.relativeRidge
@@ -157,9 +169,13 @@ enum ModelSelection {
   }
 
   /// What every candidate is fitted on and judged by.
-  struct Prepared {
+  struct Prepared: Sendable {
     /// The candidates' training problems (the training split of every task).
     var problems: [[RegressionData]]
+    /// The first rung's problems: `FeatureSelection.subsample` of every task's training rows
+    /// (the same rows the feature selection screens on; `problems` itself when that keeps
+    /// every row).
+    var screeningProblems: [[RegressionData]]
     /// Per task: the pooled LSTD-Q estimator (`evaluators`).
     var evaluators: [LSTDQEvaluation]
     /// Per task: its held-out rows (for the held-out Bellman error column).
@@ -186,15 +202,26 @@ enum ModelSelection {
     _ tasks: [TaskTransitions], featureMap: FeatureMap, config: TrainConfig
   ) throws(FQIError) -> Prepared {
     var trainingSets: [TaskTransitions] = []
+    var trainingRows: [[Int]] = []
     var heldOutSets: [(task: TaskTransitions, rows: [Int]?)] = []
     var startSets: [(task: TaskTransitions, rows: [Int]?)] = []
     for (index, task) in tasks.enumerated() {
       let (training, heldOut) = split(task, seed: config.seed, index: index)
+      trainingRows.append(training)
       trainingSets.append(task.selecting(training))
       heldOutSets.append((task, heldOut))
       startSets.append((task, startRows(task, Array(0..<task.count))))
     }
     let problems = try RegressionData.problems(trainingSets, featureMap: featureMap, config: config)
+    var screeningProblems = problems
+    let screeningRows = trainingRows.indices.map {
+      FeatureSelection.subsample(trainingRows[$0], seed: config.seed, index: $0)
+    }
+    if zip(screeningRows, trainingSets).contains(where: { $0.count < $1.count }) {
+      screeningProblems = try RegressionData.problems(
+        tasks.indices.map { tasks[$0].selecting(screeningRows[$0]) }, featureMap: featureMap,
+        config: config)
+    }
     let base = config.parameters
     let gamma = config.resolvedGamma
     do {
@@ -203,7 +230,8 @@ enum ModelSelection {
       let own = try RegressionData.build(
         tasks.map { ($0, nil) }, featureMap: featureMap, discount: gamma)
       let pool = TaskTransitions.pooled(
-        tasks.map { ($0, Array(0..<$0.count)) }, name: "pooled")
+        tasks.indices.map { (tasks[$0], dynamicsRows(tasks, task: $0, seed: config.seed)) },
+        name: "pooled")
       let dynamics = try RegressionData.build([(pool, nil)], featureMap: featureMap, discount: gamma)[0]
       var evaluators: [LSTDQEvaluation] = []
       for t in tasks.indices {
@@ -221,10 +249,32 @@ enum ModelSelection {
       var scale = 0.0
       for problem in problems[0] { scale += problem.gram.meanDiagonal }
       scale = max(scale / Double(max(problems[0].count, 1)), Double.leastNormalMagnitude)
-      return Prepared(problems: problems, evaluators: evaluators, heldOut: heldOut, scale: scale)
+      return Prepared(
+        problems: problems, screeningProblems: screeningProblems, evaluators: evaluators,
+        heldOut: heldOut, scale: scale)
     } catch {
       throw .linearAlgebra(context: "model selection data", error: error)
     }
+  }
+
+  /// The rows of task `task` that enter the pooled dynamics: all of them when every task's
+  /// rows together are at most `dynamicsRowCap`, otherwise a seeded uniform subsample (stream
+  /// `dynamicsStream`) of the same share of every task's rows, ascending. LSTD-Q's cost is
+  /// linear in these rows for every candidate and task; `dynamicsRowCap` transitions estimate
+  /// the shared dynamics' second moments well beyond the estimator's other errors (the starts
+  /// and the task's own reward model, which keep all rows).
+  static func dynamicsRows(_ tasks: [TaskTransitions], task: Int, seed: UInt64) -> [Int] {
+    let total = tasks.reduce(0) { $0 + $1.count }
+    let count = tasks[task].count
+    guard total > dynamicsRowCap else { return Array(0..<count) }
+    let kept = Int((Double(count) * Double(dynamicsRowCap) / Double(total)).rounded(.down))
+    var rows = Array(0..<count)
+    var generator = Xoshiro256StarStar(seed: seed, stream: dynamicsStream, index: UInt64(task))
+    for i in 0..<min(kept, count) {
+      let j = i + Int(generator.next() % UInt64(count - i))
+      rows.swapAt(i, j)
+    }
+    return rows.prefix(max(kept, 1)).sorted()
   }
 
   /// The candidate ranks (1, 2, 4, ... and min(T, D)) and ridges (strongest first).
@@ -268,10 +318,14 @@ enum ModelSelection {
   /// Fits and scores one multitask candidate with `rounds` FQI iterations (a diverged fit
   /// scores -infinity and returns no thetas).
   static func multitaskCandidate(
-    rank: Int, ridge: Double, rounds: Int, prepared: Prepared, config: TrainConfig,
-    names: [String], progress: (@Sendable (String) -> Void)?
+    rank: Int, ridge: Double, rounds: Int, screening: Bool = false, prepared: Prepared,
+    config: TrainConfig, names: [String], progress: (@Sendable (String) -> Void)?
   ) throws(FQIError) -> (SelectionCandidate, [[Double]]) {
     var parameters = config.parameters
+    if screening {
+      parameters.alsMaxSweeps = min(parameters.alsMaxSweeps, screeningSweeps)
+      parameters.alsTolerance = max(parameters.alsTolerance, screeningTolerance)
+    }
     parameters.rank = rank
     parameters.ridge = ridge
     parameters.headRidge = config.headRidgeAuto ? ridge : (config.headRidge ?? ridge)
@@ -283,7 +337,7 @@ enum ModelSelection {
       heldOutBellmanError: .nan, chosen: false)
     var thetas: [[Double]] = []
     do throws(FQIError) {
-      let fit = try runner.multitask(prepared.problems)
+      let fit = try runner.multitask(screening ? prepared.screeningProblems : prepared.problems)
       let product: Matrix
       do {
         product = try RankKSolver.thetas(fit.representations[0], fit.heads[0])
@@ -303,7 +357,9 @@ enum ModelSelection {
     return (candidate, thetas)
   }
 
-  /// The single-task baseline's ridge, chosen from `ridges` by the same score: its rows are
+  /// The single-task baseline's ridge, chosen from `ridges` by the same score, with the same
+  /// successive halving as the multitask candidates (a first rung of a fifth of the
+  /// iterations on the screening rows, then the best `survivors` in full): its rows are
   /// appended to `table` (and its thetas to `thetas`); returns the chosen ridge.
   static func singleTaskRidge(
     ridges: [Double], prepared: Prepared, config: TrainConfig, names: [String],
@@ -312,26 +368,53 @@ enum ModelSelection {
     let base = config.parameters
     let iterations: Int
     if case .discounted(_, let k) = base.objective { iterations = k } else { iterations = 1 }
-    var best: (index: Int, score: Double)?
-    for ridge in ridges {
-      var parameters = base
-      parameters.ridge = ridge
-      var runner = FittedQIteration(parameters: parameters, taskNames: names)
-      runner.method = "single-task"
-      var candidate = SelectionCandidate(
-        method: "single-task", rank: 0, ridge: ridge, relativeRidge: ridge / prepared.scale,
-        headRidge: ridge, iterations: iterations, score: -.infinity, heldOutBellmanError: .nan,
-        chosen: false)
-      var thetas: [[Double]] = []
-      do throws(FQIError) {
-        let fit = try runner.singleTask(prepared.problems, ridge: ridge)
-        thetas = (0..<names.count).map { fit.thetas[0].column($0) }
-        let result = try score(thetas, prepared)
-        candidate.score = result.value
-        candidate.heldOutBellmanError = result.bellman
-      } catch {
-        guard case .diverged = error else { throw error }
+    // Independent fits: concurrent, taken in grid order.
+    func run(_ indices: [Int], rounds: Int, screening: Bool) throws(FQIError) -> [(
+      SelectionCandidate, [[Double]]
+    )] {
+      let results = Parallel.map(indices.count) { position in
+        Swift.Result { () throws(FQIError) -> (SelectionCandidate, [[Double]]) in
+          let ridge = ridges[indices[position]]
+          var parameters = base
+          parameters.ridge = ridge
+          parameters.objective = .discounted(gamma: parameters.gamma, iterations: rounds)
+          var runner = FittedQIteration(parameters: parameters, taskNames: names)
+          runner.method = "single-task"
+          var candidate = SelectionCandidate(
+            method: "single-task", rank: 0, ridge: ridge, relativeRidge: ridge / prepared.scale,
+            headRidge: ridge, iterations: rounds, score: -.infinity, heldOutBellmanError: .nan,
+            chosen: false)
+          var thetas: [[Double]] = []
+          do throws(FQIError) {
+            let fit = try runner.singleTask(
+              screening ? prepared.screeningProblems : prepared.problems, ridge: ridge)
+            thetas = (0..<names.count).map { fit.thetas[0].column($0) }
+            let result = try score(thetas, prepared)
+            candidate.score = result.value
+            candidate.heldOutBellmanError = result.bellman
+          } catch {
+            guard case .diverged = error else { throw error }
+          }
+          return (candidate, thetas)
+        }
       }
+      return try results.map { result throws(FQIError) in try result.get() }
+    }
+    var finalists = Array(ridges.indices)
+    if ridges.count > singleTaskSurvivors && iterations >= 10 {
+      var first: [(index: Int, score: Double)] = []
+      for (index, (candidate, thetas)) in try run(
+        finalists, rounds: max(5, iterations / 5), screening: true
+      ).enumerated() {
+        first.append((index, candidate.score))
+        table.append(candidate)
+        candidateThetas.append(thetas)
+      }
+      finalists = first.sorted { $0.score > $1.score || ($0.score == $1.score && $0.index < $1.index) }
+        .prefix(singleTaskSurvivors).map(\.index).sorted()
+    }
+    var best: (index: Int, score: Double)?
+    for (candidate, thetas) in try run(finalists, rounds: iterations, screening: false) {
       if candidate.score.isFinite,
         best.map({ candidate.score > $0.score + 1e-12 * abs($0.score) }) ?? true
       {
@@ -359,21 +442,31 @@ enum ModelSelection {
     let names = tasks.map(\.name)
     let iterations: Int
     if case .discounted(_, let k) = config.parameters.objective { iterations = k } else { iterations = 1 }
-    func evaluate(_ rank: Int, _ ridge: Double, _ rounds: Int) throws(FQIError) -> (
+    // Candidates are independent: each rung's fits run concurrently (`Parallel.map`; BLAS
+    // runs on one thread per fit), and the results are taken in grid order, so the table and
+    // the choice do not depend on the scheduling.
+    @Sendable func evaluate(_ indices: [Int], rounds: Int, screening: Bool) throws(FQIError) -> [(
       SelectionCandidate, [[Double]]
-    ) {
-      try multitaskCandidate(
-        rank: rank, ridge: ridge, rounds: rounds, prepared: prepared, config: config,
-        names: names, progress: progress)
+    )] {
+      let results = Parallel.map(indices.count) { position in
+        Swift.Result { () throws(FQIError) in
+          try multitaskCandidate(
+            rank: settings[indices[position]].rank, ridge: settings[indices[position]].ridge,
+            rounds: rounds, screening: screening, prepared: prepared, config: config,
+            names: names, progress: progress)
+        }
+      }
+      return try results.map { result throws(FQIError) in try result.get() }
     }
-    // Successive halving: every candidate for a fifth of the iterations, then the best
-    // `survivors` for all of them.
+    // Successive halving: every candidate for a fifth of the iterations (a screening fit:
+    // `screeningSweeps`), then the best `survivors` for all of them.
     let settings = ranks.flatMap { rank in ridges.map { (rank: rank, ridge: $0) } }
     var finalists = settings.indices.map { $0 }
     if settings.count > survivors && iterations >= 10 {
+      let screened = try evaluate(
+        Array(settings.indices), rounds: max(5, iterations / 5), screening: true)
       var first: [(index: Int, score: Double)] = []
-      for (index, setting) in settings.enumerated() {
-        let (candidate, thetas) = try evaluate(setting.rank, setting.ridge, max(5, iterations / 5))
+      for (index, (candidate, thetas)) in screened.enumerated() {
         first.append((index, candidate.score))
         table.append(candidate)
         candidateThetas.append(thetas)
@@ -383,8 +476,7 @@ enum ModelSelection {
         .prefix(survivors).map(\.index).sorted()
     }
     var best: (index: Int, score: Double)?
-    for index in finalists {
-      let (candidate, thetas) = try evaluate(settings[index].rank, settings[index].ridge, iterations)
+    for (candidate, thetas) in try evaluate(finalists, rounds: iterations, screening: false) {
       if candidate.score.isFinite,
         best.map({ candidate.score > $0.score + 1e-12 * abs($0.score) }) ?? true
       {

@@ -47,6 +47,48 @@ struct PolicyComparisonTests {
     #expect(!single.frozenSignificantlyWorse)
   }
 
+  /// A paired difference with the given mean and standard error (two units of two rows:
+  /// unit sums +-a about the mean give SE = 2a / 4 = a / 2).
+  static func paired(mean: Double, standardError: Double) -> PolicyComparison.Paired {
+    let a = 2 * standardError
+    return PolicyComparison.Paired(
+      [mean + a, mean, mean - a, mean], units: [1, 1, 2, 2])
+  }
+
+  @Test("The decision: scratch only when the all-rows estimate is significant and the held-out one confirms it by one SE")
+  func decision() throws {
+    let check = Self.paired(mean: -1, standardError: 0.25)
+    #expect(check.mean.isApproximatelyEqual(to: -1, relativeTolerance: 1e-14))
+    #expect(check.standardError.isApproximatelyEqual(to: 0.25, relativeTolerance: 1e-12))
+    func decide(_ full: (Double, Double), _ held: (Double, Double)) -> String {
+      HeadFitter.decide(
+        vanish: false, rewardSpan: nil,
+        full: Self.paired(mean: full.0, standardError: full.1),
+        held: Self.paired(mean: held.0, standardError: held.1), frozenFitted: true,
+        scratchFitted: true
+      ).0
+    }
+    // gym_check --seed 2, four-rooms rich, new task inside the span (frozen was far better in
+    // the environment): the held-out difference is noise, so frozen.
+    #expect(decide((-0.1085, 0.03464), (-2.329e-4, 2.535e-4)) == "frozen")
+    // gym_check, four-rooms rich and CliffWalking, new tasks outside the span (scratch was
+    // better): the held-out estimate confirms by more than one SE.
+    #expect(decide((-0.2483, 0.0911), (-0.05187, 0.03358)) == "scratch")
+    #expect(decide((-20.6, 2.178), (-0.5356, 0.5057)) == "scratch")
+    // Not significant on all rows, or the held-out estimate points the other way: frozen.
+    #expect(decide((-0.1, 0.1), (-5, 1)) == "frozen")
+    #expect(decide((-2.351, 0.279), (14.29, 5.67)) == "frozen")
+    // The earlier rules still come first.
+    let vanished = HeadFitter.decide(
+      vanish: true, rewardSpan: nil, full: nil, held: nil, frozenFitted: true,
+      scratchFitted: true)
+    #expect(vanished.0 == "scratch")
+    let noScratch = HeadFitter.decide(
+      vanish: false, rewardSpan: nil, full: nil, held: nil, frozenFitted: true,
+      scratchFitted: false)
+    #expect(noScratch.0 == "frozen")
+  }
+
   @Test("Cross-fitting folds: every row once, episodes whole, seeded")
   func folds() {
     let episodes: [Int64] = (0..<23).flatMap { e in Array(repeating: Int64(100 + e), count: 3 + e % 4) }
