@@ -108,8 +108,11 @@ public struct FeatureCandidate: Sendable, Codable, Equatable {
 ///   stable, so maps are compared on their features and not on a fit that went astray).
 /// - Successive halving (shared work): rung 0 fits every candidate on a seeded subsample of the
 ///   training rows (`firstRungFraction` of each task's, at least `firstRungMinimumRows`) with a
-///   fifth of the iterations; rung 1 fits the best `survivors` and the default map (m = 64,
-///   bandwidth 1; a given number stays) on all training rows with all iterations.
+///   fifth of the iterations and the screening ALS stop of `ModelSelection`
+///   (`screeningSweeps`, `screeningTolerance`); rung 1 fits the best `survivors` and the default
+///   map (m = 64, bandwidth 1; a given number stays) on all training rows with all iterations
+///   to the certified tolerance. The candidates of a rung are fitted concurrently, results
+///   taken in table order.
 /// - Decision: the default map is kept unless a rung-1 candidate beats it by more than
 ///   `margin` standard errors of the paired per-task differences of the scores (with one task,
 ///   any improvement); among those that do, the highest score wins (ties: the earlier
