@@ -18,7 +18,7 @@ public struct FeatureCandidate: Sendable, Codable, Equatable {
   /// LSTD-Q on the common evaluation features (the same for every candidate): what is compared.
   public var score: Double
   /// The same policy's value estimated by LSTD-Q on the candidate's own features: reported
-  /// only (it is not comparable across maps; see `FeatureSelection`).
+  /// only (it is not comparable across maps; see `FeatureSelection`), on rung 1 (NaN on rung 0).
   public var ownFeaturesScore: Double
   /// Rung 1: the mean over tasks of the paired difference of `score` against the default map
   /// (m = 64, bandwidth 1, or the given number), and its standard error (NaN on rung 0 and for
@@ -448,6 +448,9 @@ enum FeatureSelection {
         perTask.append(try commonValue(
           theta, own: own.data[t], ownStarts: own.starts[t], judge: judge.data[t],
           judgeStarts: judge.starts[t], range: ranges[t]))
+        // The own-features score is reported, not compared: computed for the rung-1 rows only
+        // (it is an LSTD-Q solve per task on the candidate's own held-out data).
+        guard rung > 0 else { continue }
         let ownEvaluator = LSTDQEvaluation(
           data: own.data[t], starts: own.starts[t],
           ridge: evaluationRidge * max(own.data[t].gram.meanDiagonal, Double.leastNormalMagnitude),
@@ -455,7 +458,7 @@ enum FeatureSelection {
         ownTotal += try ownEvaluator.value(of: theta).value
       }
       candidate.score = perTask.reduce(0, +) / Double(tasks.count)
-      candidate.ownFeaturesScore = ownTotal / Double(tasks.count)
+      candidate.ownFeaturesScore = rung > 0 ? ownTotal / Double(tasks.count) : .nan
       return (candidate, perTask)
     } catch {
       throw .linearAlgebra(context: "feature selection: policy evaluation", error: error)

@@ -164,7 +164,7 @@ extension TrainSummary {
         "    " + cell("\(c.fourierFeatures)", 5) + " " + cell(NumberText.fourDigits(c.bandwidth), 10) + " "
           + cell("\(c.rung)", 5) + " " + cell("\(c.rows)", 9) + " " + cell("\(c.iterations)", 6)
           + " " + cell("\(c.rank)", 5) + " " + cell(NumberText.fourDigits(c.ridge), 11) + " "
-          + cell(NumberText.fourDigits(c.score), 12) + " " + cell(NumberText.fourDigits(c.ownFeaturesScore), 13) + " "
+          + cell(NumberText.fourDigits(c.score), 12) + " " + cell(c.ownFeaturesScore.isNaN ? "" : NumberText.fourDigits(c.ownFeaturesScore), 13) + " "
           + cell(c.improvement.isFinite ? "\(NumberText.fourDigits(c.improvement)) (\(NumberText.fourDigits(c.improvementStandardError)))" : "", 21)
           + " " + (c.chosen ? "*" : ""))
     }
