@@ -159,6 +159,10 @@ bench: deps python-deps build
 	@test -f build/bench/bench.csv || $(PYTHON) tools/make_bench_data.py --out build/bench
 	$(PYTHON) tools/bench_ingest.py --binary $(BIN)/mtfqi-ingest --data build/bench --runs 3
 	$(PYTHON) tools/bench_train.py --bin $(BIN) --out build/bench/train --runs 3
+	@if test -f build/gym/runs/mountaincar/store.h5; then \
+	  $(PYTHON) tools/bench_selection.py --bin $(BIN) --store build/gym/runs/mountaincar/store.h5 \
+	    --gamma 0.99 --features fourier --runs 3 --out build/bench/selection.json; \
+	else echo "bench: selection cost skipped: no build/gym/runs/mountaincar/store.h5 (make gym-check GYM_FLAGS='--only mountaincar' writes it)"; fi
 
 scaling: deps python-deps build
 	$(PYTHON) tools/scaling.py --bin $(BIN) $(if $(filter quick,$(SCALING)),--quick --out build/scaling-quick,--out build/scaling)

@@ -408,32 +408,51 @@ enum ModelSelection {
       }
       return try results.map { result throws(FQIError) in try result.get() }
     }
-    var finalists = Array(ridges.indices)
-    if ridges.count > singleTaskSurvivors && iterations >= 10 {
+    let best = try halving(
+      count: ridges.count, keep: singleTaskSurvivors, iterations: iterations, run: run,
+      table: &table, thetas: &candidateThetas)
+    guard let best else { return nil }
+    table[best].chosen = true
+    return table[best].ridge
+  }
+
+  /// Successive halving over `count` settings fitted by `run` (setting indices, iterations,
+  /// screening): with more than `keep` settings and at least 10 iterations, every setting is
+  /// first screened with a fifth of the iterations (at least 5) and only the best `keep`
+  /// (stable: equal scores keep the grid order) are fitted with all of them. Every fit's row is
+  /// appended to `table` and its thetas to `thetas`; returns the table index of the best
+  /// full fit (the highest finite score; ties: the earlier setting), nil when none scored.
+  static func halving(
+    count: Int, keep: Int, iterations: Int,
+    run: (_ indices: [Int], _ rounds: Int, _ screening: Bool) throws(FQIError) -> [(
+      SelectionCandidate, [[Double]]
+    )],
+    table: inout [SelectionCandidate], thetas: inout [[[Double]]]
+  ) throws(FQIError) -> Int? {
+    var finalists = Array(0..<count)
+    if count > keep && iterations >= 10 {
       var first: [(index: Int, score: Double)] = []
-      for (index, (candidate, thetas)) in try run(
-        finalists, rounds: max(5, iterations / 5), screening: true
+      for (index, (candidate, candidateThetas)) in try run(
+        finalists, max(5, iterations / 5), true
       ).enumerated() {
         first.append((index, candidate.score))
         table.append(candidate)
-        candidateThetas.append(thetas)
+        thetas.append(candidateThetas)
       }
       finalists = first.sorted { $0.score > $1.score || ($0.score == $1.score && $0.index < $1.index) }
-        .prefix(singleTaskSurvivors).map(\.index).sorted()
+        .prefix(keep).map(\.index).sorted()
     }
     var best: (index: Int, score: Double)?
-    for (candidate, thetas) in try run(finalists, rounds: iterations, screening: false) {
+    for (candidate, candidateThetas) in try run(finalists, iterations, false) {
       if candidate.score.isFinite,
         best.map({ candidate.score > $0.score + 1e-12 * abs($0.score) }) ?? true
       {
         best = (table.count, candidate.score)
       }
       table.append(candidate)
-      candidateThetas.append(thetas)
+      thetas.append(candidateThetas)
     }
-    guard let best else { return nil }
-    table[best.index].chosen = true
-    return table[best.index].ridge
+    return best?.index
   }
 
   /// Chooses the settings `config` leaves on auto (discounted mode only).
@@ -466,45 +485,22 @@ enum ModelSelection {
       }
       return try results.map { result throws(FQIError) in try result.get() }
     }
-    // Successive halving: every candidate for a fifth of the iterations (a screening fit:
-    // `screeningSweeps`), then the best `survivors` for all of them.
     let settings = ranks.flatMap { rank in ridges.map { (rank: rank, ridge: $0) } }
-    var finalists = settings.indices.map { $0 }
-    if settings.count > survivors && iterations >= 10 {
-      let screened = try evaluate(
-        Array(settings.indices), rounds: max(5, iterations / 5), screening: true)
-      var first: [(index: Int, score: Double)] = []
-      for (index, (candidate, thetas)) in screened.enumerated() {
-        first.append((index, candidate.score))
-        table.append(candidate)
-        candidateThetas.append(thetas)
-      }
-      // Stable: equal scores keep the grid order.
-      finalists = first.sorted { $0.score > $1.score || ($0.score == $1.score && $0.index < $1.index) }
-        .prefix(survivors).map(\.index).sorted()
-    }
-    var best: (index: Int, score: Double)?
-    for (candidate, thetas) in try evaluate(finalists, rounds: iterations, screening: false) {
-      if candidate.score.isFinite,
-        best.map({ candidate.score > $0.score + 1e-12 * abs($0.score) }) ?? true
-      {
-        best = (table.count, candidate.score)
-      }
-      table.append(candidate)
-      candidateThetas.append(thetas)
-    }
+    let best = try halving(
+      count: settings.count, keep: survivors, iterations: iterations, run: evaluate,
+      table: &table, thetas: &candidateThetas)
     guard let chosen = best else {
       throw .guardrail(
         "model selection: no candidate could be fitted and evaluated (ranks \(ranks), ridges \(ridges.map(NumberText.fourDigits))); give --rank and --ridge")
     }
-    table[chosen.index].chosen = true
+    table[chosen].chosen = true
     var singleTask: Double?
     if config.singleTask && config.ridgeAuto {
       singleTask = try singleTaskRidge(
         ridges: ridges, prepared: prepared, config: config, names: names, table: &table,
         thetas: &candidateThetas)
     }
-    let winner = table[chosen.index]
+    let winner = table[chosen]
     return Result(
       rank: winner.rank, ridge: winner.ridge, headRidge: winner.headRidge,
       singleTaskRidge: singleTask, table: table,
