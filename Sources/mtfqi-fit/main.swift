@@ -21,8 +21,12 @@ struct Fit: StageCommand {
       (single-task FQI, full rank). In discounted mode the fitted rows are split by episodes; the \
       head ridge and the scratch ridge left on auto are chosen among 1e-5, 1e-3, 1e-1 times the \
       mean Gram diagonal by the estimated value of each greedy policy on the held-out episodes \
-      (LSTD-Q on psi), and the method with the higher estimate is recorded as `recommended` \
-      (head.h5 root attribute, --json) with the share of the scratch Q the frozen span captures. \
+      (LSTD-Q on psi, cross-fitted over 5 folds of episodes). `recommended` (head.h5 root \
+      attribute, --json, with its reason) is scratch when the frozen span holds no more of the \
+      task's rewards than a random subspace would (p > 0.05), or when frozen is significantly \
+      worse on all the task's rows (2 standard errors, clustered by episode) and the held-out \
+      estimate confirms it by one standard error; otherwise frozen, the simpler model. The share \
+      of the scratch Q the frozen span captures is recorded too. \
       One fit failing never loses the other. --truth adds the oracle: the same \
       frozen-head FQI on the true features phi* of a synthetic truth file. --holdout F fits on a \
       seeded random (1 - F) of the rows and reports every method's Bellman error on the rest (for \
