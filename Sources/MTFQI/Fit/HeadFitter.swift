@@ -699,7 +699,7 @@ public enum HeadFitter {
     }
     let difference =
       "frozen - scratch = \(NumberText.fourDigits(full.mean)) +- \(NumberText.fourDigits(full.standardError)) on the task's data, \(NumberText.fourDigits(held.mean)) +- \(NumberText.fourDigits(held.standardError)) held out (SE over \(full.units) episodes)"
-    if full.frozenSignificantlyWorse && held.frozenWorseByOneStandardError {
+    if full.frozenSignificantlyWorse && held.frozenWorseConfirmed {
       return ("scratch", "frozen is significantly worse: \(difference)")
     }
     return (

@@ -143,9 +143,9 @@ enum PolicyComparison {
       mean + PolicyComparison.significance * standardError < 0
     }
 
-    /// Frozen is worse by more than one standard error: the confirmation the unbiased
+    /// Frozen is worse by more than `confirmation` standard errors: what the unbiased
     /// held-out estimate must give (see `PolicyComparison`, point 3).
-    var frozenWorseByOneStandardError: Bool {
+    var frozenWorseConfirmed: Bool {
       mean + PolicyComparison.confirmation * standardError < 0
     }
   }

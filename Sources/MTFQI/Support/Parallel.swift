@@ -13,6 +13,15 @@ enum Parallel {
     return slots.values()
   }
 
+  /// `map` for jobs that throw: every job runs; the first error in index order is rethrown
+  /// (so which error surfaces does not depend on scheduling).
+  static func map<T: Sendable, E: Error>(
+    _ count: Int, throwing body: @Sendable (Int) throws(E) -> T
+  ) throws(E) -> [T] {
+    let results = map(count) { index in Result { () throws(E) -> T in try body(index) } }
+    return try results.map { result throws(E) in try result.get() }
+  }
+
   private final class Slots<T>: @unchecked Sendable {
     private let lock = NSLock()
     private var storage: [T?]

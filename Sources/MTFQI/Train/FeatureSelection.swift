@@ -293,16 +293,13 @@ enum FeatureSelection {
     @Sendable func run(_ indices: [Int], rows: [[Int]], iterations: Int, rung: Int)
       throws(FQIError) -> [(candidate: FeatureCandidate, perTask: [Double])]
     {
-      let results = Parallel.map(indices.count) { position in
-        Swift.Result { () throws(FQIError) in
-          let result = try evaluateWithTasks(
-            specs[indices[position]], tasks: tasks, rows: rows, heldOutRows: heldOut,
-            judge: judge, ranges: ranges, config: config, iterations: iterations, rung: rung)
-          progress?(progressLine(result.candidate))
-          return result
-        }
+      try Parallel.map(indices.count) { position throws(FQIError) in
+        let result = try evaluateWithTasks(
+          specs[indices[position]], tasks: tasks, rows: rows, heldOutRows: heldOut,
+          judge: judge, ranges: ranges, config: config, iterations: iterations, rung: rung)
+        progress?(progressLine(result.candidate))
+        return result
       }
-      return try results.map { result throws(FQIError) in try result.get() }
     }
     var table: [FeatureCandidate] = []
     var first: [(index: Int, score: Double)] = []

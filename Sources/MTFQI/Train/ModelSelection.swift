@@ -80,8 +80,9 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
 /// shared by all candidates) and scored by `LSTDQEvaluation.pooled` (LSTD-Q on the base
 /// features with the dynamics pooled over every task's logged transitions and the task's own
 /// reward model, a closed-form solve per task; see `prepare` for why every row, and
-/// `dynamicsRows` for the cap on large stores), from the first states of the task's episodes. The held-out episodes give the held-out Bellman error
-/// (reported, not used to choose). The candidate with the highest mean estimated value wins
+/// `dynamicsRows` for the cap on large stores), from the first states of the task's
+/// episodes. The held-out episodes give the held-out Bellman error (reported, not used to
+/// choose). The candidate with the highest mean estimated value wins
 /// (ties: the earlier candidate, i.e. the smaller rank and the stronger ridge); the final
 /// model is then fitted on all the data.
 ///
@@ -98,8 +99,8 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
 /// Cost: the candidates of a rung are independent and fitted concurrently (`Parallel.map`,
 /// one BLAS thread each), their results taken in grid order, so the table and the choice do
 /// not depend on scheduling. On the 200k-transition MountainCar store (8 goals, Fourier 64/1)
-/// the whole automatic selection (feature map, rank and ridge, single-task ridge) takes about
-/// 6x one fit at the chosen settings (BENCHMARKS.md).
+/// the whole automatic selection (feature map, rank and ridge, single-task ridge) takes
+/// 5.5-6x one fit at the chosen settings (BENCHMARKS.md).
 enum ModelSelection {
   static let selectionStream = "train/selection"
   static let heldOutFraction = 0.2
@@ -114,10 +115,10 @@ enum ModelSelection {
   /// iterations). Only the ranking of the first rung depends on it; the survivors, and the
   /// final model, are fitted to the certified tolerance.
   static let screeningSweeps = 10
+  static let screeningTolerance = 1e-4
   /// The most transitions the pooled dynamics of the estimator use (`dynamicsRows`).
   static let dynamicsRowCap = 65_536
   static let dynamicsStream = "train/selection/dynamics"
-  static let screeningTolerance = 1e-4
   /// The LSTD-Q ridge, relative to the evaluation data's mean Gram diagonal (as
   /// `LSTDQEvaluation.relativeRidge`; kept for callers).
   static let evaluationRidge = LSTDQEvaluation.relativeRidge
@@ -365,9 +366,38 @@ enum ModelSelection {
     return (candidate, thetas)
   }
 
+  /// Fits and scores the single-task baseline at `ridge` with `rounds` FQI iterations, on the
+  /// screening rows when `screening` (a diverged fit scores -infinity and returns no thetas).
+  static func singleTaskCandidate(
+    ridge: Double, rounds: Int, screening: Bool, prepared: Prepared, config: TrainConfig,
+    names: [String]
+  ) throws(FQIError) -> (SelectionCandidate, [[Double]]) {
+    var parameters = config.parameters
+    parameters.ridge = ridge
+    parameters.objective = .discounted(gamma: parameters.gamma, iterations: rounds)
+    var runner = FittedQIteration(parameters: parameters, taskNames: names)
+    runner.method = "single-task"
+    var candidate = SelectionCandidate(
+      method: "single-task", rank: 0, ridge: ridge, relativeRidge: ridge / prepared.scale,
+      headRidge: ridge, iterations: rounds, score: -.infinity, heldOutBellmanError: .nan,
+      chosen: false)
+    var thetas: [[Double]] = []
+    do throws(FQIError) {
+      let fit = try runner.singleTask(
+        screening ? prepared.screeningProblems : prepared.problems, ridge: ridge)
+      thetas = (0..<names.count).map { fit.thetas[0].column($0) }
+      let result = try score(thetas, prepared)
+      candidate.score = result.value
+      candidate.heldOutBellmanError = result.bellman
+    } catch {
+      guard case .diverged = error else { throw error }
+    }
+    return (candidate, thetas)
+  }
+
   /// The single-task baseline's ridge, chosen from `ridges` by the same score, with the same
   /// successive halving as the multitask candidates (a first rung of a fifth of the
-  /// iterations on the screening rows, then the best `survivors` in full): its rows are
+  /// iterations on the screening rows, then the best `singleTaskSurvivors` in full): its rows are
   /// appended to `table` (and its thetas to `thetas`); returns the chosen ridge.
   static func singleTaskRidge(
     ridges: [Double], prepared: Prepared, config: TrainConfig, names: [String],
@@ -380,33 +410,11 @@ enum ModelSelection {
     func run(_ indices: [Int], rounds: Int, screening: Bool) throws(FQIError) -> [(
       SelectionCandidate, [[Double]]
     )] {
-      let results = Parallel.map(indices.count) { position in
-        Swift.Result { () throws(FQIError) -> (SelectionCandidate, [[Double]]) in
-          let ridge = ridges[indices[position]]
-          var parameters = base
-          parameters.ridge = ridge
-          parameters.objective = .discounted(gamma: parameters.gamma, iterations: rounds)
-          var runner = FittedQIteration(parameters: parameters, taskNames: names)
-          runner.method = "single-task"
-          var candidate = SelectionCandidate(
-            method: "single-task", rank: 0, ridge: ridge, relativeRidge: ridge / prepared.scale,
-            headRidge: ridge, iterations: rounds, score: -.infinity, heldOutBellmanError: .nan,
-            chosen: false)
-          var thetas: [[Double]] = []
-          do throws(FQIError) {
-            let fit = try runner.singleTask(
-              screening ? prepared.screeningProblems : prepared.problems, ridge: ridge)
-            thetas = (0..<names.count).map { fit.thetas[0].column($0) }
-            let result = try score(thetas, prepared)
-            candidate.score = result.value
-            candidate.heldOutBellmanError = result.bellman
-          } catch {
-            guard case .diverged = error else { throw error }
-          }
-          return (candidate, thetas)
-        }
+      try Parallel.map(indices.count) { position throws(FQIError) in
+        try singleTaskCandidate(
+          ridge: ridges[indices[position]], rounds: rounds, screening: screening,
+          prepared: prepared, config: config, names: names)
       }
-      return try results.map { result throws(FQIError) in try result.get() }
     }
     let best = try halving(
       count: ridges.count, keep: singleTaskSurvivors, iterations: iterations, run: run,
@@ -475,15 +483,12 @@ enum ModelSelection {
     @Sendable func evaluate(_ indices: [Int], rounds: Int, screening: Bool) throws(FQIError) -> [(
       SelectionCandidate, [[Double]]
     )] {
-      let results = Parallel.map(indices.count) { position in
-        Swift.Result { () throws(FQIError) in
-          try multitaskCandidate(
-            rank: settings[indices[position]].rank, ridge: settings[indices[position]].ridge,
-            rounds: rounds, screening: screening, prepared: prepared, config: config,
-            names: names, progress: progress)
-        }
+      try Parallel.map(indices.count) { position throws(FQIError) in
+        try multitaskCandidate(
+          rank: settings[indices[position]].rank, ridge: settings[indices[position]].ridge,
+          rounds: rounds, screening: screening, prepared: prepared, config: config,
+          names: names, progress: progress)
       }
-      return try results.map { result throws(FQIError) in try result.get() }
     }
     let settings = ranks.flatMap { rank in ridges.map { (rank: rank, ridge: $0) } }
     let best = try halving(
