@@ -142,7 +142,7 @@ struct RankKSolver {
 
   /// Dense blocks whose system has at least this order (m k) are first tried with
   /// `KroneckerCG` (warm-started from `start`), and solved directly when it does not converge.
-  static let iterativeOrder = 512
+  static let iterativeOrder = 1024
 
   /// B for fixed heads (the B-step), block by block. `start` (the current B) warm-starts the
   /// iterative solve of large dense blocks.

@@ -94,13 +94,13 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
 /// `screeningTolerance`) and only the best `survivors` are fitted with all iterations on all
 /// training rows to the certified tolerance (the table lists both rungs). The single-task
 /// baseline's ridge is chosen from the same ridges by its own score, with the same halving
-/// (`singleTaskSurvivors`).
+/// (`singleTaskSurvivors`), its fits pooled with the multitask ones rung by rung (`halving`).
 ///
 /// Cost: the candidates of a rung are independent and fitted concurrently (`Parallel.map`,
 /// one BLAS thread each), their results taken in grid order, so the table and the choice do
 /// not depend on scheduling. On the 200k-transition MountainCar store (8 goals, Fourier 64/1)
 /// the whole automatic selection (feature map, rank and ridge, single-task ridge) takes
-/// 5.5-6x one fit at the chosen settings (BENCHMARKS.md).
+/// 4.3x one fit at the chosen settings (BENCHMARKS.md).
 enum ModelSelection {
   static let selectionStream = "train/selection"
   static let heldOutFraction = 0.2
@@ -395,75 +395,85 @@ enum ModelSelection {
     return (candidate, thetas)
   }
 
-  /// The single-task baseline's ridge, chosen from `ridges` by the same score, with the same
-  /// successive halving as the multitask candidates (a first rung of a fifth of the
-  /// iterations on the screening rows, then the best `singleTaskSurvivors` in full): its rows are
-  /// appended to `table` (and its thetas to `thetas`); returns the chosen ridge.
-  static func singleTaskRidge(
-    ridges: [Double], prepared: Prepared, config: TrainConfig, names: [String],
-    table: inout [SelectionCandidate], thetas candidateThetas: inout [[[Double]]]
-  ) throws(FQIError) -> Double? {
-    let base = config.parameters
-    let iterations: Int
-    if case .discounted(_, let k) = base.objective { iterations = k } else { iterations = 1 }
-    // Independent fits: concurrent, taken in grid order.
-    func run(_ indices: [Int], rounds: Int, screening: Bool) throws(FQIError) -> [(
+  /// One set of settings for `halving`: `count` settings, of which the best `keep` are fitted
+  /// in full after the first rung; `fit(index, rounds, screening)` fits and scores one.
+  struct HalvingArm: Sendable {
+    var count: Int
+    var keep: Int
+    var fit: @Sendable (_ index: Int, _ rounds: Int, _ screening: Bool) throws(FQIError) -> (
       SelectionCandidate, [[Double]]
-    )] {
-      try Parallel.map(indices.count) { position throws(FQIError) in
-        try singleTaskCandidate(
-          ridge: ridges[indices[position]], rounds: rounds, screening: screening,
-          prepared: prepared, config: config, names: names)
-      }
-    }
-    let best = try halving(
-      count: ridges.count, keep: singleTaskSurvivors, iterations: iterations, run: run,
-      table: &table, thetas: &candidateThetas)
-    guard let best else { return nil }
-    table[best].chosen = true
-    return table[best].ridge
+    )
   }
 
-  /// Successive halving over `count` settings fitted by `run` (setting indices, iterations,
-  /// screening): with more than `keep` settings and at least 10 iterations, every setting is
-  /// first screened with a fifth of the iterations (at least 5) and only the best `keep`
-  /// (stable: equal scores keep the grid order) are fitted with all of them. Every fit's row is
-  /// appended to `table` and its thetas to `thetas`; returns the table index of the best
-  /// full fit (the highest finite score; ties: the earlier setting), nil when none scored.
+  /// Successive halving over each arm's settings, the arms' fits of one rung run together
+  /// (`Parallel.map`, one BLAS thread each, results taken in arm then setting order, so nothing
+  /// depends on the scheduling; pooling the arms keeps both cores busy when a rung of one arm
+  /// has an odd number of fits). In an arm with more than `keep` settings and at least 10
+  /// iterations, every setting is first screened with a fifth of the iterations (at least 5)
+  /// and only the best `keep` (stable: equal scores keep the grid order) are fitted with all of
+  /// them. Each arm's rows (its first rung, then its full fits) are appended to `table` and
+  /// their thetas to `thetas`, arm after arm; returns, per arm, the table index of its best full
+  /// fit (the highest finite score; ties: the earlier setting), nil when none scored.
   static func halving(
-    count: Int, keep: Int, iterations: Int,
-    run: (_ indices: [Int], _ rounds: Int, _ screening: Bool) throws(FQIError) -> [(
-      SelectionCandidate, [[Double]]
-    )],
-    table: inout [SelectionCandidate], thetas: inout [[[Double]]]
-  ) throws(FQIError) -> Int? {
-    var finalists = Array(0..<count)
-    if count > keep && iterations >= 10 {
-      var first: [(index: Int, score: Double)] = []
-      for (index, (candidate, candidateThetas)) in try run(
-        finalists, max(5, iterations / 5), true
-      ).enumerated() {
-        first.append((index, candidate.score))
+    _ arms: [HalvingArm], iterations: Int, table: inout [SelectionCandidate],
+    thetas: inout [[[Double]]]
+  ) throws(FQIError) -> [Int?] {
+    typealias Fitted = (SelectionCandidate, [[Double]])
+    func run(_ jobs: [(arm: Int, index: Int)], rounds: Int, screening: Bool) throws(FQIError)
+      -> [[Fitted]]
+    {
+      let results = try Parallel.map(jobs.count) { position throws(FQIError) in
+        try arms[jobs[position].arm].fit(jobs[position].index, rounds, screening)
+      }
+      var byArm = [[Fitted]](repeating: [], count: arms.count)
+      for (job, result) in zip(jobs, results) { byArm[job.arm].append(result) }
+      return byArm
+    }
+    let screened = arms.map { $0.count > $0.keep && iterations >= 10 }
+    var screeningJobs: [(arm: Int, index: Int)] = []
+    for arm in arms.indices where screened[arm] {
+      for index in 0..<arms[arm].count { screeningJobs.append((arm, index)) }
+    }
+    let first = try run(screeningJobs, rounds: max(5, iterations / 5), screening: true)
+    var fullJobs: [(arm: Int, index: Int)] = []
+    for arm in arms.indices {
+      var finalists = Array(0..<arms[arm].count)
+      if screened[arm] {
+        let scores: [(index: Int, score: Double)] = first[arm].enumerated().map {
+          ($0.offset, $0.element.0.score)
+        }
+        finalists = scores.sorted {
+          $0.score > $1.score || ($0.score == $1.score && $0.index < $1.index)
+        }.prefix(arms[arm].keep).map(\.index).sorted()
+      }
+      for index in finalists { fullJobs.append((arm, index)) }
+    }
+    let full = try run(fullJobs, rounds: iterations, screening: false)
+    var bests: [Int?] = []
+    for arm in arms.indices {
+      for (candidate, candidateThetas) in first[arm] {
         table.append(candidate)
         thetas.append(candidateThetas)
       }
-      finalists = first.sorted { $0.score > $1.score || ($0.score == $1.score && $0.index < $1.index) }
-        .prefix(keep).map(\.index).sorted()
-    }
-    var best: (index: Int, score: Double)?
-    for (candidate, candidateThetas) in try run(finalists, iterations, false) {
-      if candidate.score.isFinite,
-        best.map({ candidate.score > $0.score + 1e-12 * abs($0.score) }) ?? true
-      {
-        best = (table.count, candidate.score)
+      var best: (index: Int, score: Double)?
+      for (candidate, candidateThetas) in full[arm] {
+        if candidate.score.isFinite,
+          best.map({ candidate.score > $0.score + 1e-12 * abs($0.score) }) ?? true
+        {
+          best = (table.count, candidate.score)
+        }
+        table.append(candidate)
+        thetas.append(candidateThetas)
       }
-      table.append(candidate)
-      thetas.append(candidateThetas)
+      bests.append(best?.index)
     }
-    return best?.index
+    return bests
   }
 
-  /// Chooses the settings `config` leaves on auto (discounted mode only).
+  /// Chooses the settings `config` leaves on auto (discounted mode only): the multitask rank
+  /// and ridge, and, with the single-task baseline on and the ridge on auto, the baseline's
+  /// ridge from the same ridges by its own score (`singleTaskSurvivors` kept after the first
+  /// rung). Both are halved together (`halving`).
   static func select(
     _ tasks: [TaskTransitions], featureMap: FeatureMap, config: TrainConfig,
     progress: (@Sendable (String) -> Void)?
@@ -477,33 +487,35 @@ enum ModelSelection {
     let names = tasks.map(\.name)
     let iterations: Int
     if case .discounted(_, let k) = config.parameters.objective { iterations = k } else { iterations = 1 }
-    // Candidates are independent: each rung's fits run concurrently (`Parallel.map`; BLAS
-    // runs on one thread per fit), and the results are taken in grid order, so the table and
-    // the choice do not depend on the scheduling.
-    @Sendable func evaluate(_ indices: [Int], rounds: Int, screening: Bool) throws(FQIError) -> [(
-      SelectionCandidate, [[Double]]
-    )] {
-      try Parallel.map(indices.count) { position throws(FQIError) in
-        try multitaskCandidate(
-          rank: settings[indices[position]].rank, ridge: settings[indices[position]].ridge,
-          rounds: rounds, screening: screening, prepared: prepared, config: config,
-          names: names, progress: progress)
-      }
-    }
     let settings = ranks.flatMap { rank in ridges.map { (rank: rank, ridge: $0) } }
-    let best = try halving(
-      count: settings.count, keep: survivors, iterations: iterations, run: evaluate,
-      table: &table, thetas: &candidateThetas)
-    guard let chosen = best else {
+    var arms = [
+      HalvingArm(count: settings.count, keep: survivors) { index, rounds, screening throws(FQIError) in
+        try multitaskCandidate(
+          rank: settings[index].rank, ridge: settings[index].ridge, rounds: rounds,
+          screening: screening, prepared: prepared, config: config, names: names,
+          progress: progress)
+      }
+    ]
+    if config.singleTask && config.ridgeAuto {
+      arms.append(
+        HalvingArm(count: ridges.count, keep: singleTaskSurvivors) {
+          index, rounds, screening throws(FQIError) in
+          try singleTaskCandidate(
+            ridge: ridges[index], rounds: rounds, screening: screening, prepared: prepared,
+            config: config, names: names)
+        })
+    }
+    let bests = try halving(
+      arms, iterations: iterations, table: &table, thetas: &candidateThetas)
+    guard let chosen = bests[0] else {
       throw .guardrail(
         "model selection: no candidate could be fitted and evaluated (ranks \(ranks), ridges \(ridges.map(NumberText.fourDigits))); give --rank and --ridge")
     }
     table[chosen].chosen = true
     var singleTask: Double?
-    if config.singleTask && config.ridgeAuto {
-      singleTask = try singleTaskRidge(
-        ridges: ridges, prepared: prepared, config: config, names: names, table: &table,
-        thetas: &candidateThetas)
+    if bests.count > 1, let best = bests[1] {
+      table[best].chosen = true
+      singleTask = table[best].ridge
     }
     let winner = table[chosen]
     return Result(
