@@ -25,6 +25,9 @@ struct LSTDQEvaluation: Sendable {
   let range: ClosedRange<Double>
   /// The reward model rho (nil: the rows' own rewards).
   var rewardWeights: [Double]? = nil
+  /// `crossTotals(data)` when the caller computed them (evaluators that share `data` share
+  /// them); nil: every cross term is summed.
+  var crossTotals: [Matrix]? = nil
 
   /// LSTD-Q ridges relative to the data's mean Gram diagonal (the evaluation and the reward
   /// model).
@@ -38,7 +41,7 @@ struct LSTDQEvaluation: Sendable {
   /// is `relativeRidge` times the pooled mean Gram diagonal.
   static func pooled(
     dynamics: RegressionData, rewards own: RegressionData, starts: RegressionData,
-    range: ClosedRange<Double>
+    range: ClosedRange<Double>, crossTotals: [Matrix]? = nil
   ) throws(LinearAlgebraError) -> LSTDQEvaluation {
     let cross = try RegressionData.targetStatistics([own], nextThetas: [nil])[0].cross
     let rho = try own.gram.ridgeSolve(
@@ -46,7 +49,7 @@ struct LSTDQEvaluation: Sendable {
     return LSTDQEvaluation(
       data: dynamics, starts: starts,
       ridge: relativeRidge * max(dynamics.gram.meanDiagonal, Double.leastNormalMagnitude),
-      range: range, rewardWeights: rho)
+      range: range, rewardWeights: rho, crossTotals: crossTotals)
   }
 
   /// G rho (the reward model's right-hand side), or nil without a model.
@@ -125,7 +128,8 @@ struct LSTDQEvaluation: Sendable {
       var policy = [Int](repeating: 0, count: data.count)
       for i in 0..<data.count { policy[i] = Self.argmax(nextQ, row: i, actions: actions) }
       system = try Self.blockSystem(
-        data: data, phi: phi, ranges: ranges, phiNext: phiNext, m: m, policy: policy)
+        data: data, phi: phi, ranges: ranges, phiNext: phiNext, m: m, policy: policy,
+        totals: crossTotals)
       if let model = try modelRewards() {
         rhs = model
       } else {
@@ -155,61 +159,105 @@ struct LSTDQEvaluation: Sendable {
   /// The LSTD-Q matrix of action-block data without its ridge, for the policy whose action at
   /// row i's next state is `policy[i]`: the Gram blocks on the diagonal, minus
   /// (1/n) sum_i c_i phi(s_i) phi(s'_i)^T in block (a_i, policy[i]). The cross terms are one
-  /// dgemm per (action, next action) over the continuing rows of the pair, gathered column by
-  /// column (each column of phi and phiNext read in ascending rows). Shapes: `phi[a]` is the
-  /// n_a x m block of rows `ranges[a]`, `phiNext` n x m in row order, the result (A m) x (A m).
+  /// dgemm per (action, next action) over the continuing rows of the pair (`crossProduct`).
+  /// With `totals` (`crossTotals` of the same data, which do not depend on the policy), the
+  /// largest next-action group of each action is not summed: its term is the action's total
+  /// minus the other groups' terms, which skips at least a 1/A share of the rows. Shapes:
+  /// `phi[a]` is the n_a x m block of rows `ranges[a]`, `phiNext` n x m in row order, the result
+  /// (A m) x (A m).
   static func blockSystem(
     data: RegressionData, phi: [Matrix], ranges: [Range<Int>], phiNext: Matrix, m: Int,
-    policy: [Int]
+    policy: [Int], totals: [Matrix]? = nil
   ) throws(LinearAlgebraError) -> Matrix {
     let actions = phi.count
     let d = m * actions
-    let n = Double(max(data.count, 1))
     var system = Matrix(rows: d, columns: d)
     for a in 0..<actions {
       let gram = data.gram.blocks[a]
       for q in 0..<m {
         for p in 0..<m { system.storage[(a * m + p) + (a * m + q) * d] += gram.storage[p + q * m] }
       }
-      let block = phi[a]
-      let rows = ranges[a]
       // The continuing rows of the block, by the policy's action at their next state.
       var byNext = [[Int]](repeating: [], count: actions)
-      for i in rows where data.continuation[i] != 0 { byNext[policy[i]].append(i) }
-      for next in 0..<actions {
-        let selected = byNext[next]
-        guard !selected.isEmpty else { continue }
-        let count = selected.count
-        var left = Matrix(rows: count, columns: m)
-        var right = Matrix(rows: count, columns: m)
-        left.storage.withUnsafeMutableBufferPointer { l in
-          right.storage.withUnsafeMutableBufferPointer { r in
-            block.storage.withUnsafeBufferPointer { b in
-              phiNext.storage.withUnsafeBufferPointer { p in
-                data.continuation.withUnsafeBufferPointer { c in
-                  let offset = rows.lowerBound
-                  let blockRows = block.rows
-                  let nextRows = phiNext.rows
-                  for j in 0..<m {
-                    for (row, i) in selected.enumerated() {
-                      l[row + j * count] = b[i - offset + j * blockRows] * (c[i] / n)
-                      r[row + j * count] = p[i + j * nextRows]
-                    }
-                  }
-                }
-              }
-            }
-          }
+      for i in ranges[a] where data.continuation[i] != 0 { byNext[policy[i]].append(i) }
+      var skipped = -1
+      var remainder: Matrix?
+      if let totals {
+        skipped = 0
+        for next in 1..<max(actions, 1) where byNext[next].count > byNext[skipped].count {
+          skipped = next
         }
-        let product = try LinearAlgebra.gemm(left, .transpose, right, .none)
+        remainder = totals[a]
+      }
+      func subtract(_ product: Matrix, next: Int) {
         for q in 0..<m {
           for p in 0..<m {
             system.storage[(a * m + p) + (next * m + q) * d] -= product.storage[p + q * m]
           }
         }
       }
+      for next in 0..<actions where next != skipped && !byNext[next].isEmpty {
+        let product = try crossProduct(
+          data: data, block: phi[a], rows: ranges[a], phiNext: phiNext, m: m,
+          selected: byNext[next])
+        subtract(product, next: next)
+        if remainder != nil {
+          for index in product.storage.indices { remainder!.storage[index] -= product.storage[index] }
+        }
+      }
+      if let remainder, skipped >= 0 { subtract(remainder, next: skipped) }
     }
     return system
+  }
+
+  /// Per action a, (1/n) sum over the continuing rows i of block a of c_i phi(s_i) phi(s'_i)^T
+  /// (m x m): the cross terms of every policy summed over the next actions (`blockSystem`).
+  static func crossTotals(_ data: RegressionData) throws(LinearAlgebraError) -> [Matrix]? {
+    guard case .blocks(let phi, let ranges, let phiNext, let m) = data.layout else { return nil }
+    var totals: [Matrix] = []
+    for a in phi.indices {
+      let selected = ranges[a].filter { data.continuation[$0] != 0 }
+      totals.append(
+        selected.isEmpty
+          ? Matrix(rows: m, columns: m)
+          : try crossProduct(
+            data: data, block: phi[a], rows: ranges[a], phiNext: phiNext, m: m,
+            selected: selected))
+    }
+    return totals
+  }
+
+  /// (1/n) sum over `selected` (rows of `rows`, the range of `block`) of c_i phi(s_i) phi(s'_i)^T:
+  /// the selected rows gathered column by column (each column of `block` and `phiNext` read in
+  /// ascending rows), then one dgemm.
+  static func crossProduct(
+    data: RegressionData, block: Matrix, rows: Range<Int>, phiNext: Matrix, m: Int,
+    selected: [Int]
+  ) throws(LinearAlgebraError) -> Matrix {
+    let n = Double(max(data.count, 1))
+    let count = selected.count
+    var left = Matrix(rows: count, columns: m)
+    var right = Matrix(rows: count, columns: m)
+    left.storage.withUnsafeMutableBufferPointer { l in
+      right.storage.withUnsafeMutableBufferPointer { r in
+        block.storage.withUnsafeBufferPointer { b in
+          phiNext.storage.withUnsafeBufferPointer { p in
+            data.continuation.withUnsafeBufferPointer { c in
+              let offset = rows.lowerBound
+              let blockRows = block.rows
+              let nextRows = phiNext.rows
+              for j in 0..<m {
+                for (row, i) in selected.enumerated() {
+                  l[row + j * count] = b[i - offset + j * blockRows] * (c[i] / n)
+                  r[row + j * count] = p[i + j * nextRows]
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    return try LinearAlgebra.gemm(left, .transpose, right, .none)
   }
 
   func clip(_ value: Double) -> Double { min(max(value, range.lowerBound), range.upperBound) }

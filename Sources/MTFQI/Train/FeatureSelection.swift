@@ -241,6 +241,9 @@ enum FeatureSelection {
   struct HeldOut: Sendable {
     var data: [RegressionData]
     var starts: [RegressionData]
+    /// Per task, `LSTDQEvaluation.crossTotals` of `data` (the common evaluation map's, which
+    /// every candidate is scored on; empty for a candidate's own held-out data).
+    var crossTotals: [[Matrix]?] = []
   }
 
   static func heldOut(
@@ -275,12 +278,20 @@ enum FeatureSelection {
     let subsampled = training.indices.map { subsample(training[$0], seed: config.seed, index: $0) }
     let reference = try buildMap(specs[0], tasks: tasks, seed: config.seed)
     let widths = Array(Set(specs.map(\.bandwidth))).sorted()
-    let judge = try heldOut(
+    var judgeData = try heldOut(
       tasks, rows: heldOutRows,
       map: evaluationMap(
         reference: reference, m: specs.map(\.fourierFeatures).max() ?? 64, widths: widths,
         seed: config.seed),
       discount: discount)
+    do {
+      judgeData.crossTotals = try judgeData.data.map { data throws(LinearAlgebraError) in
+        try LSTDQEvaluation.crossTotals(data)
+      }
+    } catch {
+      throw .linearAlgebra(context: "feature selection data", error: error)
+    }
+    let judge = judgeData
     let ranges = tasks.map { task -> ClosedRange<Double> in
       let low = task.rewards.min() ?? 0
       let high = task.rewards.max() ?? 0
@@ -444,7 +455,8 @@ enum FeatureSelection {
         let theta = product.column(t)
         perTask.append(try commonValue(
           theta, own: own.data[t], ownStarts: own.starts[t], judge: judge.data[t],
-          judgeStarts: judge.starts[t], range: ranges[t]))
+          judgeStarts: judge.starts[t], range: ranges[t],
+          judgeTotals: judge.crossTotals.isEmpty ? nil : judge.crossTotals[t]))
         // The own-features score is reported, not compared: computed for the rung-1 rows only
         // (it is an LSTD-Q solve per task on the candidate's own held-out data).
         guard rung > 0 else { continue }
@@ -473,7 +485,7 @@ enum FeatureSelection {
   /// clip(psi(s, pi(s))^T u, range). LU solve (LAPACK dgesv); deterministic.
   static func commonValue(
     _ theta: [Double], own: RegressionData, ownStarts: RegressionData, judge: RegressionData,
-    judgeStarts: RegressionData, range: ClosedRange<Double>
+    judgeStarts: RegressionData, range: ClosedRange<Double>, judgeTotals: [Matrix]? = nil
   ) throws(LinearAlgebraError) -> Double {
     guard case .blocks(_, _, let ownNext, let m) = own.layout,
       case .blocks(let phi, let ranges, let phiNext, let e) = judge.layout,
@@ -487,7 +499,8 @@ enum FeatureSelection {
     let nextPolicy = greedy(try LinearAlgebra.gemm(ownNext, weights), actions: actions)
     let d = e * actions
     var system = try LSTDQEvaluation.blockSystem(
-      data: judge, phi: phi, ranges: ranges, phiNext: phiNext, m: e, policy: nextPolicy)
+      data: judge, phi: phi, ranges: ranges, phiNext: phiNext, m: e, policy: nextPolicy,
+      totals: judgeTotals)
     let ridge = evaluationRidge * max(judge.gram.meanDiagonal, Double.leastNormalMagnitude)
     for i in 0..<d { system.storage[i + i * d] += ridge }
     let rhs = try judge.crossMoment(judge.rewards)

@@ -242,6 +242,8 @@ enum ModelSelection {
         tasks.indices.map { (tasks[$0], dynamicsRows(tasks, task: $0, seed: config.seed)) },
         name: "pooled")
       let dynamics = try RegressionData.build([(pool, nil)], featureMap: featureMap, discount: gamma)[0]
+      // Shared by every task's evaluator: the policy-independent sums of the cross terms.
+      let totals = try LSTDQEvaluation.crossTotals(dynamics)
       var evaluators: [LSTDQEvaluation] = []
       for t in tasks.indices {
         var low = Double.infinity
@@ -253,7 +255,8 @@ enum ModelSelection {
         evaluators.append(
           try LSTDQEvaluation.pooled(
             dynamics: dynamics, rewards: own[t], starts: starts[t],
-            range: base.valueRange(step: 0, rewardRange: low <= high ? low...high : 0...0)))
+            range: base.valueRange(step: 0, rewardRange: low <= high ? low...high : 0...0),
+            crossTotals: totals))
       }
       var scale = 0.0
       for problem in problems[0] { scale += problem.gram.meanDiagonal }

@@ -97,4 +97,55 @@ struct PooledEvaluationTests {
         problems, [modest, wild], clips: [0...10, 0...0], iteration: 2, log: [])
     }
   }
+
+  @Test(
+    "The LSTD-Q block system with the cross totals (largest next-action group by subtraction) equals the full sum for every policy shape"
+  )
+  func crossTotalsShortcut() throws {
+    // Random 2-D transitions, 3 actions, a tenth of them terminal; 16 Fourier features.
+    var generator = Xoshiro256StarStar(seed: 41)
+    let n = 900
+    var observations: [Double] = []
+    var next: [Double] = []
+    var actions: [Int64] = []
+    var terminations: [UInt8] = []
+    for _ in 0..<n {
+      observations += [generator.nextNormal(), generator.nextNormal()]
+      next += [generator.nextNormal(), generator.nextNormal()]
+      actions.append(Int64(generator.next() % 3))
+      terminations.append(generator.nextUniform() < 0.1 ? 1 : 0)
+    }
+    let space = Space.box(shape: [2], dtype: .float64, low: nil, high: nil)
+    let task = TaskTransitions(
+      name: "t", observationSpace: space, actionSpace: .discrete(n: 3, start: 0),
+      observations: observations, nextObservations: next, actions: actions,
+      rewards: (0..<n).map { _ in generator.nextNormal() }, terminations: terminations,
+      steps: Array(repeating: 0, count: n), episodes: Array(0..<Int64(n)))
+    let map = try FeatureMap.build(
+      spec: FeatureMapSpec(kind: .fourier, fourierFeatures: 16, bandwidth: 1),
+      observationSpace: space, actionSpace: .discrete(n: 3, start: 0),
+      trainingObservations: [observations], seed: 3)
+    let data = try RegressionData.build([(task, nil)], featureMap: map, discount: 0.9)[0]
+    guard case .blocks(let phi, let ranges, let phiNext, let m) = data.layout else {
+      Issue.record("a Fourier map has action blocks")
+      return
+    }
+    let totals = try #require(try LSTDQEvaluation.crossTotals(data))
+    #expect(totals.count == 3 && totals.allSatisfy { $0.rows == m && $0.columns == m })
+    let policies: [(String, [Int])] = [
+      ("random", (0..<n).map { _ in Int(generator.next() % 3) }),
+      ("constant", Array(repeating: 2, count: n)),
+      ("two actions", (0..<n).map { $0 % 2 }),
+    ]
+    for (name, policy) in policies {
+      let full = try LSTDQEvaluation.blockSystem(
+        data: data, phi: phi, ranges: ranges, phiNext: phiNext, m: m, policy: policy)
+      let shortcut = try LSTDQEvaluation.blockSystem(
+        data: data, phi: phi, ranges: ranges, phiNext: phiNext, m: m, policy: policy,
+        totals: totals)
+      let scale = full.storage.reduce(0) { max($0, $1.magnitude) }
+      let worst = zip(full.storage, shortcut.storage).reduce(0) { max($0, ($1.0 - $1.1).magnitude) }
+      #expect(scale > 0 && worst <= 1e-12 * scale, "\(name): largest difference \(worst) (scale \(scale))")
+    }
+  }
 }
