@@ -207,8 +207,12 @@ enum ModelSelection {
   /// logged data, as in Paine et al. (2020), with the dynamics shared between tasks; the
   /// candidates themselves are still fitted on the training split, and the held-out Bellman
   /// error is still measured on the held-out episodes.
+  ///
+  /// `allRows`, when the caller has them, are every task's problem on all of its rows (what
+  /// the final discounted fit uses): they are the reward models' data, not built again.
   static func prepare(
-    _ tasks: [TaskTransitions], featureMap: FeatureMap, config: TrainConfig
+    _ tasks: [TaskTransitions], featureMap: FeatureMap, config: TrainConfig,
+    allRows: [RegressionData]? = nil
   ) throws(FQIError) -> Prepared {
     var trainingSets: [TaskTransitions] = []
     var trainingRows: [[Int]] = []
@@ -236,8 +240,13 @@ enum ModelSelection {
     do {
       let heldOut = try RegressionData.build(heldOutSets, featureMap: featureMap, discount: gamma)
       let starts = try RegressionData.build(startSets, featureMap: featureMap, discount: gamma)
-      let own = try RegressionData.build(
-        tasks.map { ($0, nil) }, featureMap: featureMap, discount: gamma)
+      let own: [RegressionData]
+      if let allRows {
+        own = allRows
+      } else {
+        own = try RegressionData.build(
+          tasks.map { ($0, nil) }, featureMap: featureMap, discount: gamma)
+      }
       let pool = TaskTransitions.pooled(
         tasks.indices.map { (tasks[$0], dynamicsRows(tasks, task: $0, seed: config.seed)) },
         name: "pooled")
@@ -479,10 +488,10 @@ enum ModelSelection {
   /// rung). Both are halved together (`halving`).
   static func select(
     _ tasks: [TaskTransitions], featureMap: FeatureMap, config: TrainConfig,
-    progress: (@Sendable (String) -> Void)?
+    allRows: [RegressionData]? = nil, progress: (@Sendable (String) -> Void)?
   ) throws(FQIError) -> Result {
     let started = Date()
-    let prepared = try prepare(tasks, featureMap: featureMap, config: config)
+    let prepared = try prepare(tasks, featureMap: featureMap, config: config, allRows: allRows)
     let (ranks, ridges) = grid(
       config: config, tasks: tasks.count, dimension: featureMap.dimension, scale: prepared.scale)
     var table: [SelectionCandidate] = []

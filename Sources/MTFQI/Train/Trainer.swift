@@ -322,8 +322,9 @@ public enum Trainer {
     var selection: ModelSelection.Result?
     if config.rankAuto || config.ridgeAuto {
       if config.mode == .discounted {
+        // Discounted problems are one step on every row: the selection's reward models reuse them.
         let result = try ModelSelection.select(
-          tasks, featureMap: featureMap, config: config, progress: progress)
+          tasks, featureMap: featureMap, config: config, allRows: problems[0], progress: progress)
         config.rank = result.rank
         config.ridge = result.ridge
         if config.headRidgeAuto { config.headRidge = result.headRidge }
