@@ -483,6 +483,21 @@ public enum HeadFitter {
       current.spanCaptured = try Self.spanCaptured(theta, problem: problems[0][0], b: bases[0])
       comparison = current
     }
+    if var current = comparison, current.recommended == "frozen", current.frozenFailure == nil,
+      let frozenResidual = frozenFit.log.last?.bellmanResiduals.first,
+      let scratchResidual = scratch?.log.last?.bellmanResiduals.first
+    {
+      let rewards = problems[0][0].rewards
+      let rewardRMS = (rewards.reduce(0) { $0 + $1 * $1 } / Double(max(rewards.count, 1))).squareRoot()
+      if PolicyComparison.frozenFitFailed(
+        frozenResidual: frozenResidual, scratchResidual: scratchResidual, rewardRMS: rewardRMS)
+      {
+        current.recommended = "scratch"
+        current.reason =
+          "the frozen head did not fit the task: its final Bellman residual \(NumberText.fourDigits(frozenResidual)) is more than \(NumberText.fourDigits(PolicyComparison.failedFitFactor)) times that of Q = 0 (the rewards' RMS, \(NumberText.fourDigits(rewardRMS))), scratch's is \(NumberText.fourDigits(scratchResidual)); the value estimates did not decide (\(current.reason))"
+        comparison = current
+      }
+    }
     return Methods(
       comparison: comparison, frozen: frozenFit, headRidge: chosenHeadRidge, scratch: scratch,
       scratchFailure: scratchFailure, runner: frozen)
@@ -588,7 +603,10 @@ public enum HeadFitter {
   ///    (unbiased) and on all the task's rows (support). Each method keeps the ridge with the
   ///    higher held-out mean value. Scratch is recommended only when frozen is significantly
   ///    worse on all the rows (paired, standard error clustered by episode, 2 SE) AND the
-  ///    unbiased held-out difference points the same way; else frozen, the simpler model.
+  ///    unbiased held-out difference confirms it by one SE; else frozen, the simpler model;
+  /// 4. after both final fits (`fitMethods`), scratch when the frozen head failed to fit the
+  ///    task (`PolicyComparison.frozenFitFailed`: Bellman residual above twice the rewards' RMS
+  ///    while scratch's is not).
   static func compare(
     _ task: TaskTransitions, rows: [Int], representation: ExportedRepresentation,
     bases: [Matrix], settings: Settings, headRidge: Double?, scratchRidge: Double?, seed: UInt64

@@ -42,6 +42,26 @@ enum PolicyComparison {
   static let confirmation = 1.0
   /// The level of the reward span test.
   static let rewardSpanLevel = 0.05
+  /// A frozen head whose final Bellman residual exceeds this many times that of Q = 0 (the
+  /// RMS of the rewards on the fitted rows) has not fitted the task (`frozenFitFailed`).
+  static let failedFitFactor = 2.0
+
+  /// Whether the frozen head failed to fit the task while scratch did: its final RMS Bellman
+  /// residual on the fitted rows is more than `failedFitFactor` times that of the zero
+  /// function (whose residual is the RMS reward), and scratch's is not. A projected fixed point
+  /// of the task's Bellman operator on the frozen span leaves at most about the rewards' own
+  /// size (a converged frozen head on a four-rooms task inside the span left 1.02x, and was the
+  /// better policy); a head whose iterates never settled leaves many times more (10.9x and
+  /// 19.7x on data-poor four-rooms tasks, gym_check seeds 2 and 3), and its greedy policy says
+  /// nothing about the task, whatever the value estimates, which on a few hundred rows can see
+  /// no difference at all. Nothing is said when the task logged no reward (Q = 0 is exact).
+  static func frozenFitFailed(frozenResidual: Double, scratchResidual: Double, rewardRMS: Double)
+    -> Bool
+  {
+    guard rewardRMS > 0, frozenResidual.isFinite, scratchResidual.isFinite else { return false }
+    let bound = failedFitFactor * rewardRMS
+    return frozenResidual > bound && scratchResidual <= bound
+  }
 
   /// The held-out rows of each fold (indices into `task`'s rows, ascending). Fewer than two
   /// episodes: one fold, `ModelSelection.split`'s held-out rows.
