@@ -25,7 +25,9 @@ struct Fit: StageCommand {
       attribute, --json, with its reason) is scratch when the frozen span holds no more of the \
       task's rewards than a random subspace would (p > 0.05), or when frozen is significantly \
       worse on all the task's rows (2 standard errors, clustered by episode) and the held-out \
-      estimate confirms it by one standard error; otherwise frozen, the simpler model. The share \
+      estimate confirms it by one standard error, or when the frozen head failed to fit the task \
+      (final Bellman residual above twice the rewards' RMS, the residual of Q = 0, while scratch's \
+      is not); otherwise frozen, the simpler model. The share \
       of the scratch Q the frozen span captures is recorded too. \
       One fit failing never loses the other. --truth adds the oracle: the same \
       frozen-head FQI on the true features phi* of a synthetic truth file. --holdout F fits on a \
