@@ -676,9 +676,32 @@ public enum HeadFitter {
       fullPaired = PolicyComparison.Paired(
         zip(frozenFull, scratchFull).map { $0 - $1 }, units: crossFit.units)
     }
+    // Point 6 of `PolicyComparison`: only where the two estimates disagree.
+    var excessPaired: PolicyComparison.Paired?
+    if let fullPaired, let heldPaired, let frozenBest, let scratchBest,
+      fullPaired.frozenSignificantlyWorse, !heldPaired.frozenWorseConfirmed,
+      let frozenFull = crossFit.frozenFull[frozenBest],
+      let scratchFull = crossFit.scratchFull[scratchBest]
+    {
+      var placebo = subset
+      let order = PolicyComparison.layoutOrder(Array(0..<subset.count), task: subset, map: map)
+      for (position, reward) in try PolicyComparison.spanRewards(whole, b: b).enumerated() {
+        placebo.rewards[order[position]] = reward
+      }
+      let placeboFit = try crossFittedValues(
+        placebo, folds: folds, representation: representation, bases: bases, settings: settings,
+        frozenRidges: [frozenRidges[frozenBest]], scratchRidges: [scratchRidges[scratchBest]])
+      if let placeboFrozen = placeboFit.frozenFull[0], let placeboScratch = placeboFit.scratchFull[0] {
+        var excess: [Double] = []
+        for i in frozenFull.indices {
+          excess.append((frozenFull[i] - scratchFull[i]) - (placeboFrozen[i] - placeboScratch[i]))
+        }
+        excessPaired = PolicyComparison.Paired(excess, units: crossFit.units)
+      }
+    }
     let (recommended, reason) = decide(
       vanish: frozenFeaturesVanish, rewardSpan: rewardSpan, full: fullPaired, held: heldPaired,
-      frozenFitted: frozenValues != nil, scratchFitted: scratchValues != nil)
+      excess: excessPaired, frozenFitted: frozenValues != nil, scratchFitted: scratchValues != nil)
     var comparison = FrozenScratchComparison(
       recommended: recommended, frozenValue: mean(frozenValues), scratchValue: mean(scratchValues),
       spanCaptured: .nan,
@@ -700,7 +723,8 @@ public enum HeadFitter {
   /// The decision rule of `compare`, with the reason in words.
   static func decide(
     vanish: Bool, rewardSpan: PolicyComparison.RewardSpan?, full: PolicyComparison.Paired?,
-    held: PolicyComparison.Paired?, frozenFitted: Bool, scratchFitted: Bool
+    held: PolicyComparison.Paired?, excess: PolicyComparison.Paired? = nil, frozenFitted: Bool,
+    scratchFitted: Bool
   ) -> (String, String) {
     if vanish {
       return ("scratch", "the frozen features are zero on every row of the task")
@@ -719,6 +743,14 @@ public enum HeadFitter {
       "frozen - scratch = \(NumberText.fourDigits(full.mean)) +- \(NumberText.fourDigits(full.standardError)) on the task's data, \(NumberText.fourDigits(held.mean)) +- \(NumberText.fourDigits(held.standardError)) held out (SE over \(full.units) episodes)"
     if full.frozenSignificantlyWorse && held.frozenWorseConfirmed {
       return ("scratch", "frozen is significantly worse: \(difference)")
+    }
+    if full.frozenSignificantlyWorse, let excess, excess.frozenSignificantlyWorse,
+      excess.mean < PolicyComparison.placeboShare * full.mean
+    {
+      return (
+        "scratch",
+        "frozen is significantly worse on the task's data, and most of that remains when the reward is moved into the frozen span (\(NumberText.fourDigits(excess.mean)) +- \(NumberText.fourDigits(excess.standardError)) beyond that placebo): \(difference)"
+      )
     }
     return (
       "frozen",
@@ -850,20 +882,36 @@ public enum HeadFitter {
   static func spanCaptured(_ theta: [Double], problem: RegressionData, b: Matrix)
     throws(FQIError) -> Double
   {
+    let total: Double
+    do {
+      total = try problem.gram.quadratic(theta)
+    } catch {
+      throw .linearAlgebra(context: "span captured", error: error)
+    }
+    guard total > 0 else { return 1 }
+    let fitted = try spanProjection(theta, problem: problem, b: b)
+    do {
+      let residual = try problem.gram.quadratic(zip(theta, fitted).map { $0 - $1 })
+      return min(1, max(0, 1 - residual / total))
+    } catch {
+      throw .linearAlgebra(context: "span captured", error: error)
+    }
+  }
+
+  /// B w with w = argmin ||theta - B w||_G (G = Psi^T Psi / n of `problem`).
+  static func spanProjection(_ theta: [Double], problem: RegressionData, b: Matrix)
+    throws(FQIError) -> [Double]
+  {
     do {
       let gram = problem.gram
       let gTheta = try gram.multiply(theta)
-      let total = try gram.quadratic(theta)
-      guard total > 0 else { return 1 }
       let projected = try gram.projected(b)
       let rhs = try LinearAlgebra.gemv(b, .transpose, gTheta)
       let w = try LinearAlgebra.ridgeSolve(
         projected, Matrix(rows: b.columns, columns: 1, columnMajor: rhs),
         ridge: 1e-12 * max(gram.meanDiagonal, Double.leastNormalMagnitude)
       ).storage
-      let fitted = try LinearAlgebra.gemv(b, w)
-      let residual = try gram.quadratic(zip(theta, fitted).map { $0 - $1 })
-      return min(1, max(0, 1 - residual / total))
+      return try LinearAlgebra.gemv(b, w)
     } catch {
       throw .linearAlgebra(context: "span captured", error: error)
     }

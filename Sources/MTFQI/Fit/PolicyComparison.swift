@@ -42,6 +42,8 @@ enum PolicyComparison {
   static let confirmation = 1.0
   /// The level of the reward span test.
   static let rewardSpanLevel = 0.05
+  /// The share of the all-rows difference that must remain beyond the placebo (point 6).
+  static let placeboShare = 0.5
   /// A frozen head whose final Bellman residual exceeds this many times that of Q = 0 (the
   /// RMS of the rewards on the fitted rows) has not fitted the task (`frozenFitFailed`).
   static let failedFitFactor = 2.0
@@ -203,20 +205,42 @@ enum PolicyComparison {
       p = phi.reduce(0) { $0 + min($1.rows, m) }
     }
     guard p > k, problem.rewards.contains(where: { $0 != 0 }) else { return nil }
-    let theta: [Double]
-    do {
-      let cross = try problem.crossMoment(sums)
-      theta = try problem.gram.ridgeSolve(
-        cross, ridge: 1e-9 * max(problem.gram.meanDiagonal, Double.leastNormalMagnitude))
-    } catch {
-      throw .linearAlgebra(context: "reward span test", error: error)
-    }
+    let theta = try rewardFit(problem, sums: sums)
     let captured = try HeadFitter.spanCaptured(theta, problem: problem, b: b)
     let a = Double(k) / 2
     let bShape = Double(p - k) / 2
     return RewardSpan(
       captured: captured, chance: Double(k) / Double(p),
       pValue: 1 - regularizedIncompleteBeta(captured, a, bShape))
+  }
+
+  /// theta_r, the (nearly unregularised) least-squares fit of the rewards on psi: `sums` are
+  /// the per-pair reward sums for `.pairs`, the rewards themselves for `.blocks`.
+  static func rewardFit(_ problem: RegressionData, sums: [Double]) throws(FQIError) -> [Double] {
+    do {
+      let cross = try problem.crossMoment(sums)
+      return try problem.gram.ridgeSolve(
+        cross, ridge: 1e-9 * max(problem.gram.meanDiagonal, Double.leastNormalMagnitude))
+    } catch {
+      throw .linearAlgebra(context: "reward span test", error: error)
+    }
+  }
+
+  /// The placebo rewards of point 6: psi_i^T B w at every row of `problem` (layout order), B w
+  /// the G-projection on the frozen span of the reward fit theta_r. A task with these rewards
+  /// is the new task with its reward moved into the frozen span, on the same rows.
+  static func spanRewards(_ problem: RegressionData, b: Matrix) throws(FQIError) -> [Double] {
+    var sums = problem.rewards
+    if case .pairs(let pairs, _, _, let states, let actions) = problem.layout {
+      sums = [Double](repeating: 0, count: states * actions)
+      for (i, pair) in pairs.enumerated() { sums[Int(pair)] += problem.rewards[i] }
+    }
+    let projected = try HeadFitter.spanProjection(rewardFit(problem, sums: sums), problem: problem, b: b)
+    do {
+      return try problem.fittedValues(projected)
+    } catch {
+      throw .linearAlgebra(context: "placebo rewards", error: error)
+    }
   }
 
   /// I_x(a, b), the Beta(a, b) distribution function, by its continued fraction (modified
