@@ -25,7 +25,9 @@ struct Fit: StageCommand {
       attribute, --json, with its reason) is scratch when the frozen span holds no more of the \
       task's rewards than a random subspace would (p > 0.05), or when frozen is significantly \
       worse on all the task's rows (2 standard errors, clustered by episode) and the held-out \
-      estimate confirms it by one standard error, or when the frozen head failed to fit the task \
+      estimate confirms it by one standard error (or, where it does not, frozen is significantly \
+      worse beyond a placebo, the same comparison with the task's reward moved into the frozen \
+      span, by most of the difference), or when the frozen head failed to fit the task \
       (final Bellman residual above twice the rewards' RMS, the residual of Q = 0, while scratch's \
       is not); otherwise frozen, the simpler model. The share \
       of the scratch Q the frozen span captures is recorded too. \

@@ -146,6 +146,11 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
   /// The same with each policy valued on its held-out fold alone (unbiased, little support).
   public var heldOutValueDifference = Double.nan
   public var heldOutDifferenceStandardError = Double.nan
+  /// Where the two estimates disagree: the all-rows difference minus the same difference with
+  /// the task's reward moved into the frozen span (the placebo, `PolicyComparison` point 6),
+  /// and its standard error; NaN when the placebo was not needed.
+  public var placeboExcess = Double.nan
+  public var placeboExcessStandardError = Double.nan
   /// The reward span test (`PolicyComparison.RewardSpan`): NaN when it could not say anything.
   public var rewardCaptured = Double.nan
   public var rewardChance = Double.nan
@@ -159,6 +164,8 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
     case differenceStandardError = "difference_standard_error"
     case heldOutValueDifference = "held_out_value_difference"
     case heldOutDifferenceStandardError = "held_out_difference_standard_error"
+    case placeboExcess = "placebo_excess"
+    case placeboExcessStandardError = "placebo_excess_standard_error"
     case rewardCaptured = "reward_captured"
     case rewardChance = "reward_chance"
     case rewardSpanPValue = "reward_span_p_value"
@@ -190,6 +197,9 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
     try c.encodeIfPresent(finite(heldOutValueDifference), forKey: .heldOutValueDifference)
     try c.encodeIfPresent(
       finite(heldOutDifferenceStandardError), forKey: .heldOutDifferenceStandardError)
+    try c.encodeIfPresent(finite(placeboExcess), forKey: .placeboExcess)
+    try c.encodeIfPresent(
+      finite(placeboExcessStandardError), forKey: .placeboExcessStandardError)
     try c.encodeIfPresent(finite(rewardCaptured), forKey: .rewardCaptured)
     try c.encodeIfPresent(finite(rewardChance), forKey: .rewardChance)
     try c.encodeIfPresent(finite(rewardSpanPValue), forKey: .rewardSpanPValue)
@@ -231,6 +241,9 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
       try c.decodeIfPresent(Double.self, forKey: .heldOutValueDifference) ?? .nan
     heldOutDifferenceStandardError =
       try c.decodeIfPresent(Double.self, forKey: .heldOutDifferenceStandardError) ?? .nan
+    placeboExcess = try c.decodeIfPresent(Double.self, forKey: .placeboExcess) ?? .nan
+    placeboExcessStandardError =
+      try c.decodeIfPresent(Double.self, forKey: .placeboExcessStandardError) ?? .nan
     rewardCaptured = try c.decodeIfPresent(Double.self, forKey: .rewardCaptured) ?? .nan
     rewardChance = try c.decodeIfPresent(Double.self, forKey: .rewardChance) ?? .nan
     rewardSpanPValue = try c.decodeIfPresent(Double.self, forKey: .rewardSpanPValue) ?? .nan
@@ -603,7 +616,10 @@ public enum HeadFitter {
   ///    (unbiased) and on all the task's rows (support). Each method keeps the ridge with the
   ///    higher held-out mean value. Scratch is recommended only when frozen is significantly
   ///    worse on all the rows (paired, standard error clustered by episode, 2 SE) AND the
-  ///    unbiased held-out difference confirms it by one SE; else frozen, the simpler model;
+  ///    unbiased held-out difference confirms it by one SE, or, where the held-out difference
+  ///    does not, frozen is significantly worse beyond the placebo with the task's reward moved
+  ///    into the frozen span and most of the all-rows difference remains (`PolicyComparison`
+  ///    point 6); else frozen, the simpler model;
   /// 4. after both final fits (`fitMethods`), scratch when the frozen head failed to fit the
   ///    task (`PolicyComparison.frozenFitFailed`: Bellman residual above twice the rewards' RMS
   ///    while scratch's is not).
@@ -713,6 +729,8 @@ public enum HeadFitter {
     comparison.differenceStandardError = fullPaired?.standardError ?? .nan
     comparison.heldOutValueDifference = heldPaired?.mean ?? .nan
     comparison.heldOutDifferenceStandardError = heldPaired?.standardError ?? .nan
+    comparison.placeboExcess = excessPaired?.mean ?? .nan
+    comparison.placeboExcessStandardError = excessPaired?.standardError ?? .nan
     comparison.rewardCaptured = rewardSpan?.captured ?? .nan
     comparison.rewardChance = rewardSpan?.chance ?? .nan
     comparison.rewardSpanPValue = rewardSpan?.pValue ?? .nan

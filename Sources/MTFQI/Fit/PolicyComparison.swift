@@ -33,6 +33,23 @@ import Foundation
 ///    `rewardSpanLevel`), the new task's reward lies outside the span: scratch. Held-out
 ///    evaluation cannot see this when the reward shows on a few rows only (a fold without them
 ///    rates every policy 0), the reward fit can.
+/// 5. **A failed frozen fit** (`frozenFitFailed`): when the frozen head's final Bellman
+///    residual is more than `failedFitFactor` times the rewards' RMS and scratch's is not, the
+///    frozen head did not fit the task: scratch, whatever the value estimates said.
+/// 6. **A placebo for the all-rows bias** (`spanRewards`), only when the all-rows estimate says
+///    frozen is significantly worse and the held-out one does not confirm it. The held-out
+///    estimate cannot see a reward that lives in one or two episodes (a fold either lacks those
+///    rows, or the policies valued on it were fitted without them): on CliffWalking with a bonus
+///    outside the span (gym_check seeds 3 and 4) it said frozen was better by 1.1 and 1.3 while
+///    scratch was optimal and frozen 22.8 from it. The all-rows estimate sees it but is biased
+///    toward scratch. The placebo measures that bias on the same rows: the whole comparison
+///    (same folds, same ridges) is repeated with the task's reward replaced by its projection on
+///    the frozen span, a task like this one whose reward the frozen span holds. Scratch when
+///    the excess, (frozen - scratch) minus the placebo's (frozen - scratch) row by row, is
+///    significantly negative (2 SE, clustered by episode) and more negative than `placeboShare`
+///    of the all-rows difference (most of it is not the bias). On MountainCar's data-poor task
+///    inside the span the placebo reproduced 78% of the all-rows difference (-2.35; excess
+///    -0.52 +- 0.17), and frozen was the better policy.
 enum PolicyComparison {
   static let crossFitStream = "fit/crossfit"
   static let foldCount = 5

@@ -108,6 +108,9 @@ public struct TrainedHead: Sendable {
       try root.setAttribute("held_out_value_difference", comparison.heldOutValueDifference)
       try root.setAttribute(
         "held_out_difference_standard_error", comparison.heldOutDifferenceStandardError)
+      try root.setAttribute("placebo_excess", comparison.placeboExcess)
+      try root.setAttribute(
+        "placebo_excess_standard_error", comparison.placeboExcessStandardError)
       try root.setAttribute("reward_captured", comparison.rewardCaptured)
       try root.setAttribute("reward_chance", comparison.rewardChance)
       try root.setAttribute("reward_span_p_value", comparison.rewardSpanPValue)

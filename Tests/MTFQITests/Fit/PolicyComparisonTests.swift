@@ -191,4 +191,60 @@ struct PolicyComparisonTests {
     // No reward at all: the test has nothing to say.
     #expect(try PolicyComparison.rewardSpan(try Self.problem { _ in 0 }, b: aligned) == nil)
   }
+
+  @Test("Placebo rewards: the reward moved into the frozen span, row by row")
+  func placeboRewards() throws {
+    // Reward 1 on pairs 1 and 6 (three rows each), 0 elsewhere. The reward fit's ridge (1e-9
+    // times the mean Gram diagonal) leaves errors of about 1e-8.
+    let data = try Self.problem { $0 == 1 || $0 == 6 ? 1 : 0 }
+    // A span holding the reward: the placebo is the reward itself.
+    var aligned = Matrix(rows: 8, columns: 1)
+    aligned.storage[1] = 2
+    aligned.storage[6] = 2
+    let same = try PolicyComparison.spanRewards(data, b: aligned)
+    #expect(zip(same, data.rewards).allSatisfy { abs($0 - $1) < 1e-6 }, "\(same)")
+    // A span holding pair 1 only: pair 6's reward is gone, pair 1's stays.
+    var half = Matrix(rows: 8, columns: 1)
+    half.storage[1] = 1
+    let placebo = try PolicyComparison.spanRewards(data, b: half)
+    guard case .pairs(let pairs, _, _, _, _) = data.layout else {
+      Issue.record("one-hot data are pairs")
+      return
+    }
+    for (i, pair) in pairs.enumerated() {
+      #expect(abs(placebo[i] - (pair == 1 ? 1 : 0)) < 1e-6, "row \(i), pair \(pair): \(placebo[i])")
+    }
+    // An orthogonal span: no reward at all.
+    var orthogonal = Matrix(rows: 8, columns: 1)
+    orthogonal.storage[0] = 1
+    #expect(try PolicyComparison.spanRewards(data, b: orthogonal).allSatisfy { abs($0) < 1e-6 })
+  }
+
+  @Test("The placebo route: scratch when frozen is significantly worse beyond the placebo and most of the difference remains")
+  func placeboDecision() {
+    func decide(_ full: (Double, Double), _ held: (Double, Double), _ excess: (Double, Double)?)
+      -> String
+    {
+      HeadFitter.decide(
+        vanish: false, rewardSpan: nil,
+        full: Self.paired(mean: full.0, standardError: full.1),
+        held: Self.paired(mean: held.0, standardError: held.1),
+        excess: excess.map { Self.paired(mean: $0.0, standardError: $0.1) }, frozenFitted: true,
+        scratchFitted: true
+      ).0
+    }
+    // gym_check seeds 3 and 4, CliffWalking outside the span (scratch optimal in the
+    // environment, frozen's gap 22.8): the held-out fold says frozen is better, the placebo
+    // explains none of the all-rows difference.
+    #expect(decide((-12.55, 4.943), (1.096, 0.8653), (-13.74, 3.933)) == "scratch")
+    #expect(decide((-16.22, 3.719), (1.279, 0.3065), (-19.09, 3.136)) == "scratch")
+    // MountainCar new_in_small, inside the span (frozen better in the environment): the
+    // placebo reproduces most of the all-rows difference (-0.52 of -2.35 remains).
+    #expect(decide((-2.351, 0.279), (14.29, 5.67), (-0.5175, 0.1709)) == "frozen")
+    // Without the placebo, or with an excess that is not significant: frozen.
+    #expect(decide((-12.55, 4.943), (1.096, 0.8653), nil) == "frozen")
+    #expect(decide((-12.55, 4.943), (1.096, 0.8653), (-13.74, 8)) == "frozen")
+    // The all-rows difference must itself be significant.
+    #expect(decide((-1, 1), (1, 1), (-10, 1)) == "frozen")
+  }
 }
