@@ -100,7 +100,7 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
 /// one BLAS thread each), their results taken in grid order, so the table and the choice do
 /// not depend on scheduling. On the 200k-transition MountainCar store (8 goals, Fourier 64/1)
 /// the whole automatic selection (feature map, rank and ridge, single-task ridge) takes
-/// 4.3x one fit at the chosen settings (BENCHMARKS.md).
+/// about 4.5x one fit at the chosen settings (BENCHMARKS.md).
 enum ModelSelection {
   static let selectionStream = "train/selection"
   static let heldOutFraction = 0.2
