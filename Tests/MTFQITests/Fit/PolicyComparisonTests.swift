@@ -161,30 +161,32 @@ struct PolicyComparisonTests {
     return try RegressionData.build([(task, nil)], featureMap: map, discount: 0.9)[0]
   }
 
+  /// A one-column B over the 8 pairs of `problem`, with the given entries.
+  static func span(_ entries: [Int: Double]) -> Matrix {
+    var b = Matrix(rows: 8, columns: 1)
+    for (pair, value) in entries { b.storage[pair] = value }
+    return b
+  }
+
   @Test("Reward span test: a span holding the reward passes, an orthogonal one is outside")
   func rewardSpan() throws {
     // Reward on pairs 1 and 6; B's one column is that reward pattern (captured 1), or a
     // pattern on pairs 0 and 3 (captured 0). p = 8 resolved dimensions, k = 1: chance 1/8.
     let data = try Self.problem { $0 == 1 || $0 == 6 ? 1 : 0 }
-    var aligned = Matrix(rows: 8, columns: 1)
-    aligned.storage[1] = 2
-    aligned.storage[6] = 2
+    let aligned = Self.span([1: 2, 6: 2])
     let inside = try #require(try PolicyComparison.rewardSpan(data, b: aligned))
     #expect(inside.captured.isApproximatelyEqual(to: 1, relativeTolerance: 1e-9))
     #expect(inside.chance == 1.0 / 8)
     #expect(inside.pValue < 1e-9)
     #expect(!inside.outsideSpan)
-    var orthogonal = Matrix(rows: 8, columns: 1)
-    orthogonal.storage[0] = 1
-    orthogonal.storage[3] = 1
+    let orthogonal = Self.span([0: 1, 3: 1])
     let outside = try #require(try PolicyComparison.rewardSpan(data, b: orthogonal))
     #expect(outside.captured.magnitude < 1e-9)
     #expect(outside.pValue.isApproximatelyEqual(to: 1, relativeTolerance: 1e-9))
     #expect(outside.outsideSpan)
     // Half the reward (pair 1 only): captured 1/2; P(Beta(1/2, 7/2) >= 1/2) = 0.033146
     // (scipy.stats.beta(0.5, 3.5).sf(0.5)).
-    var half = Matrix(rows: 8, columns: 1)
-    half.storage[1] = 1
+    let half = Self.span([1: 1])
     let partial = try #require(try PolicyComparison.rewardSpan(data, b: half))
     #expect(partial.captured.isApproximatelyEqual(to: 0.5, relativeTolerance: 1e-9))
     #expect(partial.pValue.isApproximatelyEqual(to: 0.0331455, relativeTolerance: 1e-5), "\(partial)")
@@ -198,15 +200,10 @@ struct PolicyComparisonTests {
     // times the mean Gram diagonal) leaves errors of about 1e-8.
     let data = try Self.problem { $0 == 1 || $0 == 6 ? 1 : 0 }
     // A span holding the reward: the placebo is the reward itself.
-    var aligned = Matrix(rows: 8, columns: 1)
-    aligned.storage[1] = 2
-    aligned.storage[6] = 2
-    let same = try PolicyComparison.spanRewards(data, b: aligned)
+    let same = try PolicyComparison.spanRewards(data, b: Self.span([1: 2, 6: 2]))
     #expect(zip(same, data.rewards).allSatisfy { abs($0 - $1) < 1e-6 }, "\(same)")
     // A span holding pair 1 only: pair 6's reward is gone, pair 1's stays.
-    var half = Matrix(rows: 8, columns: 1)
-    half.storage[1] = 1
-    let placebo = try PolicyComparison.spanRewards(data, b: half)
+    let placebo = try PolicyComparison.spanRewards(data, b: Self.span([1: 1]))
     guard case .pairs(let pairs, _, _, _, _) = data.layout else {
       Issue.record("one-hot data are pairs")
       return
@@ -215,9 +212,7 @@ struct PolicyComparisonTests {
       #expect(abs(placebo[i] - (pair == 1 ? 1 : 0)) < 1e-6, "row \(i), pair \(pair): \(placebo[i])")
     }
     // An orthogonal span: no reward at all.
-    var orthogonal = Matrix(rows: 8, columns: 1)
-    orthogonal.storage[0] = 1
-    #expect(try PolicyComparison.spanRewards(data, b: orthogonal).allSatisfy { abs($0) < 1e-6 })
+    #expect(try PolicyComparison.spanRewards(data, b: Self.span([0: 1])).allSatisfy { abs($0) < 1e-6 })
   }
 
   @Test("The placebo route: scratch when frozen is significantly worse beyond the placebo and most of the difference remains")
