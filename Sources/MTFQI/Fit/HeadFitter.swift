@@ -699,21 +699,11 @@ public enum HeadFitter {
       let frozenFull = crossFit.frozenFull[frozenBest],
       let scratchFull = crossFit.scratchFull[scratchBest]
     {
-      var placebo = subset
-      let order = PolicyComparison.layoutOrder(Array(0..<subset.count), task: subset, map: map)
-      for (position, reward) in try PolicyComparison.spanRewards(whole, b: b).enumerated() {
-        placebo.rewards[order[position]] = reward
-      }
-      let placeboFit = try crossFittedValues(
-        placebo, folds: folds, representation: representation, bases: bases, settings: settings,
-        frozenRidges: [frozenRidges[frozenBest]], scratchRidges: [scratchRidges[scratchBest]])
-      if let placeboFrozen = placeboFit.frozenFull[0], let placeboScratch = placeboFit.scratchFull[0] {
-        var excess: [Double] = []
-        for i in frozenFull.indices {
-          excess.append((frozenFull[i] - scratchFull[i]) - (placeboFrozen[i] - placeboScratch[i]))
-        }
-        excessPaired = PolicyComparison.Paired(excess, units: crossFit.units)
-      }
+      excessPaired = try placeboExcess(
+        subset, whole: whole, folds: folds, representation: representation, bases: bases,
+        settings: settings, frozenRidge: frozenRidges[frozenBest],
+        scratchRidge: scratchRidges[scratchBest],
+        difference: zip(frozenFull, scratchFull).map { $0 - $1 }, units: crossFit.units)
     }
     let (recommended, reason) = decide(
       vanish: frozenFeaturesVanish, rewardSpan: rewardSpan, full: fullPaired, held: heldPaired,
@@ -736,6 +726,30 @@ public enum HeadFitter {
     comparison.rewardSpanPValue = rewardSpan?.pValue ?? .nan
     comparison.reason = reason
     return comparison
+  }
+
+  /// `PolicyComparison` point 6: the all-rows `difference` (frozen - scratch at every evaluated
+  /// row, in `crossFittedValues` order) minus the same difference on the placebo task (the
+  /// task's rewards replaced by their projection on the frozen span, `spanRewards`), both
+  /// methods fitted at the chosen ridges on the same folds; nil when a placebo fit diverged.
+  static func placeboExcess(
+    _ task: TaskTransitions, whole: RegressionData, folds: [[Int]],
+    representation: ExportedRepresentation, bases: [Matrix], settings: Settings,
+    frozenRidge: Double, scratchRidge: Double, difference: [Double], units: [Int64]
+  ) throws(FQIError) -> PolicyComparison.Paired? {
+    var placebo = task
+    let order = PolicyComparison.layoutOrder(
+      Array(0..<task.count), task: task, map: representation.featureMap)
+    for (position, reward) in try PolicyComparison.spanRewards(whole, b: bases[0]).enumerated() {
+      placebo.rewards[order[position]] = reward
+    }
+    let fit = try crossFittedValues(
+      placebo, folds: folds, representation: representation, bases: bases, settings: settings,
+      frozenRidges: [frozenRidge], scratchRidges: [scratchRidge])
+    guard let frozen = fit.frozenFull[0], let scratch = fit.scratchFull[0] else { return nil }
+    var excess: [Double] = []
+    for i in difference.indices { excess.append(difference[i] - (frozen[i] - scratch[i])) }
+    return PolicyComparison.Paired(excess, units: units)
   }
 
   /// The decision rule of `compare`, with the reason in words.
