@@ -201,8 +201,8 @@ struct LSTDQEvaluation: Sendable {
           data: data, block: phi[a], rows: ranges[a], phiNext: phiNext, m: m,
           selected: byNext[next])
         subtract(product, next: next)
-        if remainder != nil {
-          for index in product.storage.indices { remainder!.storage[index] -= product.storage[index] }
+        remainder?.storage.withUnsafeMutableBufferPointer { total in
+          for index in total.indices { total[index] -= product.storage[index] }
         }
       }
       if let remainder, skipped >= 0 { subtract(remainder, next: skipped) }

@@ -207,22 +207,15 @@ enum PolicyComparison {
   /// every reward vector).
   static func rewardSpan(_ problem: RegressionData, b: Matrix) throws(FQIError) -> RewardSpan? {
     let k = b.columns
-    var sums = problem.rewards
     let p: Int
     switch problem.layout {
-    case .pairs(let pairs, _, let features, let states, let actions):
-      sums = [Double](repeating: 0, count: states * actions)
-      var seen = Set<Int32>()
-      for (i, pair) in pairs.enumerated() {
-        sums[Int(pair)] += problem.rewards[i]
-        seen.insert(pair)
-      }
-      p = min(seen.count, features.dimension)
+    case .pairs(let pairs, _, let features, _, _):
+      p = min(Set(pairs).count, features.dimension)
     case .blocks(let phi, _, _, let m):
       p = phi.reduce(0) { $0 + min($1.rows, m) }
     }
     guard p > k, problem.rewards.contains(where: { $0 != 0 }) else { return nil }
-    let theta = try rewardFit(problem, sums: sums)
+    let theta = try rewardFit(problem)
     let captured = try HeadFitter.spanCaptured(theta, problem: problem, b: b)
     let a = Double(k) / 2
     let bShape = Double(p - k) / 2
@@ -231,11 +224,11 @@ enum PolicyComparison {
       pValue: 1 - regularizedIncompleteBeta(captured, a, bShape))
   }
 
-  /// theta_r, the (nearly unregularised) least-squares fit of the rewards on psi: `sums` are
-  /// the per-pair reward sums for `.pairs`, the rewards themselves for `.blocks`.
-  static func rewardFit(_ problem: RegressionData, sums: [Double]) throws(FQIError) -> [Double] {
+  /// theta_r, the (nearly unregularised) least-squares fit of the rewards on psi (the targets
+  /// of a step without bootstrapping, as for `LSTDQEvaluation.pooled`'s reward model).
+  static func rewardFit(_ problem: RegressionData) throws(FQIError) -> [Double] {
     do {
-      let cross = try problem.crossMoment(sums)
+      let cross = try RegressionData.targetStatistics([problem], nextThetas: [nil])[0].cross
       return try problem.gram.ridgeSolve(
         cross, ridge: 1e-9 * max(problem.gram.meanDiagonal, Double.leastNormalMagnitude))
     } catch {
@@ -247,12 +240,7 @@ enum PolicyComparison {
   /// the G-projection on the frozen span of the reward fit theta_r. A task with these rewards
   /// is the new task with its reward moved into the frozen span, on the same rows.
   static func spanRewards(_ problem: RegressionData, b: Matrix) throws(FQIError) -> [Double] {
-    var sums = problem.rewards
-    if case .pairs(let pairs, _, _, let states, let actions) = problem.layout {
-      sums = [Double](repeating: 0, count: states * actions)
-      for (i, pair) in pairs.enumerated() { sums[Int(pair)] += problem.rewards[i] }
-    }
-    let projected = try HeadFitter.spanProjection(rewardFit(problem, sums: sums), problem: problem, b: b)
+    let projected = try HeadFitter.spanProjection(rewardFit(problem), problem: problem, b: b)
     do {
       return try problem.fittedValues(projected)
     } catch {
