@@ -328,7 +328,8 @@ def check_family(name, args):
                 text += f"- {what}: max abs difference {results[key]:.2e}\n"
         (run_dir / "judge.md").write_text(text)
         report["judge"] = dict(summary=results["summary"], table=text, held_out=[
-            {k: r.get(k) for k in ("task", "span", "better_in_env", "recommended", "recommendation_agrees", "non_default_flags")}
+            {k: r.get(k) for k in ("task", "span", "better_in_env", "recommended", "recommendation_agrees", "non_default_flags",
+                                   "evidence", "recommendation_basis", "informative_episodes", "episodes")}
             for r in results["rows"] if r["held_out"]])
     return finish(report, runner, run_dir)
 
@@ -484,8 +485,19 @@ def acceptance(reports):
             line(False, f"{family} {h['task']} ({h['span']} span): better in the env: {h['better_in_env']}; no recommendation recorded")
         else:
             nd = h.get("non_default_flags")
+            evidence = (f" [evidence {h['evidence']}: {h.get('informative_episodes')} of {h.get('episodes')} episodes; "
+                        f"by {str(h.get('recommendation_basis', '?')).replace('_', ' ')}]" if h.get("evidence") else "")
             line(h.get("recommendation_agrees") and not nd, f"{family} {h['task']} ({h['span']} span): recommended {h['recommended']}, "
-                 f"better in the env: {h['better_in_env']}" + (f" (NON-DEFAULT fit: {nd})" if nd else ""))
+                 f"better in the env: {h['better_in_env']}" + (f" (NON-DEFAULT fit: {nd})" if nd else "") + evidence)
+    # The recommendation's agreement, split by the evidence mtfqi-fit says the call rests on.
+    calls = [h for _, h in held if h.get("recommended") is not None and h.get("better_in_env") is not None]
+    if calls:
+        def tally(group):
+            return f"{sum(bool(h.get('recommendation_agrees')) for h in group)} of {len(group)}"
+        adequate = [h for h in calls if h.get("evidence") == "adequate"]
+        weak = [h for h in calls if h.get("evidence") == "weak"]
+        lines.append(f"- recommendations agreeing with the environment: {tally(calls)}; where mtfqi-fit rates the evidence "
+                     f"adequate {tally(adequate)}, where it warns that the evidence is weak {tally(weak)}")
     return "## Acceptance checks (issue 13)\n\n" + "\n".join(lines) + "\n"
 
 

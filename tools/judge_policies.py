@@ -158,7 +158,9 @@ def policies_from_head(path):
         if "scratch/theta" in f:
             theta = f["scratch/theta"][:]
             methods["scratch"] = LinearQ(psi, theta if theta.ndim == 1 else theta[0])
-        extra = {k: plain(v) for k, v in f.attrs.items() if k in ("recommended", "scratch_failure", "head_ridge", "rank")}
+        extra = {k: plain(v) for k, v in f.attrs.items() if k in ("recommended", "scratch_failure", "head_ridge", "rank",
+                                                                  "evidence", "recommendation_basis", "informative_episodes",
+                                                                  "episodes")}
         if "recommended" in extra:
             extra["recommended"] = str(extra["recommended"]).strip().lower()
         if "holdout" in f:
@@ -403,6 +405,8 @@ def table(results):
             rec = r.get("recommended", "(none recorded)")
             lines.append(f"| {label} | better in env: **{r['better_in_env']}**; recommended: {rec}"
                          + (f" ({'agrees' if r['recommendation_agrees'] else 'DISAGREES'})" if "recommendation_agrees" in r else "")
+                         + (f"; evidence {r['evidence']} ({r.get('informative_episodes')} of {r.get('episodes')} episodes), "
+                            f"by {str(r.get('recommendation_basis', '?')).replace('_', ' ')}" if "evidence" in r else "")
                          + " |" + " |" * (head.count("|") - 3))
     lines.append("")
     for method, s in results["summary"].items():

@@ -29,7 +29,10 @@ struct Fit: StageCommand {
       worse beyond a placebo, the same comparison with the task's reward moved into the frozen \
       span, by most of the difference), or when the frozen head failed to fit the task \
       (final Bellman residual above twice the rewards' RMS, the residual of Q = 0, while scratch's \
-      is not); otherwise frozen, the simpler model. The share \
+      is not); otherwise frozen, the simpler model. The rule that decided is recorded \
+      (recommendation_basis), and so is the evidence: when fewer than 5 of the task's episodes \
+      show a reward other than its most common one or reach a terminal state, the call is marked \
+      weak and a warning on stderr says so. The share \
       of the scratch Q the frozen span captures is recorded too. \
       One fit failing never loses the other. --truth adds the oracle: the same \
       frozen-head FQI on the true features phi* of a synthetic truth file. --holdout F fits on a \
@@ -147,6 +150,9 @@ struct Fit: StageCommand {
     // A solver failure names the data that led there.
     let summary = try reporting.runShowingProgress(solverContext: "\(store) on \(representation)") {
       progress throws(FQIError) in try HeadFitter.run(request, progress: progress)
+    }
+    if let warning = summary.comparison?.evidenceWarning {
+      FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
     }
     try reporting.printSummary(summary, text: summary.report)
   }

@@ -109,6 +109,9 @@ public struct FitSummary: Sendable, Codable {
         "  the frozen span captures \(String(format: "%.1f", 100 * comparison.spanCaptured))% of the scratch Q (G-weighted)"
       )
       lines.append("  recommended: \(comparison.recommended) (\(comparison.reason))")
+      lines.append(
+        "  evidence: \(comparison.evidence) (\(comparison.informativeEpisodes) of \(comparison.episodes) episodes show a reward other than the most common one or reach a terminal state; decided by \(comparison.basis.replacingOccurrences(of: "_", with: " ")))"
+      )
     }
     if let holdout {
       var line =
@@ -157,9 +160,27 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
   public var rewardSpanPValue = Double.nan
   /// Why `recommended` is what it is, in words.
   public var reason = ""
+  /// The rule that decided (`PolicyComparison.Basis` raw value).
+  public var basis = ""
+  /// The fitted rows' episodes, and those that say anything about values
+  /// (`PolicyComparison.evidence`).
+  public var episodes = 0
+  public var informativeEpisodes = 0
+  /// "weak" when fewer episodes are informative than there are cross-fitting folds, else
+  /// "adequate" (`PolicyComparison` point 7).
+  public var evidence: String {
+    informativeEpisodes < PolicyComparison.foldCount ? "weak" : "adequate"
+  }
+  /// The warning a weak call gets (nil otherwise).
+  public var evidenceWarning: String? {
+    guard evidence == "weak" else { return nil }
+    return
+      "the frozen-vs-scratch call (\(recommended), by \(basis.replacingOccurrences(of: "_", with: " "))) rests on weak evidence: \(informativeEpisodes) of the task's \(episodes) episodes show a reward other than its most common value or reach a terminal state, fewer than the \(PolicyComparison.foldCount) cross-fitting folds; more logged episodes of the task would settle it"
+  }
 
   enum CodingKeys: String, CodingKey {
-    case recommended, candidates, folds, reason
+    case recommended, candidates, folds, reason, basis, episodes, evidence
+    case informativeEpisodes = "informative_episodes"
     case valueDifference = "value_difference"
     case differenceStandardError = "difference_standard_error"
     case heldOutValueDifference = "held_out_value_difference"
@@ -204,6 +225,10 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
     try c.encodeIfPresent(finite(rewardChance), forKey: .rewardChance)
     try c.encodeIfPresent(finite(rewardSpanPValue), forKey: .rewardSpanPValue)
     try c.encode(reason, forKey: .reason)
+    try c.encode(basis, forKey: .basis)
+    try c.encode(evidence, forKey: .evidence)
+    try c.encode(episodes, forKey: .episodes)
+    try c.encode(informativeEpisodes, forKey: .informativeEpisodes)
   }
 
   public init(
@@ -248,6 +273,9 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
     rewardChance = try c.decodeIfPresent(Double.self, forKey: .rewardChance) ?? .nan
     rewardSpanPValue = try c.decodeIfPresent(Double.self, forKey: .rewardSpanPValue) ?? .nan
     reason = try c.decodeIfPresent(String.self, forKey: .reason) ?? ""
+    basis = try c.decodeIfPresent(String.self, forKey: .basis) ?? ""
+    episodes = try c.decodeIfPresent(Int.self, forKey: .episodes) ?? 0
+    informativeEpisodes = try c.decodeIfPresent(Int.self, forKey: .informativeEpisodes) ?? 0
   }
 }
 
@@ -470,6 +498,7 @@ public enum HeadFitter {
       guard case .diverged = error else { throw error }
       comparison?.frozenFailure = error.description
       comparison?.recommended = "scratch"
+      comparison?.basis = PolicyComparison.Basis.frozenFailed.rawValue
       comparison?.reason = "the frozen head diverged on all the fitted rows"
     }
     var scratch: TrainedHead.Baseline?
@@ -490,6 +519,7 @@ public enum HeadFitter {
           detail: "both fits failed", suggestion: scratchFailure ?? "")
       }
       comparison?.recommended = "frozen"
+      comparison?.basis = PolicyComparison.Basis.scratchFailed.rawValue
       comparison?.reason = "the scratch baseline diverged on all the fitted rows"
     }
     if let theta = scratch?.vectors.first, var current = comparison {
@@ -506,6 +536,7 @@ public enum HeadFitter {
         frozenResidual: frozenResidual, scratchResidual: scratchResidual, rewardRMS: rewardRMS)
       {
         current.recommended = "scratch"
+        current.basis = PolicyComparison.Basis.frozenFitFailed.rawValue
         current.reason =
           "the frozen head did not fit the task: its final Bellman residual \(NumberText.fourDigits(frozenResidual)) is more than \(NumberText.fourDigits(PolicyComparison.failedFitFactor)) times that of Q = 0 (the rewards' RMS, \(NumberText.fourDigits(rewardRMS))), scratch's is \(NumberText.fourDigits(scratchResidual)); the value estimates did not decide (\(current.reason))"
         comparison = current
@@ -705,7 +736,7 @@ public enum HeadFitter {
         scratchRidge: scratchRidges[scratchBest],
         difference: zip(frozenFull, scratchFull).map { $0 - $1 }, units: crossFit.units)
     }
-    let (recommended, reason) = decide(
+    let (recommended, basis, reason) = decide(
       vanish: frozenFeaturesVanish, rewardSpan: rewardSpan, full: fullPaired, held: heldPaired,
       excess: excessPaired, frozenFitted: frozenValues != nil, scratchFitted: scratchValues != nil)
     var comparison = FrozenScratchComparison(
@@ -725,6 +756,10 @@ public enum HeadFitter {
     comparison.rewardChance = rewardSpan?.chance ?? .nan
     comparison.rewardSpanPValue = rewardSpan?.pValue ?? .nan
     comparison.reason = reason
+    comparison.basis = basis.rawValue
+    let evidence = PolicyComparison.evidence(subset)
+    comparison.episodes = evidence.episodes
+    comparison.informativeEpisodes = evidence.informativeEpisodes
     return comparison
   }
 
@@ -752,40 +787,40 @@ public enum HeadFitter {
     return PolicyComparison.Paired(excess, units: units)
   }
 
-  /// The decision rule of `compare`, with the reason in words.
+  /// The decision rule of `compare`, with the rule that decided and the reason in words.
   static func decide(
     vanish: Bool, rewardSpan: PolicyComparison.RewardSpan?, full: PolicyComparison.Paired?,
     held: PolicyComparison.Paired?, excess: PolicyComparison.Paired? = nil, frozenFitted: Bool,
     scratchFitted: Bool
-  ) -> (String, String) {
+  ) -> (String, PolicyComparison.Basis, String) {
     if vanish {
-      return ("scratch", "the frozen features are zero on every row of the task")
+      return ("scratch", .featuresVanish, "the frozen features are zero on every row of the task")
     }
     if let rewardSpan, rewardSpan.outsideSpan {
       return (
-        "scratch",
+        "scratch", .rewardSpan,
         "the frozen span holds \(NumberText.fourDigits(rewardSpan.captured)) of the task's rewards, no more than a random subspace of its dimension would (\(NumberText.fourDigits(rewardSpan.chance)), p = \(NumberText.fourDigits(rewardSpan.pValue)))"
       )
     }
-    guard frozenFitted else { return ("scratch", "no frozen head could be fitted") }
+    guard frozenFitted else { return ("scratch", .frozenFailed, "no frozen head could be fitted") }
     guard scratchFitted, let full, let held else {
-      return ("frozen", "no scratch fit could be evaluated")
+      return ("frozen", .scratchFailed, "no scratch fit could be evaluated")
     }
     let difference =
       "frozen - scratch = \(NumberText.fourDigits(full.mean)) +- \(NumberText.fourDigits(full.standardError)) on the task's data, \(NumberText.fourDigits(held.mean)) +- \(NumberText.fourDigits(held.standardError)) held out (SE over \(full.units) episodes)"
     if full.frozenSignificantlyWorse && held.frozenWorseConfirmed {
-      return ("scratch", "frozen is significantly worse: \(difference)")
+      return ("scratch", .valueEstimates, "frozen is significantly worse: \(difference)")
     }
     if full.frozenSignificantlyWorse, let excess, excess.frozenSignificantlyWorse,
       excess.mean < PolicyComparison.placeboShare * full.mean
     {
       return (
-        "scratch",
+        "scratch", .placebo,
         "frozen is significantly worse on the task's data, and most of that remains when the reward is moved into the frozen span (\(NumberText.fourDigits(excess.mean)) +- \(NumberText.fourDigits(excess.standardError)) beyond that placebo): \(difference)"
       )
     }
     return (
-      "frozen",
+      "frozen", .noSignificantDifference,
       "frozen is not significantly worse, or the held-out estimate does not confirm it: \(difference)"
     )
   }

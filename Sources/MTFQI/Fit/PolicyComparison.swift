@@ -50,6 +50,14 @@ import Foundation
 ///    of the all-rows difference (most of it is not the bias). On MountainCar's data-poor task
 ///    inside the span the placebo reproduced 78% of the all-rows difference (-2.35; excess
 ///    -0.52 +- 0.17), and frozen was the better policy.
+/// 7. **How much the call rests on** (`Evidence`): the rule that decided (`Basis`) and the
+///    number of the task's episodes that say anything about values, those whose reward leaves
+///    the task's most common value on some row or that reach a terminal state. Below
+///    `foldCount` of them some cross-fitting fold holds none, every estimate and test above
+///    rests on a handful of transitions, and the call is marked weak (head.h5 `evidence`, a
+///    warning on stderr). On the gymnasium families (tools/GYM_RESULTS.md) every miss of the
+///    recommendation so far was such a call: four-rooms tasks of 200 rows whose reward shows in
+///    one to three episodes.
 enum PolicyComparison {
   static let crossFitStream = "fit/crossfit"
   static let foldCount = 5
@@ -64,6 +72,51 @@ enum PolicyComparison {
   /// A frozen head whose final Bellman residual exceeds this many times that of Q = 0 (the
   /// RMS of the rewards on the fitted rows) has not fitted the task (`frozenFitFailed`).
   static let failedFitFactor = 2.0
+
+  /// The rule that made the call (head.h5 `recommendation_basis`, `--json` `basis`).
+  enum Basis: String, Sendable {
+    /// The frozen features are zero on every row of the task.
+    case featuresVanish = "features_vanish"
+    /// The reward span test: the frozen span holds no more of the reward than chance.
+    case rewardSpan = "reward_span"
+    /// No frozen head could be fitted (every candidate ridge diverged), or the final one diverged.
+    case frozenFailed = "frozen_failed"
+    /// No scratch fit could be evaluated, or the final one diverged.
+    case scratchFailed = "scratch_failed"
+    /// Frozen significantly worse on all rows, confirmed held out.
+    case valueEstimates = "value_estimates"
+    /// Frozen significantly worse beyond the placebo (point 6).
+    case placebo
+    /// The frozen head's final Bellman residual (point 5).
+    case frozenFitFailed = "frozen_fit_failed"
+    /// No estimate showed frozen worse: the simpler model.
+    case noSignificantDifference = "no_significant_difference"
+  }
+
+  /// Episodes that say something about values (point 7).
+  struct Evidence: Sendable, Equatable {
+    var informativeEpisodes: Int
+    var episodes: Int
+    /// Fewer informative episodes than cross-fitting folds.
+    var weak: Bool { informativeEpisodes < PolicyComparison.foldCount }
+  }
+
+  /// Point 7 on `task` (the fitted rows): an episode is informative when one of its rows has a
+  /// reward other than the task's most common reward (the smallest such value on a tie) or a
+  /// termination. Rows without episode ids count one episode each.
+  static func evidence(_ task: TaskTransitions) -> Evidence {
+    var counts: [Double: Int] = [:]
+    for r in task.rewards { counts[r, default: 0] += 1 }
+    let common = counts.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key
+    var all = Set<Int64>()
+    var informative = Set<Int64>()
+    for row in 0..<task.count {
+      let episode = row < task.episodes.count ? task.episodes[row] : Int64(-1 - row)
+      all.insert(episode)
+      if task.rewards[row] != common || task.terminations[row] != 0 { informative.insert(episode) }
+    }
+    return Evidence(informativeEpisodes: informative.count, episodes: all.count)
+  }
 
   /// Whether the frozen head failed to fit the task while scratch did: its final RMS Bellman
   /// residual on the fitted rows is more than `failedFitFactor` times that of the zero

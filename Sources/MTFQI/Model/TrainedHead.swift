@@ -103,6 +103,10 @@ public struct TrainedHead: Sendable {
       try root.setAttribute("scratch_ridge_chosen", comparison.scratchRidge)
       if let failure = comparison.frozenFailure { try root.setAttribute("frozen_failure", failure) }
       try root.setAttribute("recommendation_reason", comparison.reason)
+      try root.setAttribute("recommendation_basis", comparison.basis)
+      try root.setAttribute("evidence", comparison.evidence)
+      try root.setAttribute("episodes", Int64(comparison.episodes))
+      try root.setAttribute("informative_episodes", Int64(comparison.informativeEpisodes))
       try root.setAttribute("value_difference", comparison.valueDifference)
       try root.setAttribute("difference_standard_error", comparison.differenceStandardError)
       try root.setAttribute("held_out_value_difference", comparison.heldOutValueDifference)

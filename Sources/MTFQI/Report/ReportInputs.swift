@@ -43,6 +43,8 @@ struct ReportInputs {
     var head: TrainedHead
     /// Root attribute `recommended` ("frozen" or "scratch"), when written.
     var recommended: String?
+    /// Root attribute `evidence` ("weak" or "adequate"), when written.
+    var evidence: String?
     /// Root attributes beyond schemas/head.md's (estimated values, span diagnostics), as text.
     var extraFacts: [(String, String)]
   }
@@ -85,6 +87,7 @@ struct ReportInputs {
         inputs.heads.append(
           HeadData(
             path: path, head: head, recommended: OptionalFields.stringAttribute(path, object: "/", "recommended"),
+            evidence: OptionalFields.stringAttribute(path, object: "/", "evidence"),
             extraFacts: OptionalFields.unknownAttributes(path, object: "/", known: knownHeadAttributes)))
       } catch {
         throw .invalidInput(error.description)
@@ -162,7 +165,7 @@ struct ReportInputs {
     "step_data", "head_ridge", "ridge", "ridge_convention", "divergence_factor", "rank", "feature_dim",
     "representation", "default_step", "store_path", "store_sha256", "representation_path",
     "representation_sha256", "model_path", "model_sha256", "n_transitions", "n_fitted", "feature_sha256",
-    "seed", "scratch_failure", "seconds", "recommended",
+    "seed", "scratch_failure", "seconds", "recommended", "evidence",
   ]
 
   static func readModel(_ path: String) throws(MTFQIError) -> ModelData {

@@ -25,7 +25,9 @@ enum ReportReuse {
     for data in inputs.heads {
       let task = data.head.task
       if let recommended = data.recommended {
-        calls.append(Call(task: task, choice: recommended, basis: "the head's recommendation (mtfqi-fit)"))
+        let evidence = data.evidence.map { ", evidence \($0)" } ?? ""
+        calls.append(
+          Call(task: task, choice: recommended, basis: "the head's recommendation (mtfqi-fit\(evidence))"))
       } else if let errors = truthErrors[task] {
         calls.append(
           Call(

@@ -78,15 +78,70 @@ struct PolicyComparisonTests {
     // Not significant on all rows, or the held-out estimate points the other way: frozen.
     #expect(decide((-0.1, 0.1), (-5, 1)) == "frozen")
     #expect(decide((-2.351, 0.279), (14.29, 5.67)) == "frozen")
+    // The rule that decided is named.
+    func basis(_ full: (Double, Double), _ held: (Double, Double)) -> PolicyComparison.Basis {
+      HeadFitter.decide(
+        vanish: false, rewardSpan: nil,
+        full: Self.paired(mean: full.0, standardError: full.1),
+        held: Self.paired(mean: held.0, standardError: held.1), frozenFitted: true,
+        scratchFitted: true
+      ).1
+    }
+    #expect(basis((-20.6, 2.178), (-0.5356, 0.5057)) == .valueEstimates)
+    #expect(basis((-0.1, 0.1), (-5, 1)) == .noSignificantDifference)
+    let outside = HeadFitter.decide(
+      vanish: false,
+      rewardSpan: PolicyComparison.RewardSpan(captured: 0.033, chance: 0.059, pValue: 0.82),
+      full: nil, held: nil, frozenFitted: true, scratchFitted: true)
+    #expect(outside.0 == "scratch" && outside.1 == .rewardSpan)
     // The earlier rules still come first.
     let vanished = HeadFitter.decide(
       vanish: true, rewardSpan: nil, full: nil, held: nil, frozenFitted: true,
       scratchFitted: true)
-    #expect(vanished.0 == "scratch")
+    #expect(vanished.0 == "scratch" && vanished.1 == .featuresVanish)
     let noScratch = HeadFitter.decide(
       vanish: false, rewardSpan: nil, full: nil, held: nil, frozenFitted: true,
       scratchFitted: false)
     #expect(noScratch.0 == "frozen")
+  }
+
+  @Test("Evidence: episodes whose reward leaves its most common value or that terminate, against the folds")
+  func evidence() {
+    // Seven episodes of three rows: reward 0 is the most common; episode 11 pays 1 once,
+    // episode 12 terminates without reward, episode 13 pays -0.5; the rest are all 0.
+    let episodes: [Int64] = (10..<17).flatMap { Array(repeating: Int64($0), count: 3) }
+    var rewards = [Double](repeating: 0, count: 21)
+    var terminations = [UInt8](repeating: 0, count: 21)
+    rewards[4] = 1
+    terminations[8] = 1
+    rewards[9] = -0.5
+    func task(_ rewards: [Double], _ terminations: [UInt8], episodes: [Int64]) -> TaskTransitions {
+      let n = rewards.count
+      return TaskTransitions(
+        name: "t", observationSpace: .discrete(n: 2, start: 0),
+        actionSpace: .discrete(n: 2, start: 0), observations: Array(repeating: 0, count: n),
+        nextObservations: Array(repeating: 0, count: n), actions: Array(repeating: 0, count: n),
+        rewards: rewards, terminations: terminations, steps: Array(repeating: 0, count: n),
+        episodes: episodes)
+    }
+    let weak = PolicyComparison.evidence(task(rewards, terminations, episodes: episodes))
+    #expect(weak == PolicyComparison.Evidence(informativeEpisodes: 3, episodes: 7))
+    #expect(weak.weak)
+    // Two more paying episodes make five, as many as the folds: adequate.
+    rewards[13] = 1
+    rewards[20] = 2
+    let adequate = PolicyComparison.evidence(task(rewards, terminations, episodes: episodes))
+    #expect(adequate == PolicyComparison.Evidence(informativeEpisodes: 5, episodes: 7))
+    #expect(!adequate.weak)
+    // A step cost on every row (the most common reward, -1) says nothing by itself; without
+    // episode ids every row is its own episode.
+    let costs = [Double](repeating: -1, count: 6) + [-100]
+    let cliff = PolicyComparison.evidence(
+      task(costs, [0, 0, 0, 0, 0, 1, 0], episodes: []))
+    #expect(cliff == PolicyComparison.Evidence(informativeEpisodes: 2, episodes: 7))
+    // A tie between the most common rewards takes the smaller as the common one.
+    let tie = PolicyComparison.evidence(task([0, 0, 1, 1], [0, 0, 0, 0], episodes: [1, 2, 3, 4]))
+    #expect(tie == PolicyComparison.Evidence(informativeEpisodes: 2, episodes: 4))
   }
 
   @Test("A failed frozen fit: Bellman residual above twice the rewards' RMS while scratch's is not")

@@ -186,6 +186,66 @@ struct ReuseCommandTests {
   }
 
   @Test(
+    "A call that rests on few rewarded episodes says so (head.h5, --json, a warning on stderr); enough of them: adequate, no warning"
+  )
+  func weakEvidence() throws {
+    let pipeline = try ReuseFixtures.small.get()
+    let directory = try ReuseFixtures.scratch("evidence")
+    // Twelve episodes of six steps; reward 1 on one row of each of the first `paying`
+    // episodes, 0 everywhere else; no terminal state.
+    func store(paying: Int) throws -> String {
+      var text = "task,episode,step,obs,action,reward,next_obs,terminated,truncated\n"
+      for episode in 0..<12 {
+        for step in 0..<6 {
+          let state = (episode * 7 + step * 3) % 20
+          let next = (state + 1 + episode % 3) % 20
+          let reward = episode < paying && step == 2 ? 1.0 : 0.0
+          text +=
+            "sparse,\(episode),\(step),\(state),\((episode + step) % 3),\(reward),\(next),0,\(step == 5 ? 1 : 0)\n"
+        }
+      }
+      let log = directory + "/sparse\(paying).csv"
+      try text.write(toFile: log, atomically: true, encoding: .utf8)
+      let path = directory + "/sparse\(paying).h5"
+      _ = try Ingester.run(
+        Fixtures.options(
+          [log], output: path, observationSpace: .discrete(n: 20, start: 0),
+          actionSpace: .discrete(n: 3, start: 0)))
+      return path
+    }
+    let weakHead = directory + "/weak.h5"
+    let weak = try ReuseFixtures.run(
+      "mtfqi-fit", [pipeline.representation, try store(paying: 2), "-o", weakHead, "--json"])
+    #expect(weak.status == 0, "\(weak)")
+    #expect(
+      weak.stderr.hasPrefix("warning: the frozen-vs-scratch call (")
+        && weak.stderr.contains(
+          "rests on weak evidence: 2 of the task's 12 episodes show a reward other than its most common value or reach a terminal state, fewer than the 5 cross-fitting folds"),
+      "\(weak.stderr)")
+    let json = try #require(
+      try JSONSerialization.jsonObject(with: Data(weak.stdout.utf8)) as? [String: Any])
+    let comparison = try #require(json["comparison"] as? [String: Any])
+    #expect(comparison["evidence"] as? String == "weak")
+    #expect(comparison["informative_episodes"] as? Int == 2 && comparison["episodes"] as? Int == 12)
+    let basis = try #require(comparison["basis"] as? String)
+    #expect(
+      ["features_vanish", "reward_span", "frozen_failed", "scratch_failed", "value_estimates",
+       "placebo", "frozen_fit_failed", "no_significant_difference"].contains(basis), "\(basis)")
+    let root = try HDF5File.open(weakHead).group("/")
+    #expect(try root.stringAttribute("evidence") == "weak")
+    #expect(try root.stringAttribute("recommendation_basis") == basis)
+    #expect(try root.integerAttribute("informative_episodes", in: 0...1000) == 2)
+    #expect(try root.integerAttribute("episodes", in: 0...1000) == 12)
+    // Eight paying episodes: adequate, and nothing on stderr.
+    let adequateHead = directory + "/adequate.h5"
+    let adequate = try ReuseFixtures.run(
+      "mtfqi-fit", [pipeline.representation, try store(paying: 8), "-o", adequateHead])
+    #expect(adequate.status == 0 && adequate.stderr.isEmpty, "\(adequate)")
+    #expect(adequate.stdout.contains("  evidence: adequate (8 of 12 episodes"), "\(adequate.stdout)")
+    #expect(try HDF5File.open(adequateHead).group("/").stringAttribute("evidence") == "adequate")
+  }
+
+  @Test(
     "tools/reuse_example.py fits the same head as mtfqi-fit (1e-6 relative)",
     .enabled(if: TrainFixtures.pythonAvailable, "needs python3 with h5py and numpy (make test installs them)"))
   func pythonExample() throws {

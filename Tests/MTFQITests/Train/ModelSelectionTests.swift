@@ -127,6 +127,8 @@ struct ModelSelectionTests {
       representation: representation, bases: [b], settings: settings, headRidge: nil,
       scratchRidge: nil, seed: 0)
     #expect(inside.recommended == "frozen", "\(inside)")
+    #expect(inside.basis == "no_significant_difference", "\(inside.basis)")
+    #expect(inside.evidence == "adequate", "\(inside.informativeEpisodes) of \(inside.episodes)")
     // Outside the span (a goal in the middle, state 2), 600 rows: scratch.
     let outside = try HeadFitter.compare(
       Self.chain(name: "out", rewardState: 2, rows: 600, seed: 3), rows: Array(0..<600),
@@ -134,6 +136,8 @@ struct ModelSelectionTests {
       scratchRidge: nil, seed: 0)
     #expect(outside.recommended == "scratch", "\(outside)")
     #expect(outside.scratchValue > outside.frozenValue)
+    #expect(outside.basis == "reward_span", "\(outside.basis)")
+    #expect(outside.evidence == "adequate", "\(outside.informativeEpisodes) of \(outside.episodes)")
     // The frozen span holds less of the out-of-span task's value function.
     let outTask = Self.chain(name: "out", rewardState: 2, rows: 600, seed: 3)
     let outProblems = [try RegressionData.build([(outTask, nil)], featureMap: map, discount: 0.9)]
