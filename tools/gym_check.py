@@ -494,10 +494,11 @@ def acceptance(reports):
     if calls:
         def tally(group):
             return f"{sum(bool(h.get('recommendation_agrees')) for h in group)} of {len(group)}"
-        adequate = [h for h in calls if h.get("evidence") == "adequate"]
-        weak = [h for h in calls if h.get("evidence") == "weak"]
-        lines.append(f"- recommendations agreeing with the environment: {tally(calls)}; where mtfqi-fit rates the evidence "
-                     f"adequate {tally(adequate)}, where it warns that the evidence is weak {tally(weak)}")
+        labels = sorted({h.get("evidence") or "not recorded" for h in calls})
+        split = ", ".join(f"{label} {tally([h for h in calls if (h.get('evidence') or 'not recorded') == label])}"
+                          for label in labels)
+        lines.append(f"- recommendations agreeing with the environment: {tally(calls)}; by the evidence mtfqi-fit "
+                     f"records: {split}")
     return "## Acceptance checks (issue 13)\n\n" + "\n".join(lines) + "\n"
 
 

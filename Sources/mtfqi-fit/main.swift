@@ -30,9 +30,9 @@ struct Fit: StageCommand {
       span, by most of the difference), or when the frozen head failed to fit the task \
       (final Bellman residual above twice the rewards' RMS, the residual of Q = 0, while scratch's \
       is not); otherwise frozen, the simpler model. The rule that decided is recorded \
-      (recommendation_basis), and so is the evidence: when fewer than 5 of the task's episodes \
-      show a reward other than its most common one or reach a terminal state, the call is marked \
-      weak and a warning on stderr says so. The share \
+      (recommendation_basis), and so is the evidence: significant when the estimated policy \
+      values decided, inconclusive (with a warning on stderr) when they could not tell the two \
+      policies apart and the call rests on the span test, the residual rule or the default. The share \
       of the scratch Q the frozen span captures is recorded too. \
       One fit failing never loses the other. --truth adds the oracle: the same \
       frozen-head FQI on the true features phi* of a synthetic truth file. --holdout F fits on a \

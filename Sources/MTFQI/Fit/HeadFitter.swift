@@ -110,7 +110,7 @@ public struct FitSummary: Sendable, Codable {
       )
       lines.append("  recommended: \(comparison.recommended) (\(comparison.reason))")
       lines.append(
-        "  evidence: \(comparison.evidence) (\(comparison.informativeEpisodes) of \(comparison.episodes) episodes show a reward other than the most common one or reach a terminal state; decided by \(comparison.basis.replacingOccurrences(of: "_", with: " ")))"
+        "  evidence: \(comparison.evidence), decided by \(comparison.basis.replacingOccurrences(of: "_", with: " ")) (\(comparison.informativeEpisodes) of \(comparison.episodes) episodes show a reward other than the most common one or reach a terminal state)"
       )
     }
     if let holdout {
@@ -163,19 +163,25 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
   /// The rule that decided (`PolicyComparison.Basis` raw value).
   public var basis = ""
   /// The fitted rows' episodes, and those that say anything about values
-  /// (`PolicyComparison.evidence`).
+  /// (`PolicyComparison.informativeEpisodes`).
   public var episodes = 0
   public var informativeEpisodes = 0
-  /// "weak" when fewer episodes are informative than there are cross-fitting folds, else
-  /// "adequate" (`PolicyComparison` point 7).
+  /// "significant" (the value estimates decided), "inconclusive" (they could not tell the two
+  /// policies apart) or "forced" (one method could not be used): `PolicyComparison` point 7.
   public var evidence: String {
-    informativeEpisodes < PolicyComparison.foldCount ? "weak" : "adequate"
+    PolicyComparison.Basis(rawValue: basis).map { PolicyComparison.Evidence($0).rawValue } ?? ""
   }
-  /// The warning a weak call gets (nil otherwise).
+  /// The warning an inconclusive call gets (nil otherwise).
   public var evidenceWarning: String? {
-    guard evidence == "weak" else { return nil }
+    guard evidence == PolicyComparison.Evidence.inconclusive.rawValue else { return nil }
+    let rule: String
+    switch PolicyComparison.Basis(rawValue: basis) {
+    case .rewardSpan: rule = "the reward span test"
+    case .frozenFitFailed: rule = "the frozen head's Bellman residual"
+    default: rule = "the default, the simpler frozen model"
+    }
     return
-      "the frozen-vs-scratch call (\(recommended), by \(basis.replacingOccurrences(of: "_", with: " "))) rests on weak evidence: \(informativeEpisodes) of the task's \(episodes) episodes show a reward other than its most common value or reach a terminal state, fewer than the \(PolicyComparison.foldCount) cross-fitting folds; more logged episodes of the task would settle it"
+      "the estimated values cannot tell the frozen and scratch greedy policies apart, so the call (\(recommended)) rests on \(rule): either the two are about equally good or the task's data are too few to say (\(informativeEpisodes) of its \(episodes) episodes show a reward other than the most common one or reach a terminal state)"
   }
 
   enum CodingKeys: String, CodingKey {
@@ -757,9 +763,9 @@ public enum HeadFitter {
     comparison.rewardSpanPValue = rewardSpan?.pValue ?? .nan
     comparison.reason = reason
     comparison.basis = basis.rawValue
-    let evidence = PolicyComparison.evidence(subset)
-    comparison.episodes = evidence.episodes
-    comparison.informativeEpisodes = evidence.informativeEpisodes
+    let counts = PolicyComparison.informativeEpisodes(subset)
+    comparison.episodes = counts.episodes
+    comparison.informativeEpisodes = counts.informative
     return comparison
   }
 

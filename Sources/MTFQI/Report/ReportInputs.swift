@@ -43,7 +43,7 @@ struct ReportInputs {
     var head: TrainedHead
     /// Root attribute `recommended` ("frozen" or "scratch"), when written.
     var recommended: String?
-    /// Root attribute `evidence` ("weak" or "adequate"), when written.
+    /// Root attribute `evidence` ("significant", "inconclusive" or "forced"), when written.
     var evidence: String?
     /// Root attributes beyond schemas/head.md's (estimated values, span diagnostics), as text.
     var extraFacts: [(String, String)]

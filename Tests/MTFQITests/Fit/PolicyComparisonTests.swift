@@ -105,8 +105,8 @@ struct PolicyComparisonTests {
     #expect(noScratch.0 == "frozen")
   }
 
-  @Test("Evidence: episodes whose reward leaves its most common value or that terminate, against the folds")
-  func evidence() {
+  @Test("Informative episodes: a reward other than the most common one, or a terminal state")
+  func informativeEpisodes() {
     // Seven episodes of three rows: reward 0 is the most common; episode 11 pays 1 once,
     // episode 12 terminates without reward, episode 13 pays -0.5; the rest are all 0.
     let episodes: [Int64] = (10..<17).flatMap { Array(repeating: Int64($0), count: 3) }
@@ -124,24 +124,49 @@ struct PolicyComparisonTests {
         rewards: rewards, terminations: terminations, steps: Array(repeating: 0, count: n),
         episodes: episodes)
     }
-    let weak = PolicyComparison.evidence(task(rewards, terminations, episodes: episodes))
-    #expect(weak == PolicyComparison.Evidence(informativeEpisodes: 3, episodes: 7))
-    #expect(weak.weak)
-    // Two more paying episodes make five, as many as the folds: adequate.
+    typealias Counts = PolicyComparison.InformativeEpisodes
+    #expect(
+      PolicyComparison.informativeEpisodes(task(rewards, terminations, episodes: episodes))
+        == Counts(informative: 3, episodes: 7))
     rewards[13] = 1
     rewards[20] = 2
-    let adequate = PolicyComparison.evidence(task(rewards, terminations, episodes: episodes))
-    #expect(adequate == PolicyComparison.Evidence(informativeEpisodes: 5, episodes: 7))
-    #expect(!adequate.weak)
+    #expect(
+      PolicyComparison.informativeEpisodes(task(rewards, terminations, episodes: episodes))
+        == Counts(informative: 5, episodes: 7))
     // A step cost on every row (the most common reward, -1) says nothing by itself; without
     // episode ids every row is its own episode.
     let costs = [Double](repeating: -1, count: 6) + [-100]
-    let cliff = PolicyComparison.evidence(
-      task(costs, [0, 0, 0, 0, 0, 1, 0], episodes: []))
-    #expect(cliff == PolicyComparison.Evidence(informativeEpisodes: 2, episodes: 7))
+    #expect(
+      PolicyComparison.informativeEpisodes(task(costs, [0, 0, 0, 0, 0, 1, 0], episodes: []))
+        == Counts(informative: 2, episodes: 7))
     // A tie between the most common rewards takes the smaller as the common one.
-    let tie = PolicyComparison.evidence(task([0, 0, 1, 1], [0, 0, 0, 0], episodes: [1, 2, 3, 4]))
-    #expect(tie == PolicyComparison.Evidence(informativeEpisodes: 2, episodes: 4))
+    #expect(
+      PolicyComparison.informativeEpisodes(task([0, 0, 1, 1], [0, 0, 0, 0], episodes: [1, 2, 3, 4]))
+        == Counts(informative: 2, episodes: 4))
+  }
+
+  @Test("Evidence follows the rule that decided: significant only when the value estimates did")
+  func evidenceOfBasis() {
+    typealias Basis = PolicyComparison.Basis
+    let expected: [(Basis, PolicyComparison.Evidence)] = [
+      (.featuresVanish, .forced), (.frozenFailed, .forced), (.scratchFailed, .forced),
+      (.valueEstimates, .significant), (.placebo, .significant),
+      (.rewardSpan, .inconclusive), (.frozenFitFailed, .inconclusive),
+      (.noSignificantDifference, .inconclusive),
+    ]
+    for (basis, evidence) in expected { #expect(PolicyComparison.Evidence(basis) == evidence) }
+    var comparison = FrozenScratchComparison(
+      recommended: "frozen", frozenValue: 1, scratchValue: 1, spanCaptured: 1, headRidge: 1,
+      scratchRidge: 1, heldOutRows: 10, candidates: [], frozenFailure: nil)
+    comparison.basis = Basis.noSignificantDifference.rawValue
+    comparison.episodes = 8
+    comparison.informativeEpisodes = 2
+    #expect(comparison.evidence == "inconclusive")
+    #expect(
+      comparison.evidenceWarning
+        == "the estimated values cannot tell the frozen and scratch greedy policies apart, so the call (frozen) rests on the default, the simpler frozen model: either the two are about equally good or the task's data are too few to say (2 of its 8 episodes show a reward other than the most common one or reach a terminal state)")
+    comparison.basis = Basis.placebo.rawValue
+    #expect(comparison.evidence == "significant" && comparison.evidenceWarning == nil)
   }
 
   @Test("A failed frozen fit: Bellman residual above twice the rewards' RMS while scratch's is not")
