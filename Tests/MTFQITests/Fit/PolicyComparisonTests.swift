@@ -60,13 +60,18 @@ struct PolicyComparisonTests {
     let check = Self.paired(mean: -1, standardError: 0.25)
     #expect(check.mean.isApproximatelyEqual(to: -1, relativeTolerance: 1e-14))
     #expect(check.standardError.isApproximatelyEqual(to: 0.25, relativeTolerance: 1e-12))
-    func decide(_ full: (Double, Double), _ held: (Double, Double)) -> String {
+    func call(_ full: (Double, Double), _ held: (Double, Double))
+      -> (String, PolicyComparison.Basis, String)
+    {
       HeadFitter.decide(
         vanish: false, rewardSpan: nil,
         full: Self.paired(mean: full.0, standardError: full.1),
         held: Self.paired(mean: held.0, standardError: held.1), frozenFitted: true,
-        scratchFitted: true
-      ).0
+        scratchFitted: true)
+    }
+    func decide(_ full: (Double, Double), _ held: (Double, Double)) -> String { call(full, held).0 }
+    func basis(_ full: (Double, Double), _ held: (Double, Double)) -> PolicyComparison.Basis {
+      call(full, held).1
     }
     // gym_check --seed 2, four-rooms rich, new task inside the span (frozen was far better in
     // the environment): the held-out difference is noise, so frozen.
@@ -79,14 +84,6 @@ struct PolicyComparisonTests {
     #expect(decide((-0.1, 0.1), (-5, 1)) == "frozen")
     #expect(decide((-2.351, 0.279), (14.29, 5.67)) == "frozen")
     // The rule that decided is named.
-    func basis(_ full: (Double, Double), _ held: (Double, Double)) -> PolicyComparison.Basis {
-      HeadFitter.decide(
-        vanish: false, rewardSpan: nil,
-        full: Self.paired(mean: full.0, standardError: full.1),
-        held: Self.paired(mean: held.0, standardError: held.1), frozenFitted: true,
-        scratchFitted: true
-      ).1
-    }
     #expect(basis((-20.6, 2.178), (-0.5356, 0.5057)) == .valueEstimates)
     #expect(basis((-0.1, 0.1), (-5, 1)) == .noSignificantDifference)
     let outside = HeadFitter.decide(

@@ -209,14 +209,8 @@ struct ReuseCommandTests {
             "sparse,\(episode),\(step),\(state),\((episode + step) % 3),\(reward),\(next),0,\(step == 5 ? 1 : 0)\n"
         }
       }
-      let log = directory + "/sparse\(paying).csv"
-      try text.write(toFile: log, atomically: true, encoding: .utf8)
-      let path = directory + "/sparse\(paying).h5"
-      _ = try Ingester.run(
-        Fixtures.options(
-          [log], output: path, observationSpace: .discrete(n: 20, start: 0),
-          actionSpace: .discrete(n: 3, start: 0)))
-      return path
+      return try Fixtures.ingestCSV(
+        text, directory: directory, name: "sparse\(paying)", states: 20, actions: 3)
     }
     let bases = [
       "reward_span": "inconclusive", "frozen_fit_failed": "inconclusive",

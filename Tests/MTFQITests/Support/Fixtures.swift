@@ -83,6 +83,21 @@ private enum SharedDirectories {
 extension Fixtures {
 
   /// Options to ingest `inputs` into `output`.
+  /// Writes `text` (a CSV log) to DIRECTORY/NAME.csv and ingests it into DIRECTORY/NAME.h5 with
+  /// Discrete(states) observations and Discrete(actions) actions; returns the store's path.
+  static func ingestCSV(_ text: String, directory: String, name: String, states: Int, actions: Int)
+    throws -> String
+  {
+    let csv = directory + "/\(name).csv"
+    try text.write(toFile: csv, atomically: true, encoding: .utf8)
+    let store = directory + "/\(name).h5"
+    _ = try Ingester.run(
+      options(
+        [csv], output: store, observationSpace: .discrete(n: Int64(states), start: 0),
+        actionSpace: .discrete(n: Int64(actions), start: 0)))
+    return store
+  }
+
   static func options(
     _ inputs: [String], output: String, task: String? = nil, observationSpace: Space? = nil,
     actionSpace: Space? = nil, skipInvalid: Bool = false

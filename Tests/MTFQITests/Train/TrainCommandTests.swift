@@ -204,13 +204,8 @@ struct TrainCommandTests {
     for task in ["a", "b"] {
       for i in 0..<10 { text += "\(task),\(i),0,0,0,1,1,0,1\n" }
     }
-    let csv = directory + "/diverge.csv"
-    try text.write(toFile: csv, atomically: true, encoding: .utf8)
-    let store = directory + "/diverge.h5"
-    _ = try Ingester.run(
-      Fixtures.options(
-        [csv], output: store, observationSpace: .discrete(n: 2, start: 0),
-        actionSpace: .discrete(n: 1, start: 0)))
+    let store = try Fixtures.ingestCSV(
+      text, directory: directory, name: "diverge", states: 2, actions: 1)
     let table = directory + "/diverge-features.h5"
     try FeatureMapTests.writeTable(table, [1, 2], states: 2, actions: 1, dim: 1)
     return (store, table)
