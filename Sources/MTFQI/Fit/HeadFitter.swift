@@ -180,8 +180,13 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
     case .frozenFitFailed: rule = "the frozen head's Bellman residual"
     default: rule = "the default, the simpler frozen model"
     }
+    var estimates = ""
+    if valueDifference.isFinite, heldOutValueDifference.isFinite {
+      estimates =
+        " (frozen - scratch = \(NumberText.fourDigits(valueDifference)) +- \(NumberText.fourDigits(differenceStandardError)) on the task's data, \(NumberText.fourDigits(heldOutValueDifference)) +- \(NumberText.fourDigits(heldOutDifferenceStandardError)) held out)"
+    }
     return
-      "the estimated values cannot tell the frozen and scratch greedy policies apart, so the call (\(recommended)) rests on \(rule): either the two are about equally good or the task's data are too few to say (\(informativeEpisodes) of its \(episodes) episodes show a reward other than the most common one or reach a terminal state)"
+      "the estimated values do not settle which greedy policy is better\(estimates), so the call (\(recommended)) rests on \(rule): the two may be about equally good, or the task's data too few to say (\(informativeEpisodes) of its \(episodes) episodes show a reward other than the most common one or reach a terminal state)"
   }
 
   enum CodingKeys: String, CodingKey {
@@ -824,6 +829,11 @@ public enum HeadFitter {
         "scratch", .placebo,
         "frozen is significantly worse on the task's data, and most of that remains when the reward is moved into the frozen span (\(NumberText.fourDigits(excess.mean)) +- \(NumberText.fourDigits(excess.standardError)) beyond that placebo): \(difference)"
       )
+    }
+    if full.frozenSignificantlyBetter || held.frozenSignificantlyBetter,
+      !full.frozenSignificantlyWorse, !held.frozenSignificantlyWorse
+    {
+      return ("frozen", .valueEstimates, "frozen is significantly better: \(difference)")
     }
     return (
       "frozen", .noSignificantDifference,

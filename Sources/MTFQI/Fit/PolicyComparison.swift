@@ -51,10 +51,11 @@ import Foundation
 ///    inside the span the placebo reproduced 78% of the all-rows difference (-2.35; excess
 ///    -0.52 +- 0.17), and frozen was the better policy.
 /// 7. **What the call rests on** (`Basis`, `Evidence`): the rule that decided, and whether the
-///    estimated policy values decided it (`significant`: points 3 and 6), or could not tell the
-///    two greedy policies apart, so that the call rests on the span test, the residual rule or
-///    the default (`inconclusive`, with a warning on stderr), or one method could not be used
-///    at all (`forced`). With it, the task's episodes and those that say anything about values
+///    estimated policy values decided it (`significant`: points 3 and 6, or frozen significantly
+///    better (2 SE) on either model, the all-rows one being biased toward scratch, and
+///    significantly worse on neither), or did not settle it, so that the call rests on the span
+///    test, the residual rule or the default (`inconclusive`, with a warning on stderr), or one
+///    method could not be used at all (`forced`). With it, the task's episodes and those that say anything about values
 ///    (a reward other than the task's most common one, or a terminal state). On the gymnasium
 ///    families (tools/GYM_RESULTS.md, 75 held-out tasks over nine seeds) all 8 significant calls
 ///    agreed with the environment, the inconclusive ones on 59 of 67: there the two policies
@@ -85,7 +86,8 @@ enum PolicyComparison {
     case frozenFailed = "frozen_failed"
     /// No scratch fit could be evaluated, or the final one diverged.
     case scratchFailed = "scratch_failed"
-    /// Frozen significantly worse on all rows, confirmed held out.
+    /// Frozen significantly worse on all rows, confirmed held out; or frozen significantly
+    /// better on either model and significantly worse on neither.
     case valueEstimates = "value_estimates"
     /// Frozen significantly worse beyond the placebo (point 6).
     case placebo
@@ -105,7 +107,7 @@ enum PolicyComparison {
   enum Evidence: String, Sendable {
     /// One method could not be used (no frozen features, a fit that failed).
     case forced
-    /// Frozen significantly worse by the value estimates (points 3 and 6).
+    /// The value estimates decided (points 3 and 6, or frozen significantly better).
     case significant
     /// The value estimates did not separate the policies: span test, residual rule or default.
     case inconclusive
@@ -251,6 +253,11 @@ enum PolicyComparison {
     /// Frozen (the minuend) is significantly worse than scratch.
     var frozenSignificantlyWorse: Bool {
       mean + PolicyComparison.significance * standardError < 0
+    }
+
+    /// Frozen (the minuend) is significantly better than scratch.
+    var frozenSignificantlyBetter: Bool {
+      mean - PolicyComparison.significance * standardError > 0
     }
 
     /// Frozen is worse by more than `confirmation` standard errors: what the unbiased

@@ -83,6 +83,15 @@ struct PolicyComparisonTests {
     // Not significant on all rows, or the held-out estimate points the other way: frozen.
     #expect(decide((-0.1, 0.1), (-5, 1)) == "frozen")
     #expect(decide((-2.351, 0.279), (14.29, 5.67)) == "frozen")
+    // Frozen significantly better on either model and significantly worse on neither: the
+    // estimates decided (gym_check seed 0 CliffWalking inside the span, MountainCar's data-poor
+    // task); significantly better on one and worse on the other (data/synth new00): not.
+    #expect(call((3.614, 1.684), (4.435, 1.800)).0 == "frozen")
+    #expect(call((3.614, 1.684), (4.435, 1.800)).1 == .valueEstimates)
+    #expect(call((-2.351, 0.279), (14.29, 5.67)).1 == .noSignificantDifference)
+    #expect(call((0.5, 1), (14.29, 5.67)).1 == .valueEstimates)
+    #expect(call((0.6153, 0.06341), (-0.1719, 0.07697)).0 == "frozen")
+    #expect(call((0.6153, 0.06341), (-0.1719, 0.07697)).1 == .noSignificantDifference)
     // The rule that decided is named.
     #expect(basis((-20.6, 2.178), (-0.5356, 0.5057)) == .valueEstimates)
     #expect(basis((-0.1, 0.1), (-5, 1)) == .noSignificantDifference)
@@ -161,7 +170,15 @@ struct PolicyComparisonTests {
     #expect(comparison.evidence == "inconclusive")
     #expect(
       comparison.evidenceWarning
-        == "the estimated values cannot tell the frozen and scratch greedy policies apart, so the call (frozen) rests on the default, the simpler frozen model: either the two are about equally good or the task's data are too few to say (2 of its 8 episodes show a reward other than the most common one or reach a terminal state)")
+        == "the estimated values do not settle which greedy policy is better, so the call (frozen) rests on the default, the simpler frozen model: the two may be about equally good, or the task's data too few to say (2 of its 8 episodes show a reward other than the most common one or reach a terminal state)")
+    comparison.valueDifference = -0.0432
+    comparison.differenceStandardError = 0.0317
+    comparison.heldOutValueDifference = 0
+    comparison.heldOutDifferenceStandardError = 0
+    #expect(
+      comparison.evidenceWarning?.hasPrefix(
+        "the estimated values do not settle which greedy policy is better (frozen - scratch = -0.0432 +- 0.0317 on the task's data, 0.0 +- 0.0 held out), so the call (frozen)") == true,
+      "\(comparison.evidenceWarning ?? "")")
     comparison.basis = Basis.placebo.rawValue
     #expect(comparison.evidence == "significant" && comparison.evidenceWarning == nil)
   }
