@@ -24,7 +24,8 @@ struct Fit: StageCommand {
       (LSTD-Q on psi, cross-fitted over 5 folds of episodes). `recommended` (head.h5 root \
       attribute, --json, with its reason) is scratch when the frozen span holds no more of the \
       task's rewards than a random subspace would (p > 0.05), or when frozen is significantly \
-      worse on all the task's rows (2 standard errors, clustered by episode) and the held-out \
+      worse on all the task's rows (2 standard errors clustered by episode, or Student's t 97.5% \
+      quantile with episodes - 1 degrees of freedom when larger) and the held-out \
       estimate confirms it by one standard error (or, where it does not, frozen is significantly \
       worse beyond a placebo, the same comparison with the task's reward moved into the frozen \
       span, by most of the difference), or when the frozen head failed to fit the task \

@@ -657,7 +657,8 @@ public enum HeadFitter {
   ///    of the held-out fold's rows, by LSTD-Q on psi twice: on the held-out fold alone
   ///    (unbiased) and on all the task's rows (support). Each method keeps the ridge with the
   ///    higher held-out mean value. Scratch is recommended only when frozen is significantly
-  ///    worse on all the rows (paired, standard error clustered by episode, 2 SE) AND the
+  ///    worse on all the rows (paired, standard error clustered by episode, c SE with c = max(2,
+  ///    t_0.975(episodes - 1))) AND the
   ///    unbiased held-out difference confirms it by one SE, or, where the held-out difference
   ///    does not, frozen is significantly worse beyond the placebo with the task's reward moved
   ///    into the frozen span and most of the all-rows difference remains (`PolicyComparison`

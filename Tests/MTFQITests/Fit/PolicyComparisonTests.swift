@@ -47,12 +47,42 @@ struct PolicyComparisonTests {
     #expect(!single.frozenSignificantlyWorse)
   }
 
-  /// A paired difference with the given mean and standard error (two units of two rows:
-  /// unit sums +-a about the mean give SE = 2a / 4 = a / 2).
-  static func paired(mean: Double, standardError: Double) -> PolicyComparison.Paired {
-    let a = 2 * standardError
-    return PolicyComparison.Paired(
-      [mean + a, mean, mean - a, mean], units: [1, 1, 2, 2])
+  /// A paired difference with the given mean and standard error over `units` episodes of one
+  /// row each, alternately mean + a and mean - a (the last one the mean when U is odd):
+  /// SE = a / sqrt(U - 1) for even U, a / sqrt(U) for odd U. 200 units by default, where the
+  /// critical value is 2.
+  static func paired(mean: Double, standardError: Double, units: Int = 200)
+    -> PolicyComparison.Paired
+  {
+    let odd = units % 2 == 1
+    let a = standardError * Double(odd ? units : units - 1).squareRoot()
+    let values = (0..<units).map { i in
+      odd && i == units - 1 ? mean : mean + (i % 2 == 0 ? a : -a)
+    }
+    return PolicyComparison.Paired(values, units: (0..<units).map { Int64($0) })
+  }
+
+  @Test("Critical values: Student's t quantiles with episodes - 1 degrees of freedom, at least 2")
+  func criticalValues() {
+    // Tables (t 0.975): 12.706 (1), 2.776 (4), 2.571 (5), 2.228 (10), 2.042 (30), 2.0003
+    // (about 61), 1.984 (100).
+    let table: [(Double, Double)] = [
+      (1, 12.706204736), (4, 2.776445105), (5, 2.570581836), (10, 2.228138852), (30, 2.042272456),
+      (100, 1.983971519),
+    ]
+    for (nu, t) in table {
+      let q = PolicyComparison.studentQuantile(0.975, degreesOfFreedom: nu)
+      #expect(q.isApproximatelyEqual(to: t, relativeTolerance: 1e-8), "nu = \(nu): \(q)")
+    }
+    #expect(PolicyComparison.criticalValue(units: 5) == PolicyComparison.studentQuantile(0.975, degreesOfFreedom: 4))
+    #expect(PolicyComparison.criticalValue(units: 101) == 2)
+    #expect(PolicyComparison.criticalValue(units: 1) == .infinity)
+    // gym_check seed 10, four-rooms continuing inside the span: the placebo excess -0.4279 +-
+    // 0.2061 over 5 episodes is 2.08 SE, below t(4); frozen was the better policy.
+    let excess = Self.paired(mean: -0.4279, standardError: 0.2061, units: 5)
+    #expect(excess.standardError.isApproximatelyEqual(to: 0.2061, relativeTolerance: 1e-12))
+    #expect(!excess.frozenSignificantlyWorse)
+    #expect(Self.paired(mean: -0.4279, standardError: 0.2061).frozenSignificantlyWorse)
   }
 
   @Test("The decision: scratch only when the all-rows estimate is significant and the held-out one confirms it by one SE")
