@@ -100,6 +100,11 @@ public struct FitSummary: Sendable, Codable {
       lines.append(
         "  estimated value of the greedy policy at the states of \(comparison.heldOutRows) rows, cross-fitted over \(comparison.folds) folds of episodes (LSTD-Q on psi): frozen \(NumberText.fourDigits(comparison.frozenValue)) (head ridge \(NumberText.fourDigits(comparison.headRidge))), scratch \(NumberText.fourDigits(comparison.scratchValue)) (ridge \(NumberText.fourDigits(comparison.scratchRidge)))"
       )
+      if comparison.trainingRewardsExplained.isFinite {
+        lines.append(
+          "  the training tasks' reward models explain \(String(format: "%.1f", 100 * comparison.trainingRewardsExplained))% of the task's reward variance; largest residual \(NumberText.fourDigits(comparison.rewardResidualMax)) against a threshold of \(NumberText.fourDigits(comparison.rewardResidualThreshold)): the reward is \(comparison.rewardResidualMax > comparison.rewardResidualThreshold ? "OUTSIDE" : "inside") their span"
+        )
+      }
       if comparison.rewardCaptured.isFinite {
         lines.append(
           "  the frozen span holds \(String(format: "%.1f", 100 * comparison.rewardCaptured))% of the task's rewards (a random subspace of its dimension: \(String(format: "%.1f", 100 * comparison.rewardChance))%, p = \(NumberText.fourDigits(comparison.rewardSpanPValue)))"
@@ -158,6 +163,17 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
   public var rewardCaptured = Double.nan
   public var rewardChance = Double.nan
   public var rewardSpanPValue = Double.nan
+  /// The test on the training tasks' rewards (`RewardBasis.SpanTest`, `PolicyComparison` point
+  /// 4): the share of the task's reward variance their reward models explain, the largest
+  /// residual and the threshold it is held against; NaN when the representation carries no
+  /// reward basis or the rewards are all equal.
+  public var trainingRewardsExplained = Double.nan
+  public var rewardResidualMax = Double.nan
+  public var rewardResidualThreshold = Double.nan
+  /// Which reward span test decided whether the reward is inside the span: "training_rewards",
+  /// "chance" (no reward basis: the frozen span against a random subspace), or "" (neither could
+  /// say anything).
+  public var rewardSpanTest = ""
   /// Why `recommended` is what it is, in words.
   public var reason = ""
   /// The rule that decided (`PolicyComparison.Basis` raw value).
@@ -201,6 +217,10 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
     case rewardCaptured = "reward_captured"
     case rewardChance = "reward_chance"
     case rewardSpanPValue = "reward_span_p_value"
+    case trainingRewardsExplained = "training_rewards_explained"
+    case rewardResidualMax = "reward_residual_max"
+    case rewardResidualThreshold = "reward_residual_threshold"
+    case rewardSpanTest = "reward_span_test"
     case frozenValue = "frozen_estimated_value"
     case scratchValue = "scratch_estimated_value"
     case spanCaptured = "span_captured"
@@ -235,6 +255,10 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
     try c.encodeIfPresent(finite(rewardCaptured), forKey: .rewardCaptured)
     try c.encodeIfPresent(finite(rewardChance), forKey: .rewardChance)
     try c.encodeIfPresent(finite(rewardSpanPValue), forKey: .rewardSpanPValue)
+    try c.encodeIfPresent(finite(trainingRewardsExplained), forKey: .trainingRewardsExplained)
+    try c.encodeIfPresent(finite(rewardResidualMax), forKey: .rewardResidualMax)
+    try c.encodeIfPresent(finite(rewardResidualThreshold), forKey: .rewardResidualThreshold)
+    try c.encode(rewardSpanTest, forKey: .rewardSpanTest)
     try c.encode(reason, forKey: .reason)
     try c.encode(basis, forKey: .basis)
     try c.encode(evidence, forKey: .evidence)
@@ -283,6 +307,12 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
     rewardCaptured = try c.decodeIfPresent(Double.self, forKey: .rewardCaptured) ?? .nan
     rewardChance = try c.decodeIfPresent(Double.self, forKey: .rewardChance) ?? .nan
     rewardSpanPValue = try c.decodeIfPresent(Double.self, forKey: .rewardSpanPValue) ?? .nan
+    trainingRewardsExplained =
+      try c.decodeIfPresent(Double.self, forKey: .trainingRewardsExplained) ?? .nan
+    rewardResidualMax = try c.decodeIfPresent(Double.self, forKey: .rewardResidualMax) ?? .nan
+    rewardResidualThreshold =
+      try c.decodeIfPresent(Double.self, forKey: .rewardResidualThreshold) ?? .nan
+    rewardSpanTest = try c.decodeIfPresent(String.self, forKey: .rewardSpanTest) ?? ""
     reason = try c.decodeIfPresent(String.self, forKey: .reason) ?? ""
     basis = try c.decodeIfPresent(String.self, forKey: .basis) ?? ""
     episodes = try c.decodeIfPresent(Int.self, forKey: .episodes) ?? 0
@@ -693,6 +723,7 @@ public enum HeadFitter {
     // training data gave B nothing): a frozen head can only say Q = 0.
     let frozenFeaturesVanish = !(trace > 1e-12 * Double(max(b.columns, 1)) * scratchScale)
     let rewardSpan = frozenFeaturesVanish ? nil : try PolicyComparison.rewardSpan(whole, b: b)
+    let trainingSpan = try representation.rewardBasis?.test(subset, problem: whole, map: map)
 
     let frozenRidges = headRidge.map { [$0] } ?? relativeRidges.reversed().map { $0 * headScale }
     let scratchRidges =
@@ -749,7 +780,8 @@ public enum HeadFitter {
         difference: zip(frozenFull, scratchFull).map { $0 - $1 }, units: crossFit.units)
     }
     let (recommended, basis, reason) = decide(
-      vanish: frozenFeaturesVanish, rewardSpan: rewardSpan, full: fullPaired, held: heldPaired,
+      vanish: frozenFeaturesVanish, trainingSpan: trainingSpan, rewardSpan: rewardSpan,
+      full: fullPaired, held: heldPaired,
       excess: excessPaired, frozenFitted: frozenValues != nil, scratchFitted: scratchValues != nil)
     var comparison = FrozenScratchComparison(
       recommended: recommended, frozenValue: mean(frozenValues), scratchValue: mean(scratchValues),
@@ -767,6 +799,11 @@ public enum HeadFitter {
     comparison.rewardCaptured = rewardSpan?.captured ?? .nan
     comparison.rewardChance = rewardSpan?.chance ?? .nan
     comparison.rewardSpanPValue = rewardSpan?.pValue ?? .nan
+    comparison.trainingRewardsExplained = trainingSpan?.explained ?? .nan
+    comparison.rewardResidualMax = trainingSpan?.largestResidual ?? .nan
+    comparison.rewardResidualThreshold = trainingSpan?.threshold ?? .nan
+    comparison.rewardSpanTest =
+      trainingSpan != nil ? "training_rewards" : rewardSpan != nil ? "chance" : ""
     comparison.reason = reason
     comparison.basis = basis.rawValue
     let counts = PolicyComparison.informativeEpisodes(subset)
@@ -801,14 +838,23 @@ public enum HeadFitter {
 
   /// The decision rule of `compare`, with the rule that decided and the reason in words.
   static func decide(
-    vanish: Bool, rewardSpan: PolicyComparison.RewardSpan?, full: PolicyComparison.Paired?,
+    vanish: Bool, trainingSpan: RewardBasis.SpanTest? = nil,
+    rewardSpan: PolicyComparison.RewardSpan?, full: PolicyComparison.Paired?,
     held: PolicyComparison.Paired?, excess: PolicyComparison.Paired? = nil, frozenFitted: Bool,
     scratchFitted: Bool
   ) -> (String, PolicyComparison.Basis, String) {
     if vanish {
       return ("scratch", .featuresVanish, "the frozen features are zero on every row of the task")
     }
-    if let rewardSpan, rewardSpan.outsideSpan {
+    if let trainingSpan, trainingSpan.outsideSpan {
+      return (
+        "scratch", .rewardSpan,
+        "the task's reward is outside the span of the training tasks' rewards: a residual of \(NumberText.fourDigits(trainingSpan.largestResidual)) after regressing it on their reward models (threshold \(NumberText.fourDigits(trainingSpan.threshold)); they explain \(NumberText.fourDigits(trainingSpan.explained)) of its variance)"
+      )
+    }
+    // The chance test only where the training rewards could not be tested (the direct test
+    // supersedes it).
+    if trainingSpan == nil, let rewardSpan, rewardSpan.outsideSpan {
       return (
         "scratch", .rewardSpan,
         "the frozen span holds \(NumberText.fourDigits(rewardSpan.captured)) of the task's rewards, no more than a random subspace of its dimension would (\(NumberText.fourDigits(rewardSpan.chance)), p = \(NumberText.fourDigits(rewardSpan.pValue)))"

@@ -29,6 +29,8 @@ public struct ExportedRepresentation: Sendable {
   public var taskNames: [String]
   public var configJSON: String
   public var seed: UInt64
+  /// The training tasks' reward models (nil when the model has none).
+  public var rewardBasis: RewardBasis?
 
   public var rank: Int { parameters.rank }
   public var isPerStep: Bool { bases.count > 1 }
@@ -50,6 +52,7 @@ public struct ExportedRepresentation: Sendable {
     taskNames = model.taskNames
     configJSON = model.configJSON
     seed = model.seed
+    rewardBasis = model.rewardBasis
   }
 
   init(
@@ -112,6 +115,7 @@ public struct ExportedRepresentation: Sendable {
     try root.setAttribute("seed", seed)
     try featureMap.write(to: try root.createGroup("features"))
     try Self.writeBases(try root.createGroup("representation"), bases)
+    try rewardBasis?.write(root)
   }
 
   /// The FQI settings as root attributes (the same names as model.h5).
@@ -268,7 +272,7 @@ public struct ExportedRepresentation: Sendable {
       }
       names = parsed
     }
-    return ExportedRepresentation(
+    var representation = ExportedRepresentation(
       featureMap: featureMap, bases: bases,
       defaultStep: try root.hasAttribute("default_step")
         ? try root.integerAttribute("default_step", in: 0...(ModelLimits.horizon.upperBound - 1)) : 0,
@@ -277,6 +281,9 @@ public struct ExportedRepresentation: Sendable {
       modelStoreSHA256: try text("model_store_sha256"), taskNames: names,
       configJSON: try text("config"),
       seed: try root.hasAttribute("seed") ? try root.scalarAttribute("seed", as: UInt64.self) : 0)
+    representation.rewardBasis = try RewardBasis.read(
+      file, map: featureMap, tasks: names.isEmpty ? nil : names.count, context: path)
+    return representation
   }
 
   // MARK: Compatibility with a store

@@ -118,6 +118,10 @@ public struct TrainedHead: Sendable {
       try root.setAttribute("reward_captured", comparison.rewardCaptured)
       try root.setAttribute("reward_chance", comparison.rewardChance)
       try root.setAttribute("reward_span_p_value", comparison.rewardSpanPValue)
+      try root.setAttribute("reward_span_test", comparison.rewardSpanTest)
+      try root.setAttribute("training_rewards_explained", comparison.trainingRewardsExplained)
+      try root.setAttribute("reward_residual_max", comparison.rewardResidualMax)
+      try root.setAttribute("reward_residual_threshold", comparison.rewardResidualThreshold)
       // The ridge candidates of both methods, one row each.
       let group = try root.createGroup("comparison")
       let rows = comparison.candidates.count

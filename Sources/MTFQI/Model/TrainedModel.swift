@@ -66,6 +66,9 @@ public struct TrainedModel: Sendable {
   /// otherwise; `FeatureSelection`).
   public var featureSelection: [FeatureCandidate] = []
   public var featureSelectionSeconds: Double = 0
+  /// The training tasks' reward models (`/reward_basis`; nil when the map's design is too large,
+  /// or in a model written before they existed).
+  public var rewardBasis: RewardBasis?
 
   public var rank: Int { parameters.rank }
   public var steps: Int { heads.count }
@@ -153,6 +156,7 @@ public struct TrainedModel: Sendable {
     let headsGroup = try root.createGroup("heads")
     try writePerTask(headsGroup, "W", heads, inner: k, tasks: t)
     try writeLog(try root.createGroup("training_log"), log)
+    try rewardBasis?.write(root)
 
     if singleTask != nil || oracle != nil {
       let baselines = try root.createGroup("baselines")
@@ -449,7 +453,7 @@ public struct TrainedModel: Sendable {
         oracleFeatures = Matrix(rows: shape[0] * shape[1], columns: shape[2], rowMajor: try features.readFinite())
       }
       let stepText = try root.stringAttribute("step_data")
-      return TrainedModel(
+      var model = TrainedModel(
         featureMap: featureMap, parameters: parameters,
         stepData: TrainConfig.StepData(rawValue: stepText) ?? .pooled, taskNames: names,
         representations: representations, heads: heads,
@@ -460,6 +464,9 @@ public struct TrainedModel: Sendable {
         storeSHA256: try root.stringAttribute("store_sha256"),
         configJSON: try root.stringAttribute("config"),
         seconds: try root.scalarAttribute("seconds", as: Double.self))
+      model.rewardBasis = try RewardBasis.read(
+        file, map: featureMap, tasks: names.count, context: path)
+      return model
     } catch let error as FQIError {
       throw error
     } catch {

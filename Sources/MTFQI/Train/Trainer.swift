@@ -218,6 +218,13 @@ public enum Trainer {
       &config, tasks: tasks, featureMap: featureMap, problems: problems, progress: progress)
     let parameters = config.parameters
     try checkSampleSizes(problems, config: config)
+    // The training tasks' reward models (`RewardBasis`), for mtfqi-fit's reward span test:
+    // action-block designs reuse the Gram matrices of problems over all of a task's rows.
+    let rewardBasis =
+      config.mode == .discounted || config.stepData == .pooled
+      ? try RewardBasis.fit(tasks, problems: problems[0], featureMap: featureMap)
+      : (RewardBasis.designDimension(featureMap)?.0 == .stateActionNextState
+        ? try RewardBasis.fit(tasks, problems: [], featureMap: featureMap) : nil)
 
     let truth = try config.truth.map { path throws(FQIError) in
       let truth = try SyntheticTruth.read(path)
@@ -277,6 +284,7 @@ public enum Trainer {
       singleTask: singleTask, oracle: oracle, oracleFeatures: oracleFeatures, evaluation: nil,
       seed: config.seed, storePath: request.store, storeSHA256: storeDigest,
       configJSON: config.resolvedJSON(), seconds: 0)
+    model.rewardBasis = rewardBasis
     if let truth {
       model.evaluation = try TruthEvaluation.compute(model, truth: truth)
     }

@@ -49,6 +49,9 @@ struct ReuseCommandTests {
     #expect(representation.parameters.objective == model.parameters.objective)
     #expect(representation.modelSHA256 == (try Fixtures.sha256(pipeline.model)))
     #expect(representation.taskNames == model.taskNames)
+    // The training tasks' reward models travel with the representation (one per task).
+    let basis = try #require(model.rewardBasis)
+    #expect(representation.rewardBasis == basis && basis.thetas.count == model.taskNames.count)
     // Materialised features: phi-hat of the store's rows.
     let file = try HDF5File.open(pipeline.representation)
     let group = try file.group("/materialized/new00")
