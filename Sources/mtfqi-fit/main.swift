@@ -22,8 +22,11 @@ struct Fit: StageCommand {
       head ridge and the scratch ridge left on auto are chosen among 1e-5, 1e-3, 1e-1 times the \
       mean Gram diagonal by the estimated value of each greedy policy on the held-out episodes \
       (LSTD-Q on psi, cross-fitted over 5 folds of episodes). `recommended` (head.h5 root \
-      attribute, --json, with its reason) is scratch when the frozen span holds no more of the \
-      task's rewards than a random subspace would (p > 0.05), or when frozen is significantly \
+      attribute, --json, with its reason) is scratch when the task's reward lies outside the span \
+      of the training tasks' rewards (regressed on their reward models, which the representation \
+      carries, some row's residual exceeds 10% of the reward range and the noise bound; without \
+      them: when the frozen span holds no more of the rewards than a random subspace, p > 0.05), \
+      or when frozen is significantly \
       worse on all the task's rows (2 standard errors clustered by episode, or Student's t 97.5% \
       quantile with episodes - 1 degrees of freedom when larger) and the held-out \
       estimate confirms it by one standard error (or, where it does not, frozen is significantly \

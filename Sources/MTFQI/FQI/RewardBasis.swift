@@ -36,6 +36,8 @@ public struct RewardBasis: Sendable, Equatable {
 
   /// The largest reward design of a Discrete map that gets a basis (dense Gram and solve).
   public static let maxDimension = 1024
+  /// The largest (S A) x S count table of a one-hot design.
+  public static let maxOneHotTable = 1 << 20
   /// The ridge of the reward fits, relative to the mean diagonal of the normalised Gram.
   public static let relativeRidge = 1e-6
   /// The share of the new task's reward range a residual must exceed to count (the effect size).
@@ -57,9 +59,14 @@ public struct RewardBasis: Sendable, Equatable {
   static func designDimension(_ map: FeatureMap) -> (Design, Int)? {
     switch map.structure {
     case .pairs(let states, let actions):
-      let d = map.pairMatrix()?.columns ?? states * actions
-      let e = map.pairMatrix()?.columns ?? states
-      return d + e <= maxDimension ? (.stateActionNextState, d + e) : nil
+      if let table = map.pairMatrix() {
+        return 2 * table.columns <= maxDimension ? (.stateActionNextState, 2 * table.columns) : nil
+      }
+      // One-hot: solved through the S x S Schur complement, with the (S A) x S pair-to-next
+      // count table held dense.
+      let pairs = states * actions
+      return states <= maxDimension && pairs * states <= maxOneHotTable
+        ? (.stateActionNextState, pairs + states) : nil
     case .actionBlocks:
       return (.stateAction, map.dimension)
     }
@@ -79,9 +86,13 @@ public struct RewardBasis: Sendable, Equatable {
       switch design {
       case .stateActionNextState:
         guard let pairDesign = PairDesign(featureMap) else { return nil }
-        for task in tasks { fits.append(try pairDesign.fit(task)) }
+        fits = try Parallel.map(tasks.count) { (t) throws(LinearAlgebraError) in
+          try pairDesign.fit(tasks[t])
+        }
       case .stateAction:
-        for problem in problems { fits.append(try blockFit(problem)) }
+        fits = try Parallel.map(problems.count) { (t) throws(LinearAlgebraError) in
+          try blockFit(problems[t])
+        }
       }
     } catch {
       throw .linearAlgebra(context: "training reward models", error: error)
@@ -93,7 +104,7 @@ public struct RewardBasis: Sendable, Equatable {
       noiseVariance: freedom >= 1 ? residual / freedom : .nan, noiseDegreesOfFreedom: freedom)
   }
 
-  struct TaskFit {
+  struct TaskFit: Sendable {
     var theta: [Double]
     /// RSS (not normalised).
     var residualSum: Double
@@ -148,7 +159,7 @@ public struct RewardBasis: Sendable, Equatable {
   }
 
   /// The design x(s, a, s') = [psi(s, a), nu(s')] of a Discrete map.
-  struct PairDesign {
+  struct PairDesign: Sendable {
     let states: Int
     let actions: Int
     let stateStart: Int64
@@ -209,8 +220,96 @@ public struct RewardBasis: Sendable, Equatable {
       return sum
     }
 
-    /// The ridge fit on all the task's rows; rows are grouped by (pair, next state) first.
+    /// The ridge fit on all the task's rows.
     func fit(_ task: TaskTransitions) throws(LinearAlgebraError) -> TaskFit {
+      table == nil ? try oneHotFit(task) : try tableFit(task)
+    }
+
+    /// One-hot: G = [[P, C], [C^T, N]] / n with P and N the diagonal pair and next-state counts
+    /// and C the (pair, next state) counts. Eliminating the pair block (diagonal) leaves the
+    /// S x S Schur complement M = N + lambda - C^T (P + lambda)^{-1} C:
+    ///   y = M^{-1} (c_s - C^T (P + lambda)^{-1} c_p),  x = (P + lambda)^{-1} (c_p - C y),
+    ///   tr((G + lambda)^{-1}) = sum 1 / (P + lambda) + tr(M^{-1}) + tr(M^{-1} C^T (P + lambda)^{-2} C).
+    func oneHotFit(_ task: TaskTransitions) throws(LinearAlgebraError) -> TaskFit {
+      let d = base
+      let n = task.count
+      let scale = 1 / Double(max(n, 1))
+      var pairCounts = [Double](repeating: 0, count: d)
+      var pairRewards = [Double](repeating: 0, count: d)
+      var nextCounts = [Double](repeating: 0, count: states)
+      var nextRewards = [Double](repeating: 0, count: states)
+      var table = Matrix(rows: d, columns: states)
+      var squares = 0.0
+      for row in 0..<n {
+        let (pair, next) = indices(task, row: row)
+        let r = task.rewards[row]
+        squares += r * r
+        pairCounts[pair] += scale
+        pairRewards[pair] += r * scale
+        if let next {
+          nextCounts[next] += scale
+          nextRewards[next] += r * scale
+          table.storage[pair + next * d] += scale
+        }
+      }
+      let meanDiagonal =
+        (pairCounts.reduce(0, +) + nextCounts.reduce(0, +)) / Double(max(dimension, 1))
+      let ridge = RewardBasis.relativeRidge * max(meanDiagonal, Double.leastNormalMagnitude)
+      let inverse = pairCounts.map { 1 / ($0 + ridge) }
+      // C^T (P + lambda)^{-1/2}, then M and C^T (P + lambda)^{-1} c_p.
+      var half = table
+      var twice = table
+      for s in 0..<states {
+        for p in 0..<d {
+          half.storage[p + s * d] *= inverse[p].squareRoot()
+          twice.storage[p + s * d] *= inverse[p]
+        }
+      }
+      var schur = Matrix(rows: states, columns: states)
+      try LinearAlgebra.syrk(half, alpha: -1, into: &schur, beta: 0)
+      for s in 0..<states { schur.storage[s + s * states] += nextCounts[s] + ridge }
+      let reduced = try LinearAlgebra.gemv(
+        table, .transpose, zip(pairRewards, inverse).map { $0 * $1 })
+      var rhs = Matrix(rows: states, columns: states + 1)
+      for s in 0..<states {
+        rhs.storage[s] = nextRewards[s] - reduced[s]
+        rhs.storage[s + (s + 1) * states] = 1
+      }
+      // One Cholesky solve: y, then M^{-1} (for the trace).
+      let solved = try LinearAlgebra.choleskySolve(schur, rhs)
+      let y = Array(solved.storage[0..<states])
+      let cy = try LinearAlgebra.gemv(table, y)
+      let x = (0..<d).map { (pairRewards[$0] - cy[$0]) * inverse[$0] }
+      // Residual: mean r^2 - 2 theta^T c + theta^T G theta (G without the ridge).
+      var dot = 0.0
+      var quadratic = 0.0
+      for p in 0..<d {
+        dot += x[p] * pairRewards[p]
+        quadratic += pairCounts[p] * x[p] * x[p] + 2 * x[p] * cy[p]
+      }
+      for s in 0..<states {
+        dot += y[s] * nextRewards[s]
+        quadratic += nextCounts[s] * y[s] * y[s]
+      }
+      let meanResidual = max(0, squares * scale - 2 * dot + quadratic)
+      // tr((G + lambda)^{-1}): the pair block's diagonal plus the Schur terms.
+      var traceInverse = inverse.reduce(0, +)
+      let cross = try LinearAlgebra.gram(twice)
+      for i in 0..<states {
+        for j in 0..<states {
+          let mInverse = solved.storage[i + (j + 1) * states]
+          if i == j { traceInverse += mInverse }
+          traceInverse += mInverse * cross.storage[j + i * states]
+        }
+      }
+      let df = Double(dimension) - ridge * traceInverse
+      return TaskFit(
+        theta: x + y, residualSum: meanResidual * Double(n),
+        degreesOfFreedom: max(0, Double(n) - df))
+    }
+
+    /// A table: rows are grouped by (pair, next state), then the dense (2 D) x (2 D) fit.
+    func tableFit(_ task: TaskTransitions) throws(LinearAlgebraError) -> TaskFit {
       let dx = dimension
       var groups: [Int: (count: Double, sum: Double)] = [:]
       var squares = 0.0
@@ -230,15 +329,6 @@ public struct RewardBasis: Sendable, Equatable {
         let pair = key / (states + 1)
         let slot = key % (states + 1)
         let next: Int? = slot == 0 ? nil : slot - 1
-        if table == nil {
-          var indices = [pair]
-          if let next { indices.append(base + next) }
-          for i in indices {
-            cross[i] += group.sum
-            for j in indices { gram.storage[i + j * dx] += group.count }
-          }
-          continue
-        }
         fill(&x, pair: pair, next: next)
         for j in 0..<dx where x[j] != 0 {
           cross[j] += x[j] * group.sum

@@ -31,7 +31,16 @@ import Foundation
 ///    decide: on a four-rooms task inside the span (gym_check --seed 2) the all-rows estimate
 ///    was -0.11 +- 0.035 (biased toward scratch) and the held-out one -0.00023 +- 0.00025, and
 ///    the frozen head was in fact far better (exact gap 0.015 against 0.247).
-/// 4. **A span test on the task's own rewards** (`RewardSpan`): the share of the task's
+/// 4. **Is the task's reward in the span of the training tasks' rewards?** When the
+///    representation carries the training tasks' reward models (`RewardBasis`, written by
+///    `mtfqi-train`), the new rewards are regressed on them, and a residual above 10% of the
+///    reward range and the noise bound puts the reward outside: scratch. This is the direct
+///    question (a representation learned from tasks whose rewards cannot express this one has
+///    nothing to transfer for it), and it supersedes the chance test below, which only asks it
+///    of the frozen Q span: on the gymnasium families the chance test passed three tasks
+///    outside the span (the frozen span of smooth value functions holds more of any localised
+///    reward than a random subspace) and failed five inside it. Without reward models, the
+///    chance test (`RewardSpan`): the share of the task's
 ///    rewards (per-pair mean rewards, G-weighted, on the fitted rows) that the frozen span
 ///    holds, against what a random k-dimensional subspace of the p dimensions the data
 ///    resolve would hold (k / p on average; under that null the share is Beta(k/2, (p-k)/2)).
