@@ -31,12 +31,11 @@ struct Fit: StageCommand {
       quantile with episodes - 1 degrees of freedom when larger) and the held-out \
       estimate confirms it by one standard error (or, where it does not, frozen is significantly \
       worse beyond a placebo, the same comparison with the task's reward moved into the frozen \
-      span, by most of the difference), or when the frozen head failed to fit the task \
-      (final Bellman residual above twice the rewards' RMS, the residual of Q = 0, while scratch's \
-      is not); otherwise frozen, the simpler model. The rule that decided is recorded \
+      span, by most of the difference); otherwise frozen, the simpler model (the frozen head's \
+      Bellman residual is reported, and does not decide). The rule that decided is recorded \
       (recommendation_basis), and so is the evidence: significant when the estimated policy \
       values decided, inconclusive (with a warning on stderr) when they could not tell the two \
-      policies apart and the call rests on the span test, the residual rule or the default. The share \
+      policies apart and the call rests on the span test or the default. The share \
       of the scratch Q the frozen span captures is recorded too. \
       One fit failing never loses the other. --truth adds the oracle: the same \
       frozen-head FQI on the true features phi* of a synthetic truth file. --holdout F fits on a \

@@ -36,6 +36,9 @@ public struct ExportSummary: Sendable, Codable {
   public var actionSpace: String
   public var observationSpace: String
   public var materialized: [MaterializedTask]
+  /// The reward design of the training tasks' reward models the representation carries
+  /// (`RewardBasis`), nil when it carries none.
+  public var rewardDesign: String?
 
   public struct MaterializedTask: Sendable, Codable {
     public var task: String
@@ -56,6 +59,7 @@ public struct ExportSummary: Sendable, Codable {
     case defaultStep = "default_step"
     case actionSpace = "action_space"
     case observationSpace = "observation_space"
+    case rewardDesign = "reward_design"
   }
 
   public var report: String {
@@ -63,6 +67,10 @@ public struct ExportSummary: Sendable, Codable {
       "mtfqi-export: \(model) -> \(output)",
       "  phi-hat(s, a) = B^T psi(s, a): \(features) features, D = \(featureDimension), rank k = \(rank), \(representation) representation (\(steps) B; default step \(defaultStep))",
       "  spaces: observations \(observationSpace), actions \(actionSpace)",
+      rewardDesign.map {
+        "  reward models of the training tasks (design \($0)): mtfqi-fit tests a new task's reward against their span"
+      }
+        ?? "  no reward models (the model has none: trained before they existed, or a Discrete map too large): mtfqi-fit falls back to the chance span test",
     ]
     for item in materialized {
       lines.append(
@@ -161,6 +169,6 @@ public enum Exporter {
       materialized: features.map {
         ExportSummary.MaterializedTask(
           task: $0.task, transitions: $0.rows, step: step, featureSHA256: $0.digest)
-      })
+      }, rewardDesign: representation.rewardBasis?.design.rawValue)
   }
 }

@@ -294,7 +294,7 @@ public struct RewardBasis: Sendable, Equatable {
       let meanResidual = max(0, squares * scale - 2 * dot + quadratic)
       // tr((G + lambda)^{-1}): the pair block's diagonal plus the Schur terms.
       var traceInverse = inverse.reduce(0, +)
-      let cross = try LinearAlgebra.gram(twice)
+      let cross = LinearAlgebra.gram(twice)
       for i in 0..<states {
         for j in 0..<states {
           let mInverse = solved.storage[i + (j + 1) * states]

@@ -193,7 +193,6 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
     let rule: String
     switch PolicyComparison.Basis(rawValue: basis) {
     case .rewardSpan: rule = "the reward span test"
-    case .frozenFitFailed: rule = "the frozen head's Bellman residual"
     default: rule = "the default, the simpler frozen model"
     }
     var estimates = ""
@@ -567,22 +566,6 @@ public enum HeadFitter {
       current.spanCaptured = try Self.spanCaptured(theta, problem: problems[0][0], b: bases[0])
       comparison = current
     }
-    if var current = comparison, current.recommended == "frozen", current.frozenFailure == nil,
-      let frozenResidual = frozenFit.log.last?.bellmanResiduals.first,
-      let scratchResidual = scratch?.log.last?.bellmanResiduals.first
-    {
-      let rewards = problems[0][0].rewards
-      let rewardRMS = (rewards.reduce(0) { $0 + $1 * $1 } / Double(max(rewards.count, 1))).squareRoot()
-      if PolicyComparison.frozenFitFailed(
-        frozenResidual: frozenResidual, scratchResidual: scratchResidual, rewardRMS: rewardRMS)
-      {
-        current.recommended = "scratch"
-        current.basis = PolicyComparison.Basis.frozenFitFailed.rawValue
-        current.reason =
-          "the frozen head did not fit the task: its final Bellman residual \(NumberText.fourDigits(frozenResidual)) is more than \(NumberText.fourDigits(PolicyComparison.failedFitFactor)) times that of Q = 0 (the rewards' RMS, \(NumberText.fourDigits(rewardRMS))), scratch's is \(NumberText.fourDigits(scratchResidual)); the value estimates did not decide (\(current.reason))"
-        comparison = current
-      }
-    }
     return Methods(
       comparison: comparison, frozen: frozenFit, headRidge: chosenHeadRidge, scratch: scratch,
       scratchFailure: scratchFailure, runner: frozen)
@@ -692,10 +675,7 @@ public enum HeadFitter {
   ///    unbiased held-out difference confirms it by one SE, or, where the held-out difference
   ///    does not, frozen is significantly worse beyond the placebo with the task's reward moved
   ///    into the frozen span and most of the all-rows difference remains (`PolicyComparison`
-  ///    point 6); else frozen, the simpler model;
-  /// 4. after both final fits (`fitMethods`), scratch when the frozen head failed to fit the
-  ///    task (`PolicyComparison.frozenFitFailed`: Bellman residual above twice the rewards' RMS
-  ///    while scratch's is not).
+  ///    point 6); else frozen, the simpler model.
   static func compare(
     _ task: TaskTransitions, rows: [Int], representation: ExportedRepresentation,
     bases: [Matrix], settings: Settings, headRidge: Double?, scratchRidge: Double?, seed: UInt64

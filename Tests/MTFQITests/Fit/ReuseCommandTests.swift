@@ -216,7 +216,7 @@ struct ReuseCommandTests {
         text, directory: directory, name: "sparse\(paying)", states: 20, actions: 3)
     }
     let bases = [
-      "reward_span": "inconclusive", "frozen_fit_failed": "inconclusive",
+      "reward_span": "inconclusive",
       "no_significant_difference": "inconclusive", "value_estimates": "significant",
       "placebo": "significant", "features_vanish": "forced", "frozen_failed": "forced",
       "scratch_failed": "forced",
