@@ -192,6 +192,9 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
     guard evidence == PolicyComparison.Evidence.inconclusive.rawValue else { return nil }
     let rule: String
     switch PolicyComparison.Basis(rawValue: basis) {
+    case .rewardSpan where rewardSpanTest == "training_rewards":
+      rule =
+        "the reward span test: the task's reward is outside the span of the training tasks' rewards (largest residual \(NumberText.fourDigits(rewardResidualMax)) against a threshold of \(NumberText.fourDigits(rewardResidualThreshold)))"
     case .rewardSpan: rule = "the reward span test"
     default: rule = "the default, the simpler frozen model"
     }
@@ -826,20 +829,31 @@ public enum HeadFitter {
     if vanish {
       return ("scratch", .featuresVanish, "the frozen features are zero on every row of the task")
     }
+    let byValues = decideByValues(
+      full: full, held: held, excess: excess, frozenFitted: frozenFitted,
+      scratchFitted: scratchFitted)
+    // Outside the span: scratch. When the value estimates (or a failed frozen fit) already say
+    // scratch, the call keeps their basis: it did not need the span test.
+    var outside: String?
     if let trainingSpan, trainingSpan.outsideSpan {
-      return (
-        "scratch", .rewardSpan,
+      outside =
         "the task's reward is outside the span of the training tasks' rewards: a residual of \(NumberText.fourDigits(trainingSpan.largestResidual)) after regressing it on their reward models (threshold \(NumberText.fourDigits(trainingSpan.threshold)); they explain \(NumberText.fourDigits(trainingSpan.explained)) of its variance)"
-      )
-    }
-    // The chance test only where the training rewards could not be tested (the direct test
-    // supersedes it).
-    if trainingSpan == nil, let rewardSpan, rewardSpan.outsideSpan {
-      return (
-        "scratch", .rewardSpan,
+    } else if trainingSpan == nil, let rewardSpan, rewardSpan.outsideSpan {
+      // The chance test only where the training rewards could not be tested (the direct test
+      // supersedes it).
+      outside =
         "the frozen span holds \(NumberText.fourDigits(rewardSpan.captured)) of the task's rewards, no more than a random subspace of its dimension would (\(NumberText.fourDigits(rewardSpan.chance)), p = \(NumberText.fourDigits(rewardSpan.pValue)))"
-      )
     }
+    guard let outside else { return byValues }
+    if byValues.0 == "scratch" { return ("scratch", byValues.1, byValues.2 + "; and " + outside) }
+    return ("scratch", .rewardSpan, outside)
+  }
+
+  /// The call the value estimates make (points 3 and 6 of `PolicyComparison`).
+  static func decideByValues(
+    full: PolicyComparison.Paired?, held: PolicyComparison.Paired?,
+    excess: PolicyComparison.Paired?, frozenFitted: Bool, scratchFitted: Bool
+  ) -> (String, PolicyComparison.Basis, String) {
     guard frozenFitted else { return ("scratch", .frozenFailed, "no frozen head could be fitted") }
     guard scratchFitted, let full, let held else {
       return ("frozen", .scratchFailed, "no scratch fit could be evaluated")

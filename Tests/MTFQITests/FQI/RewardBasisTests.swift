@@ -132,15 +132,23 @@ struct RewardBasisTests {
     let outside = RewardBasis.SpanTest(explained: 0.1, largestResidual: 0.9, threshold: 0.1)
     let inside = RewardBasis.SpanTest(explained: 1, largestResidual: 1e-5, threshold: 0.1)
     let chanceOutside = PolicyComparison.RewardSpan(captured: 0.01, chance: 0.1, pValue: 0.9)
-    func decide(_ span: RewardBasis.SpanTest?, _ chance: PolicyComparison.RewardSpan?)
-      -> (String, PolicyComparison.Basis)
-    {
+    func decide(
+      _ span: RewardBasis.SpanTest?, _ chance: PolicyComparison.RewardSpan?,
+      values: PolicyComparison.Paired = full
+    ) -> (String, PolicyComparison.Basis) {
       let (recommended, basis, _) = HeadFitter.decide(
-        vanish: false, trainingSpan: span, rewardSpan: chance, full: full, held: full,
+        vanish: false, trainingSpan: span, rewardSpan: chance, full: values, held: values,
         frozenFitted: true, scratchFitted: true)
       return (recommended, basis)
     }
     #expect(decide(outside, nil) == ("scratch", .rewardSpan))
+    // Frozen significantly worse (-1 +- 0.1 over 8 episodes, both estimates): the value
+    // estimates already decide, and the call keeps their basis.
+    let worse = PolicyComparisonTests.paired(mean: -1, standardError: 0.1, units: 8)
+    #expect(decide(outside, nil, values: worse) == ("scratch", .valueEstimates))
+    // Frozen significantly better, reward outside: scratch all the same.
+    let better = PolicyComparisonTests.paired(mean: 1, standardError: 0.1, units: 8)
+    #expect(decide(outside, nil, values: better) == ("scratch", .rewardSpan))
     // The direct test supersedes the chance test.
     #expect(decide(inside, chanceOutside) == ("frozen", .noSignificantDifference))
     // Without a reward basis, the chance test decides as before.
