@@ -86,8 +86,10 @@ public struct RewardBasis: Sendable, Equatable {
       switch design {
       case .stateActionNextState:
         guard let pairDesign = PairDesign(featureMap) else { return nil }
+        // The problems' (pair, next state) groups, when they cover the task's rows.
+        let groups = problems.count == tasks.count ? problems.map(\.pairGroups) : []
         fits = try Parallel.map(tasks.count) { (t) throws(LinearAlgebraError) in
-          try pairDesign.fit(tasks[t])
+          try pairDesign.fit(tasks[t], groups: groups.isEmpty ? nil : groups[t])
         }
       case .stateAction:
         fits = try Parallel.map(problems.count) { (t) throws(LinearAlgebraError) in
@@ -220,9 +222,14 @@ public struct RewardBasis: Sendable, Equatable {
       return sum
     }
 
-    /// The ridge fit on all the task's rows.
-    func fit(_ task: TaskTransitions) throws(LinearAlgebraError) -> TaskFit {
-      table == nil ? try oneHotFit(task) : try tableFit(task)
+    /// The ridge fit on all the task's rows. `groups` (optional) are the task's rows grouped
+    /// by (pair, next state) for FQI (`PairGroups`): the one-hot moments then come from the
+    /// groups of bootstrapping rows, and only terminal rows (whose next state the groups do not
+    /// keep) are read one by one.
+    func fit(_ task: TaskTransitions, groups: PairGroups? = nil) throws(LinearAlgebraError)
+      -> TaskFit
+    {
+      table == nil ? try oneHotFit(task, groups: groups) : try tableFit(task)
     }
 
     /// One-hot: G = [[P, C], [C^T, N]] / n with P and N the diagonal pair and next-state counts
@@ -230,7 +237,9 @@ public struct RewardBasis: Sendable, Equatable {
     /// S x S Schur complement M = N + lambda - C^T (P + lambda)^{-1} C:
     ///   y = M^{-1} (c_s - C^T (P + lambda)^{-1} c_p),  x = (P + lambda)^{-1} (c_p - C y),
     ///   tr((G + lambda)^{-1}) = sum 1 / (P + lambda) + tr(M^{-1}) + tr(M^{-1} C^T (P + lambda)^{-2} C).
-    func oneHotFit(_ task: TaskTransitions) throws(LinearAlgebraError) -> TaskFit {
+    func oneHotFit(_ task: TaskTransitions, groups: PairGroups?) throws(LinearAlgebraError)
+      -> TaskFit
+    {
       let d = base
       let n = task.count
       let scale = 1 / Double(max(n, 1))
@@ -240,17 +249,28 @@ public struct RewardBasis: Sendable, Equatable {
       var nextRewards = [Double](repeating: 0, count: states)
       var table = Matrix(rows: d, columns: states)
       var squares = 0.0
-      for row in 0..<n {
+      func add(pair: Int, next: Int?, count: Double, sum: Double) {
+        pairCounts[pair] += count * scale
+        pairRewards[pair] += sum * scale
+        if let next {
+          nextCounts[next] += count * scale
+          nextRewards[next] += sum * scale
+          table.storage[pair + next * d] += count * scale
+        }
+      }
+      if let groups {
+        for g in 0..<groups.count where groups.nextStates[g] >= 0 {
+          add(
+            pair: Int(groups.pairs[g]), next: Int(groups.nextStates[g]), count: groups.counts[g],
+            sum: groups.rewardSums[g])
+          squares += groups.rewardSquares[g]
+        }
+      }
+      for row in 0..<n where groups == nil || task.terminations[row] != 0 {
         let (pair, next) = indices(task, row: row)
         let r = task.rewards[row]
         squares += r * r
-        pairCounts[pair] += scale
-        pairRewards[pair] += r * scale
-        if let next {
-          nextCounts[next] += scale
-          nextRewards[next] += r * scale
-          table.storage[pair + next * d] += scale
-        }
+        add(pair: pair, next: next, count: 1, sum: r)
       }
       let meanDiagonal =
         (pairCounts.reduce(0, +) + nextCounts.reduce(0, +)) / Double(max(dimension, 1))

@@ -78,8 +78,8 @@ import Foundation
 ///    test or the default (`inconclusive`, with a warning on stderr), or one
 ///    method could not be used at all (`forced`). With it, the task's episodes and those that say anything about values
 ///    (a reward other than the task's most common one, or a terminal state). On the gymnasium
-///    families (tools/GYM_RESULTS.md, 91 held-out tasks over eleven seeds) all 8 significant
-///    calls agreed with the environment, the inconclusive ones on 76 of 83: there the two policies
+///    families (tools/GYM_RESULTS.md, 91 held-out tasks over eleven seeds) all 14 significant
+///    calls agreed with the environment, the inconclusive ones on 70 of 77: there the two policies
 ///    are either about equally good or the data too few to separate them, and the warning says
 ///    so.
 enum PolicyComparison {

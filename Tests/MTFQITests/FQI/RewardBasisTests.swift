@@ -87,6 +87,26 @@ struct RewardBasisTests {
     #expect(basis.noiseDegreesOfFreedom > 1_100 && basis.noiseDegreesOfFreedom < 1_190)
   }
 
+  @Test("FQI's (pair, next state) groups give the same fit as the rows, terminal rows included")
+  func groupsMatchRows() throws {
+    let map = try Self.oneHot()
+    var task = Self.task("t", pays: [4: 1, 1: 0.25], rows: 3_000, noise: 0.1, seed: 7)
+    // Every 7th row terminates (its next state is kept by the reward design, not by the groups).
+    for row in stride(from: 0, to: task.count, by: 7) { task.terminations[row] = 1 }
+    let problem = try RegressionData.build([(task, nil)], featureMap: map, discount: 0.9)[0]
+    let groups = try #require(problem.pairGroups)
+    guard let design = RewardBasis.PairDesign(map) else {
+      Issue.record("one-hot is a pair map")
+      return
+    }
+    let byRows = try design.fit(task)
+    let byGroups = try design.fit(task, groups: groups)
+    for (a, b) in zip(byRows.theta, byGroups.theta) { #expect(abs(a - b) < 1e-9, "\(a) \(b)") }
+    #expect(byRows.residualSum.isApproximatelyEqual(to: byGroups.residualSum, relativeTolerance: 1e-9))
+    #expect(
+      byRows.degreesOfFreedom.isApproximatelyEqual(to: byGroups.degreesOfFreedom, relativeTolerance: 1e-9))
+  }
+
   @Test("A mixture of the training rewards is inside the span; a reward for another state is outside")
   func insideAndOutside() throws {
     let (basis, map) = try Self.basis()
