@@ -136,8 +136,26 @@ struct ModelSelectionTests {
       scratchRidge: nil, seed: 0)
     #expect(outside.recommended == "scratch", "\(outside)")
     #expect(outside.scratchValue > outside.frozenValue)
-    #expect(outside.basis == "reward_span", "\(outside.basis)")
-    #expect(outside.evidence == "inconclusive" && outside.informativeEpisodes > 0)
+    // The value estimates settle it (600 rows), and the chance span test (no reward models in
+    // this representation) agrees: the call keeps the estimates' basis.
+    #expect(outside.basis == "value_estimates", "\(outside.basis)")
+    #expect(outside.evidence == "significant" && outside.informativeEpisodes > 0)
+    #expect(outside.rewardSpanTest == "chance" && outside.rewardSpanPValue > 0.05, "\(outside)")
+    // With the training task's reward model: the test against it places the in-span task
+    // inside and the other outside.
+    var withBasis = representation
+    withBasis.rewardBasis = try RewardBasis.fit([source], problems: [], featureMap: map)
+    for (task, rows, isOutside) in [
+      (Self.chain(name: "in", rewardState: 5, rows: 40, seed: 2), 40, false),
+      (Self.chain(name: "out", rewardState: 2, rows: 600, seed: 3), 600, true),
+    ] {
+      let call = try HeadFitter.compare(
+        task, rows: Array(0..<rows), representation: withBasis, bases: [b], settings: settings,
+        headRidge: nil, scratchRidge: nil, seed: 0)
+      #expect(call.rewardSpanTest == "training_rewards", "\(call)")
+      #expect((call.rewardResidualMax > call.rewardResidualThreshold) == isOutside, "\(call)")
+      #expect(call.recommended == (isOutside ? "scratch" : "frozen"), "\(call)")
+    }
     // The frozen span holds less of the out-of-span task's value function.
     let outTask = Self.chain(name: "out", rewardState: 2, rows: 600, seed: 3)
     let outProblems = [try RegressionData.build([(outTask, nil)], featureMap: map, discount: 0.9)]
