@@ -439,6 +439,12 @@ extension RegressionData {
 
   /// Q(s, a) = psi(s, a)^T theta at every row of this problem, in layout order (tests and
   /// the reference comparison).
+  /// Psi^T r / n: the cross moment of the rewards alone (the targets of a step without
+  /// bootstrapping), for reward fits.
+  func rewardCross() throws(LinearAlgebraError) -> [Double] {
+    try Self.targetStatistics([self], nextThetas: [nil])[0].cross
+  }
+
   func fittedValues(_ theta: [Double]) throws(LinearAlgebraError) -> [Double] {
     switch layout {
     case .pairs(let pairs, _, let features, _, _):

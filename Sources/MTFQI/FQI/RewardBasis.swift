@@ -75,8 +75,9 @@ public struct RewardBasis: Sendable, Equatable {
   // MARK: Fitting (training tasks)
 
   /// The basis of the training `tasks`; `problems` are their regression problems on all their
-  /// rows (one per task, `RegressionData`), used for action-block maps. nil when the map's
-  /// design is too large.
+  /// rows (one per task, `RegressionData`, or none: per-step problems hold a step's rows only),
+  /// needed for action-block maps. nil when the map's design is too large, or an action-block
+  /// map comes without whole-task problems.
   static func fit(_ tasks: [TaskTransitions], problems: [RegressionData], featureMap: FeatureMap)
     throws(FQIError) -> RewardBasis?
   {
@@ -92,6 +93,7 @@ public struct RewardBasis: Sendable, Equatable {
           try pairDesign.fit(tasks[t], groups: groups.isEmpty ? nil : groups[t])
         }
       case .stateAction:
+        guard problems.count == tasks.count else { return nil }
         fits = try Parallel.map(problems.count) { (t) throws(LinearAlgebraError) in
           try blockFit(problems[t])
         }
@@ -137,7 +139,7 @@ public struct RewardBasis: Sendable, Equatable {
   /// An action-block problem: x = psi(s, a), the problem's own Gram (block-diagonal).
   static func blockFit(_ problem: RegressionData) throws(LinearAlgebraError) -> TaskFit {
     let n = problem.count
-    let cross = try RegressionData.targetStatistics([problem], nextThetas: [nil])[0].cross
+    let cross = try problem.rewardCross()
     let meanSquare = problem.rewards.reduce(0) { $0 + $1 * $1 } / Double(max(n, 1))
     let gram = problem.gram
     return try ridgeFit(

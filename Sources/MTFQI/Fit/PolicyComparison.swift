@@ -332,9 +332,8 @@ enum PolicyComparison {
   /// of a step without bootstrapping, as for `LSTDQEvaluation.pooled`'s reward model).
   static func rewardFit(_ problem: RegressionData) throws(FQIError) -> [Double] {
     do {
-      let cross = try RegressionData.targetStatistics([problem], nextThetas: [nil])[0].cross
       return try problem.gram.ridgeSolve(
-        cross, ridge: 1e-9 * max(problem.gram.meanDiagonal, Double.leastNormalMagnitude))
+        try problem.rewardCross(), ridge: 1e-9 * max(problem.gram.meanDiagonal, Double.leastNormalMagnitude))
     } catch {
       throw .linearAlgebra(context: "reward span test", error: error)
     }

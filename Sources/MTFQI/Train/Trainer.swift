@@ -220,11 +220,9 @@ public enum Trainer {
     try checkSampleSizes(problems, config: config)
     // The training tasks' reward models (`RewardBasis`), for mtfqi-fit's reward span test:
     // action-block designs reuse the Gram matrices of problems over all of a task's rows.
-    let rewardBasis =
-      config.mode == .discounted || config.stepData == .pooled
-      ? try RewardBasis.fit(tasks, problems: problems[0], featureMap: featureMap)
-      : (RewardBasis.designDimension(featureMap)?.0 == .stateActionNextState
-        ? try RewardBasis.fit(tasks, problems: [], featureMap: featureMap) : nil)
+    let rewardBasis = try RewardBasis.fit(
+      tasks, problems: config.mode == .discounted || config.stepData == .pooled ? problems[0] : [],
+      featureMap: featureMap)
 
     let truth = try config.truth.map { path throws(FQIError) in
       let truth = try SyntheticTruth.read(path)
