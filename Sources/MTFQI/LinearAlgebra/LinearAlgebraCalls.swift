@@ -54,9 +54,14 @@ enum LinearAlgebraCalls {
   /// `openblas_get_num_threads`.
   static var blasThreads: Int { Int(mtfqi_blas_get_threads()) }
 
-  /// `openblas_set_num_threads` (process-wide).
+  /// `openblas_set_num_threads` (process-wide), skipped when the count is already `count`:
+  /// OpenBLAS's pthread build (0.3.21) restarts its worker threads in every
+  /// `openblas_set_num_threads` call, even one that keeps a single thread, and a restarted
+  /// worker spins (sched_yield) for about 0.1 s, undoing `stopIdleBLASThreads`.
   static func setBLASThreads(_ count: Int) {
-    mtfqi_blas_set_threads(Int32(clamping: max(1, count)))
+    let wanted = Int32(clamping: max(1, count))
+    guard mtfqi_blas_get_threads() != wanted else { return }
+    mtfqi_blas_set_threads(wanted)
   }
 
   /// Stops OpenBLAS's idle worker threads (`blas_thread_shutdown_`, when this OpenBLAS has it).
