@@ -28,7 +28,8 @@ public enum LinearAlgebra {
   public static var blasThreadCount: Int { LinearAlgebraCalls.blasThreads }
 
   /// Sets the number of OpenBLAS threads for the whole process (`openblas_set_num_threads`); values
-  /// below 1 mean 1.
+  /// below 1 mean 1. Setting the count it already has does nothing (OpenBLAS would restart the
+  /// workers `useOneBLASThreadForProcess` stopped).
   ///
   /// Use 1 when the caller already runs solves in parallel.
   public static func setBLASThreadCount(_ count: Int) {
