@@ -156,6 +156,40 @@ struct LSTDQEvaluation: Sendable {
     }
   }
 
+  /// How far the estimated Q^pi leaves the values the rewards allow on the evaluation rows:
+  /// the largest distance of Q^pi(s_i, a_i) outside `range` over the rows of `data`, divided
+  /// by the width of `range` (0 when every row's value is inside). `solution` is the theta_pi
+  /// `value(of:)` returned.
+  ///
+  /// A reliability check of the estimate: the true Q^pi of any policy lies in the range, so
+  /// a fixed point far outside it is the projected Bellman operator amplifying extrapolation
+  /// (off-policy LSTD-Q is not a contraction), and clipping the start values hides that. On the
+  /// gym families its largest value is 0 (tabular) and 0.16 (MountainCar, Fourier); on a
+  /// CartPole family with Fourier features it reached 13, where the estimates ranked the
+  /// candidates against the environment (tools/GYM_RESULTS.md).
+  func rangeExcess(_ solution: [Double]) throws(LinearAlgebraError) -> Double {
+    let width = max(range.upperBound - range.lowerBound, Double.leastNormalMagnitude)
+    var worst = 0.0
+    func visit(_ q: Double) {
+      worst = max(worst, q - range.upperBound, range.lowerBound - q)
+    }
+    switch data.layout {
+    case .pairs(let pairs, _, let features, _, _):
+      let qPi: [Double]
+      switch features {
+      case .identity: qPi = solution
+      case .matrix(let x): qPi = try LinearAlgebra.gemv(x, solution)
+      }
+      for i in 0..<data.count { visit(qPi[Int(pairs[i])]) }
+    case .blocks(let phi, _, _, let m):
+      let evaluated = Matrix(rows: m, columns: phi.count, columnMajor: solution)
+      for (a, block) in phi.enumerated() where block.rows > 0 {
+        for q in try LinearAlgebra.gemv(block, evaluated.column(a)) { visit(q) }
+      }
+    }
+    return worst / width
+  }
+
   /// The LSTD-Q matrix of action-block data without its ridge, for the policy whose action at
   /// row i's next state is `policy[i]`: the Gram blocks on the diagonal, minus
   /// (1/n) sum_i c_i phi(s_i) phi(s'_i)^T in block (a_i, policy[i]). The cross terms are one

@@ -193,6 +193,8 @@ public struct TrainedModel: Sendable {
       try group.writeDataset("score", selection.map(\.score), shape: [rows])
       try group.writeDataset(
         "held_out_bellman_error", selection.map(\.heldOutBellmanError), shape: [rows])
+      try group.writeDataset(
+        "value_range_excess", selection.map(\.valueRangeExcess), shape: [rows])
       try group.writeDataset("chosen", selection.map { Int64($0.chosen ? 1 : 0) }, shape: [rows])
     }
     if !featureSelection.isEmpty {

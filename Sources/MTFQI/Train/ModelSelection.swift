@@ -18,6 +18,10 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
   public var score: Double
   /// Mean over tasks of the held-out Bellman error (RMS): reported, not used to choose.
   public var heldOutBellmanError: Double
+  /// The largest over tasks of how far the estimate's Q^pi leaves the rewards' value range on
+  /// the evaluation rows, relative to the range's width (`LSTDQEvaluation.rangeExcess`):
+  /// above `ModelSelection.unreliableExcess` the estimate is not trusted (a warning).
+  public var valueRangeExcess: Double = .nan
   public var chosen: Bool
 
   enum CodingKeys: String, CodingKey {
@@ -25,6 +29,7 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
     case relativeRidge = "relative_ridge"
     case headRidge = "head_ridge"
     case heldOutBellmanError = "held_out_bellman_error"
+    case valueRangeExcess = "value_range_excess"
   }
 
   /// Non-finite numbers (a candidate that failed) are written as null: JSON has no NaN.
@@ -39,6 +44,8 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
     try c.encodeIfPresent(score.isFinite ? score : nil, forKey: .score)
     try c.encodeIfPresent(
       heldOutBellmanError.isFinite ? heldOutBellmanError : nil, forKey: .heldOutBellmanError)
+    try c.encodeIfPresent(
+      valueRangeExcess.isFinite ? valueRangeExcess : nil, forKey: .valueRangeExcess)
     try c.encode(chosen, forKey: .chosen)
   }
 
@@ -67,6 +74,7 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
     iterations = try c.decode(Int.self, forKey: .iterations)
     score = try c.decodeIfPresent(Double.self, forKey: .score) ?? -.infinity
     heldOutBellmanError = try c.decodeIfPresent(Double.self, forKey: .heldOutBellmanError) ?? .nan
+    valueRangeExcess = try c.decodeIfPresent(Double.self, forKey: .valueRangeExcess) ?? .nan
     chosen = try c.decode(Bool.self, forKey: .chosen)
   }
 }
@@ -122,6 +130,9 @@ enum ModelSelection {
   /// The LSTD-Q ridge, relative to the evaluation data's mean Gram diagonal (as
   /// `LSTDQEvaluation.relativeRidge`; kept for callers).
   static let evaluationRidge = LSTDQEvaluation.relativeRidge
+  /// Above this `valueRangeExcess` the chosen candidate's estimate is reported as unreliable
+  /// (half the value range outside it; the gym families stay below 0.16).
+  static let unreliableExcess = 0.5
 
   struct Result {
     var rank: Int
@@ -132,6 +143,15 @@ enum ModelSelection {
     var seconds: Double
     /// theta_t of every candidate (index as in `table`; empty when it failed): for tests.
     var candidateThetas: [[[Double]]] = []
+  }
+
+  /// The warning for a choice that rests on estimates outside the rewards' value range: the
+  /// chosen multitask candidate's `valueRangeExcess` above `unreliableExcess`; nil otherwise.
+  static func unreliableWarning(_ table: [SelectionCandidate]) -> String? {
+    guard let chosen = table.first(where: { $0.chosen && $0.method == "multitask" }),
+      chosen.valueRangeExcess > unreliableExcess
+    else { return nil }
+    return "model selection: the value estimates that chose rank \(chosen.rank) and ridge \(NumberText.fourDigits(chosen.ridge)) are unreliable on these data: their Q^pi leaves the rewards' value range by \(NumberText.fourDigits(chosen.valueRangeExcess)) times its width on the logged transitions (LSTD-Q extrapolates off the data), so the ranking of the candidates may be wrong; check the greedy policies in the environment, or compare fixed settings (--rank, --ridge)"
   }
 
   /// Row indices per task: (training, held out).
@@ -318,22 +338,26 @@ enum ModelSelection {
     return (ranks, ridges)
   }
 
-  /// Mean over tasks of the estimated value and of the held-out Bellman error.
+  /// Mean over tasks of the estimated value and of the held-out Bellman error, and the largest
+  /// over tasks of the estimate's value-range excess (`LSTDQEvaluation.rangeExcess`).
   static func score(_ thetas: [[Double]], _ prepared: Prepared) throws(FQIError) -> (
-    value: Double, bellman: Double
+    value: Double, bellman: Double, excess: Double
   ) {
     var value = 0.0
     var bellman = 0.0
+    var excess = 0.0
     do {
       for (t, evaluator) in prepared.evaluators.enumerated() {
-        value += try evaluator.value(of: thetas[t]).value
+        let estimate = try evaluator.value(of: thetas[t])
+        value += estimate.value
+        excess = max(excess, try evaluator.rangeExcess(estimate.theta))
         bellman += try heldOutBellmanError(prepared.heldOut[t], thetas[t])
       }
     } catch {
       throw .linearAlgebra(context: "model selection: policy evaluation", error: error)
     }
     let count = Double(max(prepared.evaluators.count, 1))
-    return (value / count, bellman / count)
+    return (value / count, bellman / count, excess)
   }
 
   /// Fits and scores one multitask candidate with `rounds` FQI iterations (a diverged fit
@@ -369,6 +393,7 @@ enum ModelSelection {
       let result = try score(thetas, prepared)
       candidate.score = result.value
       candidate.heldOutBellmanError = result.bellman
+      candidate.valueRangeExcess = result.excess
     } catch {
       guard case .diverged = error else { throw error }
     }
@@ -401,6 +426,7 @@ enum ModelSelection {
       let result = try score(thetas, prepared)
       candidate.score = result.value
       candidate.heldOutBellmanError = result.bellman
+      candidate.valueRangeExcess = result.excess
     } catch {
       guard case .diverged = error else { throw error }
     }

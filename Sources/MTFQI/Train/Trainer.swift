@@ -94,7 +94,7 @@ public struct TrainSummary: Sendable, Codable {
         "  model selection (\(selection.count) candidates, \(String(format: "%.2f", selectionSeconds ?? 0)) s): estimated value of each greedy policy (LSTD-Q, dynamics pooled over the tasks)"
       )
       lines.append(
-        "    method       rank  ridge       rel. ridge  iter.  est. value   held-out BE  chosen")
+        "    method       rank  ridge       rel. ridge  iter.  est. value   held-out BE  outside range  chosen")
       for c in selection {
         func cell(_ text: String, _ width: Int) -> String {
           text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0)
@@ -103,6 +103,7 @@ public struct TrainSummary: Sendable, Codable {
           "    " + cell(c.method, 12) + " " + cell(c.rank == 0 ? "-" : "\(c.rank)", 5) + " "
             + cell(NumberText.fourDigits(c.ridge), 11) + " " + cell(NumberText.fourDigits(c.relativeRidge), 11) + " "
             + cell("\(c.iterations)", 6) + " " + cell(NumberText.fourDigits(c.score), 12) + " " + cell(NumberText.fourDigits(c.heldOutBellmanError), 12) + " "
+            + cell(c.valueRangeExcess.isFinite ? NumberText.fourDigits(c.valueRangeExcess) : "", 14) + " "
             + (c.chosen ? "*" : ""))
       }
     }
@@ -217,6 +218,9 @@ public enum Trainer {
     let selection = try resolveAutomaticSettings(
       &config, tasks: tasks, featureMap: featureMap, problems: problems, progress: progress)
     let parameters = config.parameters
+    if let warning = selection.flatMap({ ModelSelection.unreliableWarning($0.table) }) {
+      warnings.append(warning)
+    }
     try checkSampleSizes(problems, config: config)
     // The training tasks' reward models (`RewardBasis`), for mtfqi-fit's reward span test:
     // action-block designs reuse the Gram matrices of problems over all of a task's rows.

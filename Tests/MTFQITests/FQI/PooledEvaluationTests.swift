@@ -148,4 +148,88 @@ struct PooledEvaluationTests {
       #expect(scale > 0 && worst <= 1e-12 * scale, "\(name): largest difference \(worst) (scale \(scale))")
     }
   }
+
+  @Test(
+    "The range excess of an estimate: 0 when Q^pi stays in the range; (max Q^pi - high) / width when it leaves it, on pairs and on action blocks"
+  )
+  func rangeExcessKnownAnswers() throws {
+    let gamma = 0.9
+    let every = (0..<6).flatMap { s in [(s, 0), (s, 1)] }
+    let task = Self.chain("goal", pairs: every, goal: 5)
+    let built = try RegressionData.build(
+      [(task, nil), (Self.chain("start", pairs: [(0, 1)], goal: 5), nil)],
+      featureMap: try Self.oneHot(), discount: gamma)
+    let right = (0..<12).map { $0 % 2 == 1 ? 1.0 : 0.0 }
+    let inRange = LSTDQEvaluation(
+      data: built[0], starts: built[1], ridge: 1e-9, range: 0...(1 / (1 - gamma)))
+    let estimate = try inRange.value(of: right)
+    #expect(try inRange.rangeExcess(estimate.theta) < 1e-6)
+    // 'Always right' from (5, right) earns 1 forever: Q = 1 / (1 - gamma) = 10, 9 above a
+    // range [0, 1] of width 1.
+    let narrow = LSTDQEvaluation(data: built[0], starts: built[1], ridge: 1e-9, range: 0...1)
+    let excess = try narrow.rangeExcess(try narrow.value(of: right).theta)
+    #expect(excess.isApproximatelyEqual(to: 9, relativeTolerance: 1e-6), "\(excess)")
+    // Below the range counts too: the same values against [20, 22] (width 2); the smallest
+    // Q^pi of a logged pair, (0, left) -> 0 -> ..., reaches the goal in 5 steps: gamma^5 / (1 - gamma).
+    let above = LSTDQEvaluation(data: built[0], starts: built[1], ridge: 1e-9, range: 20...22)
+    let below = try above.rangeExcess(try above.value(of: right).theta)
+    let smallest = pow(gamma, 5) / (1 - gamma)
+    #expect(below.isApproximatelyEqual(to: (20 - smallest) / 2, relativeTolerance: 1e-6), "\(below)")
+
+    // Action blocks: the excess equals the one computed row by row from the blocks.
+    var generator = Xoshiro256StarStar(seed: 7)
+    let n = 300
+    var observations: [Double] = []
+    var actions: [Int64] = []
+    for _ in 0..<n {
+      observations += [generator.nextNormal(), generator.nextNormal()]
+      actions.append(Int64(generator.next() % 3))
+    }
+    let space = Space.box(shape: [2], dtype: .float64, low: nil, high: nil)
+    let dense = TaskTransitions(
+      name: "t", observationSpace: space, actionSpace: .discrete(n: 3, start: 0),
+      observations: observations, nextObservations: observations.reversed(), actions: actions,
+      rewards: (0..<n).map { _ in generator.nextNormal() }, terminations: Array(repeating: 0, count: n),
+      steps: Array(repeating: 0, count: n), episodes: Array(0..<Int64(n)))
+    let map = try FeatureMap.build(
+      spec: FeatureMapSpec(kind: .fourier, fourierFeatures: 8, bandwidth: 1),
+      observationSpace: space, actionSpace: .discrete(n: 3, start: 0),
+      trainingObservations: [observations], seed: 3)
+    let data = try RegressionData.build([(dense, nil)], featureMap: map, discount: gamma)[0]
+    guard case .blocks(let phi, _, _, let m) = data.layout else {
+      Issue.record("a Fourier map has action blocks")
+      return
+    }
+    let solution = (0..<(3 * m)).map { _ in 4 * generator.nextNormal() }
+    var worst = 0.0
+    for (a, block) in phi.enumerated() {
+      for i in 0..<block.rows {
+        var q = 0.0
+        for j in 0..<m { q += block.storage[i + j * block.rows] * solution[a * m + j] }
+        worst = max(worst, q - 1, -1 - q)
+      }
+    }
+    #expect(worst > 0)
+    let blocks = LSTDQEvaluation(data: data, starts: data, ridge: 1e-6, range: -1...1)
+    let measured = try blocks.rangeExcess(solution)
+    #expect(measured.isApproximatelyEqual(to: worst / 2, relativeTolerance: 1e-12), "\(measured) vs \(worst / 2)")
+  }
+
+  @Test("Model selection warns when the chosen multitask candidate's estimate leaves the value range by more than half its width, and only then")
+  func unreliableSelectionWarning() {
+    func table(_ excess: Double) -> [SelectionCandidate] {
+      var chosen = SelectionCandidate(
+        method: "multitask", rank: 2, ridge: 1e-4, relativeRidge: 0.1, headRidge: 1e-4, iterations: 100,
+        score: 3, heldOutBellmanError: 0.5, chosen: true)
+      chosen.valueRangeExcess = excess
+      var other = chosen
+      other.chosen = false
+      other.valueRangeExcess = 100
+      return [other, chosen]
+    }
+    #expect(ModelSelection.unreliableWarning(table(0.16)) == nil)
+    #expect(ModelSelection.unreliableWarning(table(.nan)) == nil)
+    let warning = ModelSelection.unreliableWarning(table(3.5))
+    #expect(warning?.contains("rank 2") == true && warning?.contains("3.5 times its width") == true, "\(warning ?? "nil")")
+  }
 }

@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""A new user's trial on logs mtfqi did not design: CartPole-v1 with shaped rewards, one Minari
+dataset per task (minari.DataCollector), the chain at defaults, greedy policies judged in the
+real environment.
+
+Tasks share CartPole's dynamics; task k's reward is 1 - wx |x| / 2.4 - wth |theta| / 0.2095 (cart
+position and pole angle penalties; 'plain' is CartPole's own +1). The behaviour policy is a
+heuristic push (theta + 0.5 theta_dot > 0) replaced by a uniform action half of the time, 60
+episodes of at most 200 steps per training task, 15 for the new task. Then:
+
+  mtfqi-ingest DATASETS -o store.h5 / new.h5, mtfqi-train --gamma 0.99 --features fourier
+  (everything else at defaults), mtfqi-export, mtfqi-fit representation.h5 new.h5
+
+and every greedy policy (multitask, single-task, frozen, scratch) runs 30 episodes of at most 500
+steps in gymnasium's CartPole-v1 (seeds 123...), with the task's shaped reward.
+
+What it showed (tools/GYM_RESULTS.md, 2026-12-05): model selection's LSTD-Q estimates leave the
+rewards' value range by 2.6 to 1,600 times its width on these data, and the chosen multitask
+model (rank 1) balances for ~160 steps where the single-task fits hold 450-500; mtfqi-train now
+says so (the "outside range" column and a warning).
+
+Usage (needs gymnasium and minari: the venv of `make gym-check`):
+  build/venv-gym/bin/python tools/cartpole_check.py --bin .build/release --out build/cartpole
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import judge_policies  # noqa: E402
+
+TASKS = {"center": (1.0, 0.0), "upright": (0.0, 1.0), "both": (0.5, 0.5), "plain": (0.0, 0.0)}
+NEW = {"new": (0.25, 0.75)}
+GAMMA = 0.99
+
+
+def shaped_reward(observation, weights):
+    wx, wth = weights
+    return 1.0 - wx * abs(observation[0]) / 2.4 - wth * abs(observation[2]) / 0.2095
+
+
+def make_datasets(out):
+    import gymnasium as gym
+    import minari
+
+    class Shaped(gym.Wrapper):
+        def __init__(self, env, weights):
+            super().__init__(env)
+            self.weights = weights
+
+        def step(self, action):
+            observation, _, terminated, truncated, info = self.env.step(action)
+            return observation, float(shaped_reward(observation, self.weights)), terminated, truncated, info
+
+    work = Path(tempfile.mkdtemp(prefix="mtfqi-cartpole-"))
+    os.environ["MINARI_DATASETS_PATH"] = str(work)
+    paths = {}
+    try:
+        for index, (name, weights) in enumerate({**TASKS, **NEW}.items()):
+            collector = minari.DataCollector(Shaped(gym.make("CartPole-v1", max_episode_steps=200), weights),
+                                             record_infos=False)
+            rng = np.random.default_rng(1000 + index)
+            for _ in range(15 if name in NEW else 60):
+                observation, _ = collector.reset(seed=int(rng.integers(1 << 30)))
+                while True:
+                    heuristic = int(observation[2] + 0.5 * observation[3] > 0)
+                    action = int(rng.integers(2)) if rng.random() < 0.5 else heuristic
+                    observation, _, terminated, truncated, _ = collector.step(action)
+                    if terminated or truncated:
+                        break
+            collector.create_dataset(dataset_id=f"cartpole/{name}-v0", algorithm_name="eps-greedy heuristic (0.5)",
+                                     author="mtfqi", author_email="mtfqi@example.invalid",
+                                     code_permalink="tools/cartpole_check.py")
+            target = out / "data" / name
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(work / "cartpole" / f"{name}-v0", target)
+            paths[name] = target
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return paths
+
+
+def run(command, log):
+    process = subprocess.run(command, capture_output=True, text=True)
+    log.write_text(f"$ {' '.join(map(str, command))}\n--- exit {process.returncode}\n{process.stdout}\n{process.stderr}")
+    if process.returncode != 0:
+        sys.exit(f"failed: {' '.join(map(str, command))}\n{process.stderr}")
+    return process.stdout + process.stderr
+
+
+def rollouts(policy, weights, episodes=30, seed=123):
+    import gymnasium as gym
+
+    env = gym.make("CartPole-v1", max_episode_steps=500)
+    lengths, discounted = [], []
+    for episode in range(episodes):
+        observation, _ = env.reset(seed=seed + episode)
+        total, factor, steps = 0.0, 1.0, 0
+        while True:
+            action = int(policy.act(np.asarray(observation, dtype=np.float64)[None])[0])
+            observation, _, terminated, truncated, _ = env.step(action)
+            total += factor * shaped_reward(observation, weights)
+            factor *= GAMMA
+            steps += 1
+            if terminated or truncated:
+                break
+        lengths.append(steps)
+        discounted.append(total)
+    return float(np.mean(lengths)), float(np.mean(discounted))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bin", default=".build/release")
+    parser.add_argument("--out", default="build/cartpole")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    binary = Path(args.bin)
+    data = make_datasets(out)
+    store, new = out / "store.h5", out / "new.h5"
+    run([binary / "mtfqi-ingest", *[data[n] for n in TASKS], "-o", store], out / "ingest.log")
+    run([binary / "mtfqi-ingest", data["new"], "-o", new], out / "ingest-new.log")
+    train = run([binary / "mtfqi-train", store, "-o", out / "model.h5", "--gamma", str(GAMMA), "--features", "fourier"],
+                out / "train.log")
+    run([binary / "mtfqi-export", out / "model.h5", "-o", out / "representation.h5"], out / "export.log")
+    run([binary / "mtfqi-fit", out / "representation.h5", new, "-o", out / "head.h5"], out / "fit.log")
+    print(train)
+    weights = {f"cartpole_{n}-v0": w for n, w in {**TASKS, **NEW}.items()}
+    rows = []
+    policies, _, info = judge_policies.policies_from_model(out / "model.h5")
+    task, methods, extra = judge_policies.policies_from_head(out / "head.h5")
+    for name, by_method in list(policies.items()) + [(task, methods)]:
+        for method, policy in by_method.items():
+            length, value = rollouts(policy, weights[name])
+            rows.append(dict(task=name, method=method, mean_steps=length, mean_discounted_return=value))
+            print(f"{name:22} {method:12} mean steps {length:6.1f}  mean discounted return {value:6.2f}")
+    print(f"mtfqi-fit recommended {extra.get('recommended')} ({extra.get('recommendation_basis')})")
+    (out / "results.json").write_text(json.dumps(dict(model=info, rows=rows, fit=extra), indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
