@@ -154,8 +154,8 @@ struct Fit: StageCommand {
     let summary = try reporting.runShowingProgress(solverContext: "\(store) on \(representation)") {
       progress throws(FQIError) in try HeadFitter.run(request, progress: progress)
     }
-    if let warning = summary.comparison?.evidenceWarning {
-      FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+    for warning in [summary.comparison?.evidenceWarning, summary.comparison?.valueRangeWarning] {
+      if let warning { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
     }
     try reporting.printSummary(summary, text: summary.report)
   }

@@ -99,6 +99,8 @@ public struct FitSummary: Sendable, Codable {
       if let failure = comparison.frozenFailure { lines.append("  frozen head failed: \(failure)") }
       lines.append(
         "  estimated value of the greedy policy at the states of \(comparison.heldOutRows) rows, cross-fitted over \(comparison.folds) folds of episodes (LSTD-Q on psi): frozen \(NumberText.fourDigits(comparison.frozenValue)) (head ridge \(NumberText.fourDigits(comparison.headRidge))), scratch \(NumberText.fourDigits(comparison.scratchValue)) (ridge \(NumberText.fourDigits(comparison.scratchRidge)))"
+          + (comparison.valueRangeExcess.isFinite
+            ? "; their LSTD-Q values leave the rewards' value range by \(NumberText.fourDigits(comparison.valueRangeExcess)) of its width" : "")
       )
       if comparison.trainingRewardsExplained.isFinite {
         lines.append(
@@ -174,6 +176,11 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
   /// "chance" (no reward basis: the frozen span against a random subspace), or "" (neither could
   /// say anything).
   public var rewardSpanTest = ""
+  /// How far the all-rows LSTD-Q solutions of the two chosen heads leave the rewards' value
+  /// range on the task's rows, relative to its width (the larger of the two, over the folds;
+  /// `LSTDQEvaluation.rangeExcess`); NaN when a method was not evaluated. Above
+  /// `ModelSelection.unreliableExcess` the value estimates are not to be trusted (a warning).
+  public var valueRangeExcess = Double.nan
   /// Why `recommended` is what it is, in words.
   public var reason = ""
   /// The rule that decided (`PolicyComparison.Basis` raw value).
@@ -207,8 +214,16 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
       "the estimated values do not settle which greedy policy is better\(estimates), so the call (\(recommended)) rests on \(rule): the two may be about equally good, or the task's data too few to say (\(informativeEpisodes) of its \(episodes) episodes show a reward other than the most common one or reach a terminal state)"
   }
 
+  /// The warning for value estimates outside the rewards' value range (nil otherwise).
+  public var valueRangeWarning: String? {
+    guard valueRangeExcess > ModelSelection.unreliableExcess else { return nil }
+    return
+      "the value estimates of the frozen and scratch policies are unreliable on these data: their Q^pi leaves the rewards' value range by \(NumberText.fourDigits(valueRangeExcess)) times its width on the task's transitions (LSTD-Q extrapolates off the data), so a call that rests on them (evidence \(evidence)) may be wrong; check both heads' greedy policies in the environment"
+  }
+
   enum CodingKeys: String, CodingKey {
     case recommended, candidates, folds, reason, basis, episodes, evidence
+    case valueRangeExcess = "value_range_excess"
     case informativeEpisodes = "informative_episodes"
     case valueDifference = "value_difference"
     case differenceStandardError = "difference_standard_error"
@@ -261,6 +276,7 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
     try c.encodeIfPresent(finite(rewardResidualMax), forKey: .rewardResidualMax)
     try c.encodeIfPresent(finite(rewardResidualThreshold), forKey: .rewardResidualThreshold)
     try c.encode(rewardSpanTest, forKey: .rewardSpanTest)
+    try c.encodeIfPresent(finite(valueRangeExcess), forKey: .valueRangeExcess)
     try c.encode(reason, forKey: .reason)
     try c.encode(basis, forKey: .basis)
     try c.encode(evidence, forKey: .evidence)
@@ -315,6 +331,7 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
     rewardResidualThreshold =
       try c.decodeIfPresent(Double.self, forKey: .rewardResidualThreshold) ?? .nan
     rewardSpanTest = try c.decodeIfPresent(String.self, forKey: .rewardSpanTest) ?? ""
+    valueRangeExcess = try c.decodeIfPresent(Double.self, forKey: .valueRangeExcess) ?? .nan
     reason = try c.decodeIfPresent(String.self, forKey: .reason) ?? ""
     basis = try c.decodeIfPresent(String.self, forKey: .basis) ?? ""
     episodes = try c.decodeIfPresent(Int.self, forKey: .episodes) ?? 0
@@ -773,6 +790,10 @@ public enum HeadFitter {
       scratchRidge: scratchBest.map { scratchRidges[$0] } ?? scratchRidge ?? parameters.ridge,
       heldOutRows: crossFit.units.count, candidates: candidates, frozenFailure: nil)
     comparison.folds = folds.count
+    if let frozenBest, let scratchBest {
+      comparison.valueRangeExcess = max(
+        crossFit.frozenExcess[frozenBest], crossFit.scratchExcess[scratchBest])
+    }
     comparison.valueDifference = fullPaired?.mean ?? .nan
     comparison.differenceStandardError = fullPaired?.standardError ?? .nan
     comparison.heldOutValueDifference = heldPaired?.mean ?? .nan
@@ -894,6 +915,10 @@ public enum HeadFitter {
     var frozenFull: [[Double]?]
     var scratchFull: [[Double]?]
     var units: [Int64]
+    /// Per candidate ridge, the largest over folds of how far the all-rows LSTD-Q solution
+    /// leaves the value range (`LSTDQEvaluation.rangeExcess`).
+    var frozenExcess: [Double] = []
+    var scratchExcess: [Double] = []
   }
 
   static func crossFittedValues(
@@ -913,7 +938,9 @@ public enum HeadFitter {
       frozen: Array(repeating: [], count: frozenRidges.count),
       scratch: Array(repeating: [], count: scratchRidges.count),
       frozenFull: Array(repeating: [], count: frozenRidges.count),
-      scratchFull: Array(repeating: [], count: scratchRidges.count), units: [])
+      scratchFull: Array(repeating: [], count: scratchRidges.count), units: [],
+      frozenExcess: Array(repeating: 0, count: frozenRidges.count),
+      scratchExcess: Array(repeating: 0, count: scratchRidges.count))
     // The evaluation model: LSTD-Q on all the task's rows (a fold alone rarely holds the
     // transitions along a policy's path on sparse data, and then rates every policy by its
     // first rewards only); a policy is still never scored at the states it was fitted on.
@@ -952,11 +979,14 @@ public enum HeadFitter {
       for row in PolicyComparison.layoutOrder(heldOut, task: task, map: map) {
         result.units.append(task.episodes.isEmpty ? Int64(row) : task.episodes[row])
       }
-      func values(_ theta: [Double]) throws(FQIError) -> (held: [Double], full: [Double]) {
+      func values(_ theta: [Double]) throws(FQIError) -> (
+        held: [Double], full: [Double], excess: Double
+      ) {
         do {
+          let full = try PolicyComparison.stateValues(fullEvaluator, theta: theta, points: points)
           return (
-            try PolicyComparison.stateValues(heldEvaluator, theta: theta, points: points),
-            try PolicyComparison.stateValues(fullEvaluator, theta: theta, points: points)
+            try PolicyComparison.stateValues(heldEvaluator, theta: theta, points: points).values,
+            full.values, full.excess
           )
         } catch {
           throw .linearAlgebra(context: "frozen-vs-scratch policy evaluation", error: error)
@@ -975,9 +1005,10 @@ public enum HeadFitter {
           } catch {
             throw .linearAlgebra(context: "B w", error: error)
           }
-          let (held, full) = try values(theta)
+          let (held, full, excess) = try values(theta)
           result.frozen[index]? += held
           result.frozenFull[index]? += full
+          result.frozenExcess[index] = max(result.frozenExcess[index], excess)
         } catch {
           guard case .diverged = error else { throw error }
           result.frozen[index] = nil
@@ -988,9 +1019,10 @@ public enum HeadFitter {
         do throws(FQIError) {
           let fit = try fitScratch(
             problems, task: task.name, settings: settings, ridge: ridge, progress: nil)
-          let (held, full) = try values(fit.vectors[0])
+          let (held, full, excess) = try values(fit.vectors[0])
           result.scratch[index]? += held
           result.scratchFull[index]? += full
+          result.scratchExcess[index] = max(result.scratchExcess[index], excess)
         } catch {
           guard case .diverged = error else { throw error }
           result.scratch[index] = nil

@@ -191,11 +191,13 @@ enum PolicyComparison {
 
   /// V_pi(s_i) = Q_pi(s_i, pi(s_i)) at every row of `points` (layout order), each clipped to
   /// the evaluator's range: pi is the greedy policy of `theta`, Q_pi its LSTD-Q solution on
-  /// `evaluator.data`.
+  /// `evaluator.data`; and how far that Q_pi leaves the range on `evaluator.data`
+  /// (`LSTDQEvaluation.rangeExcess`: above 0.5 the values are not to be trusted).
   static func stateValues(
     _ evaluator: LSTDQEvaluation, theta: [Double], points: RegressionData
-  ) throws(LinearAlgebraError) -> [Double] {
+  ) throws(LinearAlgebraError) -> (values: [Double], excess: Double) {
     let solution = try evaluator.value(of: theta).theta
+    let excess = try evaluator.rangeExcess(solution)
     switch points.layout {
     case .pairs(let pairs, _, let features, let states, let actions):
       let policy = try LSTDQEvaluation.greedyStates(
@@ -205,10 +207,11 @@ enum PolicyComparison {
       case .identity: qPi = solution
       case .matrix(let x): qPi = try LinearAlgebra.gemv(x, solution)
       }
-      return pairs.map { pair in
+      let values = pairs.map { pair in
         let s = Int(pair) / actions
         return evaluator.clip(qPi[s * actions + policy[s]])
       }
+      return (values, excess)
     case .blocks(let phi, _, _, let m):
       let actions = phi.count
       let candidate = Matrix(rows: m, columns: actions, columnMajor: theta)
@@ -222,7 +225,7 @@ enum PolicyComparison {
           values.append(evaluator.clip(v.storage[i + a * block.rows]))
         }
       }
-      return values
+      return (values, excess)
     }
   }
 

@@ -122,6 +122,7 @@ public struct TrainedHead: Sendable {
       try root.setAttribute("training_rewards_explained", comparison.trainingRewardsExplained)
       try root.setAttribute("reward_residual_max", comparison.rewardResidualMax)
       try root.setAttribute("reward_residual_threshold", comparison.rewardResidualThreshold)
+      try root.setAttribute("value_range_excess", comparison.valueRangeExcess)
       // The ridge candidates of both methods, one row each.
       let group = try root.createGroup("comparison")
       let rows = comparison.candidates.count

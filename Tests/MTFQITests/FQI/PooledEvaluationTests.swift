@@ -169,6 +169,9 @@ struct PooledEvaluationTests {
     let narrow = LSTDQEvaluation(data: built[0], starts: built[1], ridge: 1e-9, range: 0...1)
     let excess = try narrow.rangeExcess(try narrow.value(of: right).theta)
     #expect(excess.isApproximatelyEqual(to: 9, relativeTolerance: 1e-6), "\(excess)")
+    // mtfqi-fit's per-row values report the same excess (their evaluator's data).
+    let perRow = try PolicyComparison.stateValues(narrow, theta: right, points: built[1])
+    #expect(perRow.excess.isApproximatelyEqual(to: 9, relativeTolerance: 1e-6) && perRow.values == [1])
     // Below the range counts too: the same values against [20, 22] (width 2); the smallest
     // Q^pi of a logged pair, (0, left) -> 0 -> ..., reaches the goal in 5 steps: gamma^5 / (1 - gamma).
     let above = LSTDQEvaluation(data: built[0], starts: built[1], ridge: 1e-9, range: 20...22)
