@@ -73,7 +73,10 @@ public struct FileInspection: Codable, Sendable {
       throw MTFQIError.invalidInput("\(path): \(error)")
     }
     guard format == StoreLayout.format else {
-      throw MTFQIError.invalidInput("\(path): mtfqi-inspect does not know files of format '\(format)' yet")
+      let flag = ["mtfqi.model": "--model", "mtfqi.representation": "--representation", "mtfqi.head": "--heads"][format]
+      throw MTFQIError.invalidInput(
+        "\(path): mtfqi-inspect describes stores (format '\(StoreLayout.format)'); this file is '\(format)'"
+          + (flag.map { ": for its summary, mtfqi-report \($0) \(path) -o report.html (the layout is in schemas/)" } ?? ""))
     }
     let store = try StoreReader(path: path)
     var tasks: [Task] = []

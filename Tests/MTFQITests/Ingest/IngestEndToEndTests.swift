@@ -544,8 +544,16 @@ struct IngestEndToEndTests {
       try file.root().writeDataset("x", [1.0], shape: [1])
       try file.close()
     }
+    // A model file (only its format attribute matters here) is pointed to mtfqi-report.
+    let model = workspace.file("model.h5")
+    do {
+      let file = try HDF5File.create(model)
+      try file.root().setAttribute("format", "mtfqi.model")
+      try file.close()
+    }
     let cases: [(path: String, fragment: String)] = [
       (plain, "\(plain): not an mtfqi file (no root attribute 'format')"),
+      (model, "\(model): mtfqi-inspect describes stores (format 'mtfqi.store'); this file is 'mtfqi.model': for its summary, mtfqi-report --model \(model) -o report.html"),
       (try workspace.write("text.csv", "a,b\n1,2\n"), "not an HDF5 file"),
       (workspace.file("missing.h5"), "missing.h5: /: cannot open file: the file does not exist"),
     ]
