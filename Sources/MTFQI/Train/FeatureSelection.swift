@@ -25,6 +25,11 @@ public struct FeatureCandidate: Sendable, Codable, Equatable {
   /// the default itself).
   public var improvement: Double
   public var improvementStandardError: Double
+  /// The largest over tasks of how far the common evaluation's Q^pi leaves the rewards' value
+  /// range on the held-out rows, relative to its width (`LSTDQEvaluation.rangeExcess`; NaN for
+  /// a candidate that failed): above `ModelSelection.unreliableExcess` the score is not to be
+  /// trusted.
+  public var valueRangeExcess = Double.nan
   public var chosen: Bool
 
   enum CodingKeys: String, CodingKey {
@@ -33,6 +38,7 @@ public struct FeatureCandidate: Sendable, Codable, Equatable {
     case ownFeaturesScore = "own_features_score"
     case improvement
     case improvementStandardError = "improvement_standard_error"
+    case valueRangeExcess = "value_range_excess"
   }
 
   /// Non-finite numbers (a candidate that failed) are written as null: JSON has no NaN.
@@ -52,6 +58,8 @@ public struct FeatureCandidate: Sendable, Codable, Equatable {
     try c.encodeIfPresent(
       improvementStandardError.isFinite ? improvementStandardError : nil,
       forKey: .improvementStandardError)
+    try c.encodeIfPresent(
+      valueRangeExcess.isFinite ? valueRangeExcess : nil, forKey: .valueRangeExcess)
     try c.encode(chosen, forKey: .chosen)
   }
 
@@ -69,6 +77,7 @@ public struct FeatureCandidate: Sendable, Codable, Equatable {
     improvement = try c.decodeIfPresent(Double.self, forKey: .improvement) ?? .nan
     improvementStandardError =
       try c.decodeIfPresent(Double.self, forKey: .improvementStandardError) ?? .nan
+    valueRangeExcess = try c.decodeIfPresent(Double.self, forKey: .valueRangeExcess) ?? .nan
     chosen = try c.decode(Bool.self, forKey: .chosen)
   }
 
@@ -451,12 +460,15 @@ enum FeatureSelection {
       let product = try RankKSolver.thetas(fit.representations[0], fit.heads[0])
       var perTask: [Double] = []
       var ownTotal = 0.0
+      var excess = 0.0
       for t in tasks.indices {
         let theta = product.column(t)
-        perTask.append(try commonValue(
+        let estimate = try commonValue(
           theta, own: own.data[t], ownStarts: own.starts[t], judge: judge.data[t],
           judgeStarts: judge.starts[t], range: ranges[t],
-          judgeTotals: judge.crossTotals.isEmpty ? nil : judge.crossTotals[t]))
+          judgeTotals: judge.crossTotals.isEmpty ? nil : judge.crossTotals[t])
+        perTask.append(estimate.value)
+        excess = max(excess, estimate.excess)
         // The own-features score is reported, not compared: computed for the rung-1 rows only
         // (it is an LSTD-Q solve per task on the candidate's own held-out data).
         guard rung > 0 else { continue }
@@ -467,6 +479,7 @@ enum FeatureSelection {
         ownTotal += try ownEvaluator.value(of: theta).value
       }
       candidate.score = perTask.reduce(0, +) / Double(tasks.count)
+      candidate.valueRangeExcess = excess
       candidate.ownFeaturesScore = rung > 0 ? ownTotal / Double(tasks.count) : .nan
       return (candidate, perTask)
     } catch {
@@ -482,11 +495,13 @@ enum FeatureSelection {
   ///     (1/n) sum_i psi_i (psi_i - c_i psi(s'_i, pi(s'_i)))^T u + ridge u = (1/n) sum_i psi_i r_i
   ///
   /// with psi the evaluation features, then the mean over the start rows of
-  /// clip(psi(s, pi(s))^T u, range). LU solve (LAPACK dgesv); deterministic.
+  /// clip(psi(s, pi(s))^T u, range); and how far psi^T u leaves `range` on the rows of `judge`,
+  /// relative to its width (`LSTDQEvaluation.rangeExcess`). LU solve (LAPACK dgesv);
+  /// deterministic.
   static func commonValue(
     _ theta: [Double], own: RegressionData, ownStarts: RegressionData, judge: RegressionData,
     judgeStarts: RegressionData, range: ClosedRange<Double>, judgeTotals: [Matrix]? = nil
-  ) throws(LinearAlgebraError) -> Double {
+  ) throws(LinearAlgebraError) -> (value: Double, excess: Double) {
     guard case .blocks(_, _, let ownNext, let m) = own.layout,
       case .blocks(let phi, let ranges, let phiNext, let e) = judge.layout,
       case .blocks(let ownStartPhi, _, _, _) = ownStarts.layout,
@@ -517,7 +532,9 @@ enum FeatureSelection {
         count += 1
       }
     }
-    return count > 0 ? total / Double(count) : .nan
+    let excess = try LSTDQEvaluation(data: judge, starts: judgeStarts, ridge: ridge, range: range)
+      .rangeExcess(solution.storage)
+    return (count > 0 ? total / Double(count) : .nan, excess)
   }
 
   /// The argmax of each row of an n x A column-major matrix (ties: the lowest action).
@@ -553,6 +570,7 @@ extension TrainedModel {
     try group.writeDataset("improvement", table.map(\.improvement), shape: [rows])
     try group.writeDataset(
       "improvement_standard_error", table.map(\.improvementStandardError), shape: [rows])
+    try group.writeDataset("value_range_excess", table.map(\.valueRangeExcess), shape: [rows])
     try group.writeDataset("chosen", table.map { Int64($0.chosen ? 1 : 0) }, shape: [rows])
   }
 }

@@ -154,6 +154,13 @@ enum ModelSelection {
     return "model selection: the value estimates that chose rank \(chosen.rank) and ridge \(NumberText.fourDigits(chosen.ridge)) are unreliable on these data: their Q^pi leaves the rewards' value range by \(NumberText.fourDigits(chosen.valueRangeExcess)) times its width on the logged transitions (LSTD-Q extrapolates off the data), so the ranking of the candidates may be wrong; check the greedy policies in the environment, or compare fixed settings (--rank, --ridge)"
   }
 
+  /// The same for the Fourier map selection: the chosen map's excess above `unreliableExcess`.
+  static func unreliableWarning(_ table: [FeatureCandidate]) -> String? {
+    guard let chosen = table.last(where: \.chosen), chosen.valueRangeExcess > unreliableExcess
+    else { return nil }
+    return "feature-map selection: the value estimates that chose m = \(chosen.fourierFeatures) and bandwidth \(NumberText.fourDigits(chosen.bandwidth)) are unreliable on these data: their Q^pi leaves the rewards' value range by \(NumberText.fourDigits(chosen.valueRangeExcess)) times its width on the held-out transitions, so the ranking of the maps may be wrong; compare fixed maps (--fourier-features, --bandwidth) in the environment"
+  }
+
   /// Row indices per task: (training, held out).
   static func split(_ task: TaskTransitions, seed: UInt64, index: Int) -> (
     training: [Int], heldOut: [Int]

@@ -158,7 +158,7 @@ extension TrainSummary {
     }
     var lines = [
       "  feature selection (\(table.count) candidates, \(String(format: "%.2f", seconds)) s): estimated value of each map's greedy policy on held-out episodes (LSTD-Q on common evaluation features)",
-      "    m     bandwidth  rung  rows      iter.  rank  ridge       est. value   own-features  vs default (s.e.)     chosen",
+      "    m     bandwidth  rung  rows      iter.  rank  ridge       est. value   own-features  vs default (s.e.)     outside range  chosen",
     ]
     for c in table {
       lines.append(
@@ -167,6 +167,7 @@ extension TrainSummary {
           + " " + cell("\(c.rank)", 5) + " " + cell(NumberText.fourDigits(c.ridge), 11) + " "
           + cell(NumberText.fourDigits(c.score), 12) + " " + cell(c.ownFeaturesScore.isNaN ? "" : NumberText.fourDigits(c.ownFeaturesScore), 13) + " "
           + cell(c.improvement.isFinite ? "\(NumberText.fourDigits(c.improvement)) (\(NumberText.fourDigits(c.improvementStandardError)))" : "", 21)
+          + " " + cell(c.valueRangeExcess.isFinite ? NumberText.fourDigits(c.valueRangeExcess) : "", 14)
           + " " + (c.chosen ? "*" : ""))
     }
     return lines
@@ -218,6 +219,9 @@ public enum Trainer {
     let selection = try resolveAutomaticSettings(
       &config, tasks: tasks, featureMap: featureMap, problems: problems, progress: progress)
     let parameters = config.parameters
+    if let warning = featureSelection.flatMap({ ModelSelection.unreliableWarning($0.table) }) {
+      warnings.append(warning)
+    }
     if let warning = selection.flatMap({ ModelSelection.unreliableWarning($0.table) }) {
       warnings.append(warning)
     }

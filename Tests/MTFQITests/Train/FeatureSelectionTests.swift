@@ -126,11 +126,20 @@ struct FeatureSelectionTests {
       let common = try FeatureSelection.commonValue(
         theta, own: held.data[t], ownStarts: held.starts[t], judge: held.data[t],
         judgeStarts: held.starts[t], range: range)
-      let own = try LSTDQEvaluation(
+      let evaluator = LSTDQEvaluation(
         data: held.data[t], starts: held.starts[t],
-        ridge: FeatureSelection.evaluationRidge * held.data[t].gram.meanDiagonal, range: range
-      ).value(of: theta).value
-      #expect(common.isApproximatelyEqual(to: own, relativeTolerance: 1e-9), "\(common) vs \(own)")
+        ridge: FeatureSelection.evaluationRidge * held.data[t].gram.meanDiagonal, range: range)
+      let own = try evaluator.value(of: theta)
+      #expect(common.value.isApproximatelyEqual(to: own.value, relativeTolerance: 1e-9), "\(common) vs \(own.value)")
+      // So is the range excess, here well above 0 (random theta, a narrow range).
+      let narrow = -0.01...0.01
+      let commonNarrow = try FeatureSelection.commonValue(
+        theta, own: held.data[t], ownStarts: held.starts[t], judge: held.data[t],
+        judgeStarts: held.starts[t], range: narrow)
+      let ownNarrow = LSTDQEvaluation(
+        data: held.data[t], starts: held.starts[t], ridge: evaluator.ridge, range: narrow)
+      let expected = try ownNarrow.rangeExcess(try ownNarrow.value(of: theta).theta)
+      #expect(expected > 0 && commonNarrow.excess.isApproximatelyEqual(to: expected, relativeTolerance: 1e-9), "\(commonNarrow.excess) vs \(expected)")
     }
   }
 
