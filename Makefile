@@ -201,11 +201,20 @@ clean:
 GYM_VENV ?= build/venv-gym
 GYM_FLAGS ?=
 .PHONY: gym-check
-gym-check: deps
+gym-check: gym-venv
+	$(GYM_VENV)/bin/python tools/gym_check.py --bin $(BIN) --out build/gym $(GYM_FLAGS)
+
+# make cartpole-check: a CartPole family from Minari datasets (tools/cartpole_check.py) through the
+# chain at defaults, greedy policies rolled out in CartPole-v1; outputs in build/cartpole.
+.PHONY: cartpole-check gym-venv
+cartpole-check: gym-venv
+	$(GYM_VENV)/bin/python tools/cartpole_check.py --bin $(BIN) --out build/cartpole
+
+# The venv of the gymnasium checks (tools/requirements-gym.txt), made or refreshed when needed.
+gym-venv: deps
 	@dpkg-query -W -f='$${Status}' python3-venv 2>/dev/null | grep -q "install ok installed" || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq python3 python3-venv >/dev/null; }
 	@test -x $(GYM_VENV)/bin/python -a $(GYM_VENV)/.requirements-gym.txt -nt tools/requirements-gym.txt || \
 	  { /usr/bin/python3 -m venv $(GYM_VENV) && $(GYM_VENV)/bin/pip install --quiet -r tools/requirements-gym.txt && \
 	    cp tools/requirements-gym.txt $(GYM_VENV)/.requirements-gym.txt; }
-	$(GYM_VENV)/bin/python tools/gym_check.py --bin $(BIN) --out build/gym $(GYM_FLAGS)
