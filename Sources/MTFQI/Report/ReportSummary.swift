@@ -40,6 +40,9 @@ enum ReportSummary {
       }
       cards.append(card("Training residual", value: Numbers.format(residual), detail: detail, bad: !residual.isFinite))
     }
+    if let table = inputs.model?.selection, let detail = unreliableSelection(table) {
+      cards.append(card("Model selection", value: "unreliable", detail: detail, bad: true))
+    }
     let calls = ReportReuse.calls(inputs)
     if !calls.isEmpty {
       let frozen = calls.filter { $0.choice == "frozen" }.count
@@ -49,6 +52,22 @@ enum ReportSummary {
       cards.append(card("Frozen vs scratch", value: value, detail: detail, bad: false))
     }
     if !cards.isEmpty { page.raw("<div class=\"cards\">" + cards.joined() + "</div>") }
+  }
+
+  /// What `mtfqi-train` warned about, read from the model's selection table: the chosen
+  /// multitask candidate (chosen 1, rank > 0) whose `value_range_excess` is above
+  /// `ModelSelection.unreliableExcess`; nil when there is none or the table has no such column
+  /// (models written before it).
+  static func unreliableSelection(_ table: OptionalFields.Table) -> String? {
+    guard let chosen = table.header.firstIndex(of: "chosen"),
+      let rank = table.header.firstIndex(of: "rank"),
+      let excess = table.header.firstIndex(of: "value_range_excess")
+    else { return nil }
+    for row in table.rows where Double(row[chosen]) == 1 && (Double(row[rank]) ?? 0) > 0 {
+      guard let value = Double(row[excess]), value > ModelSelection.unreliableExcess else { continue }
+      return "the value estimates that chose rank \(row[rank]) leave the rewards' value range by \(row[excess]) times its width on the logged transitions: the choice may be wrong (check the greedy policies in the environment)"
+    }
+    return nil
   }
 
   static func card(_ what: String, value: String, detail: String, bad: Bool) -> String {

@@ -321,6 +321,7 @@ struct ReportTests {
       try selection.writeDataset("score", [0.5, 0.75, 0.625], shape: [3])
       try modelFile.close()
     }
+    #expect(!before.html.contains("the choice may be wrong"))
     let after = try Report.build(request)
     #expect(XMLCheck.parse(after.html).error == nil)
     let cells = ReportFixtures.cells(after.html)
@@ -330,6 +331,19 @@ struct ReportTests {
     #expect(after.html.contains("multitask: relative_gradient_norm"))
     #expect(cells.contains("0.625") && cells.contains("0.75"))
     #expect(after.html.contains("the head&#39;s recommendation"))
+    #expect(!after.html.contains("the choice may be wrong"), "no value_range_excess column: no card")
+
+    // A selection whose chosen multitask candidate's estimate left the value range: a card.
+    do {
+      let modelFile = try HDF5File.open(model, writable: true)
+      let selection = try modelFile.group("/model_selection")
+      try selection.writeDataset("value_range_excess", [0.1, 7.5, 90], shape: [3])
+      try selection.writeDataset("chosen", [Int64(0), 1, 0], shape: [3])
+      try modelFile.close()
+    }
+    let flagged = try Report.build(request)
+    #expect(XMLCheck.parse(flagged.html).error == nil)
+    #expect(flagged.html.contains("the choice may be wrong") && flagged.html.contains("chose rank 2 leave the rewards&#39; value range by 7.5 times"), "\(flagged.html.prefix(3000))")
   }
 
   @Test("mtfqi-report writes the page atomically, twice the same bytes; a bad input names the file and writes nothing")
