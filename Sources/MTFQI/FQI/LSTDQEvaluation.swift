@@ -105,11 +105,7 @@ struct LSTDQEvaluation: Sendable {
       for i in 0..<d { system.storage[i + i * d] += ridge }
       let solution = try LinearAlgebra.solve(system, Matrix(rows: d, columns: 1, columnMajor: rhs))
         .storage
-      let qPi: [Double]
-      switch features {
-      case .identity: qPi = solution
-      case .matrix(let x): qPi = try LinearAlgebra.gemv(x, solution)
-      }
+      let qPi = try features.values(solution)
       guard case .pairs(let startPairs, _, _, _, _) = starts.layout, !startPairs.isEmpty else {
         return (.nan, solution)
       }
@@ -176,11 +172,7 @@ struct LSTDQEvaluation: Sendable {
     }
     switch data.layout {
     case .pairs(let pairs, _, let features, _, _):
-      let qPi: [Double]
-      switch features {
-      case .identity: qPi = solution
-      case .matrix(let x): qPi = try LinearAlgebra.gemv(x, solution)
-      }
+      let qPi = try features.values(solution)
       for i in 0..<data.count { visit(qPi[Int(pairs[i])]) }
     case .blocks(let phi, _, _, let m):
       let evaluated = Matrix(rows: m, columns: phi.count, columnMajor: solution)
@@ -309,11 +301,7 @@ struct LSTDQEvaluation: Sendable {
   static func greedyStates(_ theta: [Double], features: PairFeatures, states: Int, actions: Int)
     throws(LinearAlgebraError) -> [Int]
   {
-    let q: [Double]
-    switch features {
-    case .identity: q = theta
-    case .matrix(let x): q = try LinearAlgebra.gemv(x, theta)
-    }
+    let q = try features.values(theta)
     return (0..<states).map { s in
       var best = 0
       for a in 1..<max(actions, 1) where q[s * actions + a] > q[s * actions + best] { best = a }

@@ -7,6 +7,15 @@ enum PairFeatures: Sendable {
   /// A table: row s * A + a of this (S * A) x D column-major matrix.
   case matrix(Matrix)
 
+  /// psi(s, a)^T theta for every pair (index s * A + a): theta itself for one-hot features,
+  /// the table times theta otherwise.
+  func values(_ theta: [Double]) throws(LinearAlgebraError) -> [Double] {
+    switch self {
+    case .identity: return theta
+    case .matrix(let x): return try LinearAlgebra.gemv(x, theta)
+    }
+  }
+
   var dimension: Int {
     switch self {
     case .identity(let d): d
@@ -294,11 +303,7 @@ extension RegressionData {
     guard let theta else { return .none }
     switch layout {
     case .pairs(_, _, let features, let states, let actions):
-      let q: [Double]
-      switch features {
-      case .identity: q = theta
-      case .matrix(let x): q = try LinearAlgebra.gemv(x, theta)
-      }
+      let q = try features.values(theta)
       var values = [Double](repeating: 0, count: states)
       for s in 0..<states {
         var best = q[s * actions]
@@ -448,11 +453,7 @@ extension RegressionData {
   func fittedValues(_ theta: [Double]) throws(LinearAlgebraError) -> [Double] {
     switch layout {
     case .pairs(let pairs, _, let features, _, _):
-      let q: [Double]
-      switch features {
-      case .identity: q = theta
-      case .matrix(let x): q = try LinearAlgebra.gemv(x, theta)
-      }
+      let q = try features.values(theta)
       return pairs.map { q[Int($0)] }
     case .blocks(let phi, _, _, let m):
       var values: [Double] = []

@@ -202,11 +202,7 @@ enum PolicyComparison {
     case .pairs(let pairs, _, let features, let states, let actions):
       let policy = try LSTDQEvaluation.greedyStates(
         theta, features: features, states: states, actions: actions)
-      let qPi: [Double]
-      switch features {
-      case .identity: qPi = solution
-      case .matrix(let x): qPi = try LinearAlgebra.gemv(x, solution)
-      }
+      let qPi = try features.values(solution)
       let values = pairs.map { pair in
         let s = Int(pair) / actions
         return evaluator.clip(qPi[s * actions + policy[s]])
