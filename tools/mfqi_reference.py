@@ -445,7 +445,7 @@ def backward_heads(problems_by_step, solver, b, clips):
 def shared_horizon(problems_by_step, solver, rounds, outer_tol, clips):
     horizon = len(problems_by_step)
     tasks = len(problems_by_step[0])
-    init = single_task_backward(problems_by_step, solver.ridge, clips)
+    init = single_task_backward(problems_by_step, getattr(solver, "init_ridge", solver.ridge), clips)
     b = spectral_from(np.stack([init[h][t] for h in range(horizon) for t in range(tasks)], axis=1), solver.k)
     previous = init
     sweeps = []
@@ -474,6 +474,17 @@ def shared_horizon(problems_by_step, solver, rounds, outer_tol, clips):
 # ---------------------------------------------------------------------------------------------
 
 
+def penalise(problems, ridge):
+    """G_t + ridge I in place (the ridge on theta), once per problem object."""
+    if ridge == 0:
+        return
+    for prob in problems:
+        if prob.diagonal:
+            prob.blocks = [prob.blocks[0] + ridge]
+        else:
+            prob.blocks = [g + ridge * np.eye(g.shape[0]) for g in prob.blocks]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--store", required=True, help="the mtfqi store (HDF5)")
@@ -488,13 +499,23 @@ def main(argv=None):
         psi = Features(m["features"], tasks)
     mode = attrs["mode"]
     gamma = float(attrs["gamma"])
+    # ridge_form "theta": the ridge sits on every theta_t = B w_t, i.e. theta^T (G_t + ridge I)
+    # theta in the objective; B and W carry 1e-8 times it (schemas/model.md).
+    form = attrs.get("ridge_form", "factors")
+    form = form.decode() if isinstance(form, bytes) else str(form)
+    ridge = float(attrs["ridge"])
+    theta_ridge = ridge if form == "theta" else 0.0
     solver = Solver(
-        int(attrs["rank"]), float(attrs["ridge"]), float(attrs["head_ridge"]),
+        int(attrs["rank"]), ridge * 1e-8 if form == "theta" else ridge,
+        ridge * 1e-8 if form == "theta" else float(attrs["head_ridge"]),
         float(attrs["als_tolerance"]), int(attrs["als_max_sweeps"]))
+    if form == "theta":
+        solver.init_ridge = 0.0  # the single-task start: (G_t + ridge I)^-1 c_t on the penalised G_t
     clip = int(attrs.get("clip_values", 0)) != 0
     if mode == "discounted":
         problems = [Problem(t, np.arange(len(t["rewards"])), psi, gamma) for t in tasks]
         clips = [value_range(t, gamma, clip) for t in tasks]
+        penalise(problems, theta_ridge)
         thetas, sweeps = discounted(problems, solver, int(attrs["iterations"]), clips)
         steps = [problems]
     else:
@@ -505,6 +526,7 @@ def main(argv=None):
         else:
             steps = [[Problem(t, np.nonzero(t["step"] == h)[0], psi, gamma) for t in tasks] for h in range(horizon)]
         clips = [[value_range(t, gamma, clip, horizon, h) for t in tasks] for h in range(horizon)]
+        penalise({id(p): p for step in steps for p in step}.values(), theta_ridge)
         if attrs["representation"] == "shared":
             thetas, sweeps = shared_horizon(steps, solver, int(attrs["outer_max_rounds"]), float(attrs["outer_tolerance"]), clips)
         else:

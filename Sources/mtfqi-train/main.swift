@@ -96,12 +96,18 @@ struct Train: StageCommand {
 
   @Option(
     help:
-      "Ridge on B and of the single-task baseline (absolute, mean convention), or auto (default): chosen among 1e-6 ... 1 times the features' mean second moment by estimated policy value."
+      "Ridge on B (or on each theta_t: --ridge-form) and of the single-task baseline (absolute, mean convention), or auto (default): chosen among 1e-5, 1e-3 and 0.1 times the features' mean second moment by estimated policy value."
   )
   var ridge: AutoSetting<Double>?
 
   @Option(help: "Ridge on the task heads, or auto (default: the ridge).")
   var headRidge: AutoSetting<Double>?
+
+  @Option(
+    help:
+      "Where the multitask ridge sits: factors (on B and the heads), theta (on each task's theta_t = B w_t, the single-task ridge: rank T is then the single-task fit), or auto (default): both are candidates of the model selection."
+  )
+  var ridgeForm: AutoSetting<FQIParameters.RidgeForm>?
 
   @Option(
     help:
@@ -160,6 +166,7 @@ struct Train: StageCommand {
     flags.rank = rank
     flags.ridge = ridge
     flags.headRidge = headRidge
+    flags.ridgeForm = ridgeForm
     flags.alsTolerance = alsTolerance
     flags.alsMaxSweeps = alsMaxSweeps
     flags.clipValues = clipValues

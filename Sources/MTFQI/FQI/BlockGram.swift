@@ -62,6 +62,22 @@ struct BlockGram: Sendable {
 
   var dimension: Int { structure.dimension }
 
+  /// G + ridge I (the same structure).
+  func shifted(by ridge: Double) -> BlockGram {
+    guard ridge != 0 else { return self }
+    switch structure {
+    case .diagonal:
+      return BlockGram(diagonal: diagonal.map { $0 + ridge })
+    case .blocks:
+      return BlockGram(
+        blocks: blocks.map { block in
+          var result = block
+          for i in 0..<block.rows { result.storage[i + i * block.rows] += ridge }
+          return result
+        })
+    }
+  }
+
   /// trace(G) / D: the mean feature second moment, the scale a ridge is compared with.
   var meanDiagonal: Double {
     let d = dimension

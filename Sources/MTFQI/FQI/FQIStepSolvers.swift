@@ -50,7 +50,7 @@ struct SharedRankKStep: FQIStepSolver {
     heads = Array(repeating: Matrix(rows: 0, columns: 0), count: steps)
   }
 
-  var ridge: Double { solver.ridge }
+  var ridge: Double { solver.nominalRidge }
 
   mutating func fit(_ stats: [ProblemStatistics], step h: Int) throws(FQIError) -> StepFit {
     // With k >= min(T, D) the rank constraint does not bind and the spectral start of this
@@ -81,8 +81,7 @@ struct SharedRankKStep: FQIStepSolver {
   }
 
   mutating func strengthen(by factor: Double, floor: Double) {
-    solver.ridge = solver.ridge > 0 ? solver.ridge * factor : floor
-    solver.headRidge = solver.headRidge > 0 ? solver.headRidge * factor : floor
+    solver.strengthen(by: factor, floor: floor)
   }
 }
 
@@ -119,23 +118,29 @@ struct FrozenHeadStep: FQIStepSolver {
   /// One B for every step, or one per step (index h).
   var bases: [Matrix]
   var ridge: Double
+  /// A ridge on every theta_p = B w_p besides the one on w_p (`RankKSolver.weightRidge`; the
+  /// backward passes of a multitask fit with `RidgeForm.theta`).
+  var weightRidge: Double
   /// heads[h] is k x P.
   var heads: [Matrix]
 
-  init(bases: [Matrix], ridge: Double, steps: Int) {
+  init(bases: [Matrix], ridge: Double, steps: Int, weightRidge: Double = 0) {
     self.bases = bases
     self.ridge = ridge
+    self.weightRidge = weightRidge
     heads = Array(repeating: Matrix(rows: 0, columns: 0), count: steps)
   }
 
   mutating func fit(_ stats: [ProblemStatistics], step h: Int) throws(FQIError) -> StepFit {
     let b = bases.count == 1 ? bases[0] : bases[h]
-    let solver = RankKSolver(
-      rank: b.columns, ridge: 0, headRidge: ridge, tolerance: 0, maxSweeps: 1)
+    let (solver, problems) = RankKSolver(
+      rank: b.columns, ridge: 0, headRidge: ridge, tolerance: 0, maxSweeps: 1,
+      weightRidge: weightRidge
+    ).penalised(stats)
     let w: Matrix
     let product: Matrix
     do {
-      w = try solver.heads(b, stats)
+      w = try solver.heads(b, problems)
       product = try RankKSolver.thetas(b, w)
     } catch {
       throw .linearAlgebra(context: "heads at step \(h)", error: error)
@@ -143,10 +148,12 @@ struct FrozenHeadStep: FQIStepSolver {
     heads[h] = w
     var penalty = 0.0
     for value in w.storage { penalty += ridge * value * value }
+    for value in product.storage { penalty += weightRidge * value * value }
     return StepFit(thetas: (0..<stats.count).map { product.column($0) }, penalty: penalty)
   }
 
   mutating func strengthen(by factor: Double, floor: Double) {
-    ridge = ridge > 0 ? ridge * factor : floor
+    weightRidge *= factor
+    ridge = ridge > 0 ? ridge * factor : (weightRidge > 0 ? ridge : floor)
   }
 }

@@ -37,6 +37,21 @@ public struct FQIParameters: Sendable, Equatable {
   /// How often a run whose iterates misbehave (the guard) restarts from its last good iterate
   /// with a ten times stronger ridge before it gives up.
   public var maxRecoveries = 4
+  /// Where the multitask ridge sits (`RankKSolver`).
+  public enum RidgeForm: String, Sendable, Codable, CaseIterable, LosslessStringConvertible {
+    /// `ridge` on B and `headRidge` on the heads W (a nuclear-norm-like penalty on B W).
+    case factors
+    /// `ridge` on every task's theta_t = B w_t, the single-task ridge (rank T is then the
+    /// single-task fit exactly); the factors carry only `factorJitter` times it, which keeps
+    /// the ALS systems positive definite and their scale balanced. `headRidge` is not used.
+    case theta
+
+    public init?(_ description: String) { self.init(rawValue: description) }
+    public var description: String { rawValue }
+  }
+  public var ridgeForm = RidgeForm.factors
+  /// With `RidgeForm.theta`: the ridges on B and W relative to the ridge on theta.
+  public static let factorJitter = 1e-8
 
   public init(
     objective: Objective, rank: Int, ridge: Double, headRidge: Double? = nil,
@@ -102,9 +117,16 @@ public struct FQIParameters: Sendable, Equatable {
   }
 
   var solver: RankKSolver {
-    RankKSolver(
-      rank: rank, ridge: ridge, headRidge: headRidge, tolerance: alsTolerance,
-      maxSweeps: alsMaxSweeps)
+    switch ridgeForm {
+    case .factors:
+      return RankKSolver(
+        rank: rank, ridge: ridge, headRidge: headRidge, tolerance: alsTolerance,
+        maxSweeps: alsMaxSweeps)
+    case .theta:
+      return RankKSolver(
+        rank: rank, ridge: Self.factorJitter * ridge, headRidge: Self.factorJitter * ridge,
+        tolerance: alsTolerance, maxSweeps: alsMaxSweeps, weightRidge: ridge)
+    }
   }
 }
 
@@ -362,7 +384,8 @@ struct FittedQIteration {
     var log: [IterationRecord] = []
     for round in 1...max(parameters.outerMaxRounds, 1) {
       let started = Date()
-      var heads = FrozenHeadStep(bases: [b], ridge: solver.headRidge, steps: horizon)
+      var heads = FrozenHeadStep(
+        bases: [b], ridge: solver.headRidge, steps: horizon, weightRidge: solver.weightRidge)
       let pass = try schedule(problems, &heads, quiet: true, label: round)
       let flat = pass.stats.flatMap { $0 }
       let fit = try solver.alternate(from: b, flat)
@@ -407,7 +430,7 @@ struct FittedQIteration {
         bellmanResiduals: residuals.map { $0.squareRoot() },
         qChanges: changes.map { $0.squareRoot() }, maxAbsNextQ: maxNext,
         seconds: Date().timeIntervalSince(started), targetSeconds: targetClock.take(),
-        ridge: solver.ridge, relativeGradient: fit.relativeGradient,
+        ridge: solver.nominalRidge, relativeGradient: fit.relativeGradient,
         objectiveChange: fit.objectiveChange)
       record.maxAbsNextQUnclipped = maxNextUnclipped
       log.append(record)
@@ -417,7 +440,8 @@ struct FittedQIteration {
         scaleTotal > 0 ? (changeTotal / scaleTotal).squareRoot() : changeTotal.squareRoot()
       if round > 1 && relative <= parameters.outerTolerance { break }
     }
-    var heads = FrozenHeadStep(bases: [b], ridge: solver.headRidge, steps: horizon)
+    var heads = FrozenHeadStep(
+      bases: [b], ridge: solver.headRidge, steps: horizon, weightRidge: solver.weightRidge)
     _ = try schedule(problems, &heads, quiet: true, label: log.count + 1)
     return MultitaskFit(representations: [b], heads: heads.heads, log: log)
   }

@@ -29,6 +29,13 @@ struct ProblemStatistics: Sendable {
 ///   stationary point: relative gradient norm at most `tolerance` and relative change of J at
 ///   most `tolerance` (see `alternate`), or after `maxSweeps`.
 ///
+/// The ridge on theta (`weightRidge`, lambda; `FQIParameters.RidgeForm.theta`): the objective
+/// gains lambda sum_p ||B w_p||^2, the single-task ridge on each problem's theta_p = B w_p, in
+/// place of (or with) the ridges on B and W. Since theta^T G theta + lambda ||theta||^2 =
+/// theta^T (G + lambda I) theta, it is the problem above with every G_p replaced by
+/// G_p + lambda I (`penalised`), solved by the same steps; at k >= min(P, D) its minimiser is
+/// every problem's single-task ridge solution exactly, whatever lambda.
+///
 /// Every solve is Float64 through LAPACK on the calling thread. Deterministic.
 struct RankKSolver {
   let rank: Int
@@ -36,6 +43,51 @@ struct RankKSolver {
   var headRidge: Double
   let tolerance: Double
   let maxSweeps: Int
+  /// The ridge on every theta_p = B w_p (0: none).
+  var weightRidge = 0.0
+
+  init(
+    rank: Int, ridge: Double, headRidge: Double, tolerance: Double, maxSweeps: Int,
+    weightRidge: Double = 0
+  ) {
+    self.rank = rank
+    self.ridge = ridge
+    self.headRidge = headRidge
+    self.tolerance = tolerance
+    self.maxSweeps = maxSweeps
+    self.weightRidge = weightRidge
+  }
+
+  /// The ridge named in messages and logs: the ridge on theta when there is one, else on B.
+  var nominalRidge: Double { weightRidge > 0 ? weightRidge : ridge }
+
+  /// The problems with the ridge on theta folded into their Grams (G_p + weightRidge I), and
+  /// the solver that treats them as plain problems; `self` and `problems` without one.
+  func penalised(_ problems: [ProblemStatistics]) -> (RankKSolver, [ProblemStatistics]) {
+    guard weightRidge > 0 else { return (self, problems) }
+    var plain = self
+    plain.weightRidge = 0
+    return (
+      plain,
+      problems.map {
+        ProblemStatistics(
+          gram: $0.gram.shifted(by: weightRidge), cross: $0.cross, squares: $0.squares)
+      }
+    )
+  }
+
+  /// Multiplies every ridge by `factor`; a ridge that is 0 becomes `floor` (the factor ridges
+  /// only when there is no ridge on theta).
+  mutating func strengthen(by factor: Double, floor: Double) {
+    if weightRidge > 0 {
+      weightRidge *= factor
+      ridge *= factor
+      headRidge *= factor
+      return
+    }
+    ridge = ridge > 0 ? ridge * factor : floor
+    headRidge = headRidge > 0 ? headRidge * factor : floor
+  }
 
   struct Fit {
     var b: Matrix
@@ -108,8 +160,13 @@ struct RankKSolver {
     return Matrix(rows: d, columns: k, columnMajor: basis)
   }
 
-  /// Single-task ridge solutions (G_p + ridge I)^-1 c_p as the columns of a D x P matrix.
+  /// Single-task ridge solutions (G_p + (ridge + weightRidge) I)^-1 c_p as the columns of a
+  /// D x P matrix.
   func ridgeSolutions(_ problems: [ProblemStatistics]) throws(FQIError) -> Matrix {
+    guard weightRidge == 0 else {
+      let (plain, shifted) = penalised(problems)
+      return try plain.ridgeSolutions(shifted)
+    }
     guard let first = problems.first else { return Matrix(rows: 0, columns: 0) }
     var thetas = Matrix(rows: first.gram.dimension, columns: problems.count)
     for (p, problem) in problems.enumerated() {
@@ -252,6 +309,15 @@ struct RankKSolver {
   func objective(_ b: Matrix, _ w: Matrix, _ problems: [ProblemStatistics])
     throws(LinearAlgebraError) -> (total: Double, residuals: [Double])
   {
+    guard weightRidge == 0 else {
+      // The residuals without the ridge on theta; the total with it.
+      let (plain, shifted) = penalised(problems)
+      let total = try plain.objective(b, w, shifted).total
+      var unpenalised = plain
+      unpenalised.ridge = 0
+      unpenalised.headRidge = 0
+      return (total, try unpenalised.objective(b, w, problems).residuals)
+    }
     let thetas = try Self.thetas(b, w)
     var residuals: [Double] = []
     var total = 0.0
@@ -280,6 +346,10 @@ struct RankKSolver {
   func relativeGradient(_ b: Matrix, _ w: Matrix, _ problems: [ProblemStatistics])
     throws(LinearAlgebraError) -> Double
   {
+    guard weightRidge == 0 else {
+      let (plain, shifted) = penalised(problems)
+      return try plain.relativeGradient(b, w, shifted)
+    }
     let k = b.columns
     let d = b.rows
     var gradientB = [Double](repeating: 0, count: d * k)
@@ -350,6 +420,10 @@ struct RankKSolver {
   /// numbers. A non-finite value stops the sweeps; the caller checks the returned fit.
   /// Throws `.linearAlgebra` when a system is not positive definite.
   func alternate(from start: Matrix, _ problems: [ProblemStatistics]) throws(FQIError) -> Fit {
+    guard weightRidge == 0 else {
+      let (plain, shifted) = penalised(problems)
+      return try plain.alternate(from: start, shifted)
+    }
     var b = start
     var w = Matrix(rows: rank, columns: problems.count)
     var sweeps = 0

@@ -137,6 +137,7 @@ public struct ExportedRepresentation: Sendable {
     try group.setAttribute("step_data", stepData.rawValue)
     try group.setAttribute("ridge", parameters.ridge)
     try group.setAttribute("head_ridge", parameters.headRidge)
+    try group.setAttribute("ridge_form", parameters.ridgeForm.rawValue)
     try group.setAttribute("ridge_convention", "mean")
     try group.setAttribute("divergence_factor", parameters.divergenceFactor)
     try group.setAttribute("clip_values", Int64(parameters.clipValues ? 1 : 0))
@@ -205,7 +206,7 @@ public struct ExportedRepresentation: Sendable {
     guard let stepData = TrainConfig.StepData(rawValue: stepText) else {
       throw FQIError.input("\(context): unknown step_data '\(stepText)'")
     }
-    let parameters = FQIParameters(
+    var parameters = FQIParameters(
       objective: objective, rank: rank, ridge: try group.realAttribute("ridge", in: 0...ModelLimits.setting),
       headRidge: try group.realAttribute("head_ridge", in: 0...ModelLimits.setting),
       sharedRepresentation: !perStep,
@@ -213,6 +214,15 @@ public struct ExportedRepresentation: Sendable {
       // Absent before clipping existed: those models were fitted without it.
       clipValues: try group.hasAttribute("clip_values")
         ? try group.scalarAttribute("clip_values", as: Int64.self) != 0 : false)
+    // Absent before the ridge on theta existed: those models put it on the factors.
+    if try group.hasAttribute("ridge_form") {
+      let text = try group.stringAttribute("ridge_form")
+      guard let form = FQIParameters.RidgeForm(rawValue: text) else {
+        throw FQIError.input(
+          "\(context): attribute ridge_form: expected \"factors\" or \"theta\", found '\(text)'")
+      }
+      parameters.ridgeForm = form
+    }
     return (parameters, stepData)
   }
 

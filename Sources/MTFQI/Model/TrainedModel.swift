@@ -129,6 +129,7 @@ public struct TrainedModel: Sendable {
     try root.setAttribute("task_names", jsonArray(taskNames))
     try root.setAttribute("ridge", parameters.ridge)
     try root.setAttribute("head_ridge", parameters.headRidge)
+    try root.setAttribute("ridge_form", parameters.ridgeForm.rawValue)
     try root.setAttribute("ridge_convention", "mean")
     try root.setAttribute("als_tolerance", parameters.alsTolerance)
     try root.setAttribute("als_max_sweeps", Int64(parameters.alsMaxSweeps))
@@ -183,6 +184,7 @@ public struct TrainedModel: Sendable {
       try group.setAttribute("estimator", "lstd-q")
       try group.setAttribute("held_out_fraction", ModelSelection.heldOutFraction)
       try group.setAttribute("methods", jsonArray(selection.map(\.method)))
+      try group.setAttribute("ridge_forms", jsonArray(selection.map(\.ridgeForm)))
       try group.setAttribute("seconds", selectionSeconds)
       try group.writeDataset("rank", selection.map { Int64($0.rank) }, shape: [rows])
       try group.writeDataset(
@@ -195,6 +197,8 @@ public struct TrainedModel: Sendable {
         "held_out_bellman_error", selection.map(\.heldOutBellmanError), shape: [rows])
       try group.writeDataset(
         "value_range_excess", selection.map(\.valueRangeExcess), shape: [rows])
+      try group.writeDataset(
+        "fallback", selection.map { Int64($0.fallback ? 1 : 0) }, shape: [rows])
       try group.writeDataset("chosen", selection.map { Int64($0.chosen ? 1 : 0) }, shape: [rows])
     }
     if !featureSelection.isEmpty {

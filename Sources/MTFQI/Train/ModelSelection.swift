@@ -10,6 +10,9 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
   public var ridge: Double
   public var relativeRidge: Double
   public var headRidge: Double
+  /// Where the multitask ridge sits: "factors" or "theta" (`FQIParameters.RidgeForm`); the
+  /// single-task baseline's ridge is on theta.
+  public var ridgeForm = "factors"
   /// FQI iterations the candidate was fitted with (fewer in the first rung of successive
   /// halving).
   public var iterations: Int
@@ -22,7 +25,16 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
   /// the evaluation rows, relative to the range's width (`LSTDQEvaluation.rangeExcess`):
   /// above `ModelSelection.unreliableExcess` the estimate is not trusted (a warning).
   public var valueRangeExcess: Double = .nan
+  /// True for the row `ModelSelection.fallback` added because no estimate was reliable.
+  public var fallback = false
   public var chosen: Bool
+
+  /// Its estimate may be used to rank it: it was scored and its `valueRangeExcess` is at most
+  /// `ModelSelection.unreliableExcess`.
+  public var isReliable: Bool {
+    score.isFinite && valueRangeExcess.isFinite
+      && valueRangeExcess <= ModelSelection.unreliableExcess
+  }
 
   enum CodingKeys: String, CodingKey {
     case method, rank, ridge, score, chosen, iterations
@@ -30,6 +42,8 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
     case headRidge = "head_ridge"
     case heldOutBellmanError = "held_out_bellman_error"
     case valueRangeExcess = "value_range_excess"
+    case ridgeForm = "ridge_form"
+    case fallback
   }
 
   /// Non-finite numbers (a candidate that failed) are written as null: JSON has no NaN.
@@ -40,12 +54,14 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
     try c.encode(ridge, forKey: .ridge)
     try c.encode(relativeRidge, forKey: .relativeRidge)
     try c.encode(headRidge, forKey: .headRidge)
+    try c.encode(ridgeForm, forKey: .ridgeForm)
     try c.encode(iterations, forKey: .iterations)
     try c.encodeIfPresent(score.isFinite ? score : nil, forKey: .score)
     try c.encodeIfPresent(
       heldOutBellmanError.isFinite ? heldOutBellmanError : nil, forKey: .heldOutBellmanError)
     try c.encodeIfPresent(
       valueRangeExcess.isFinite ? valueRangeExcess : nil, forKey: .valueRangeExcess)
+    try c.encode(fallback, forKey: .fallback)
     try c.encode(chosen, forKey: .chosen)
   }
 
@@ -71,6 +87,8 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
     ridge = try c.decode(Double.self, forKey: .ridge)
     relativeRidge = try c.decode(Double.self, forKey: .relativeRidge)
     headRidge = try c.decode(Double.self, forKey: .headRidge)
+    ridgeForm = try c.decodeIfPresent(String.self, forKey: .ridgeForm) ?? "factors"
+    fallback = try c.decodeIfPresent(Bool.self, forKey: .fallback) ?? false
     iterations = try c.decode(Int.self, forKey: .iterations)
     score = try c.decodeIfPresent(Double.self, forKey: .score) ?? -.infinity
     heldOutBellmanError = try c.decodeIfPresent(Double.self, forKey: .heldOutBellmanError) ?? .nan
@@ -138,6 +156,7 @@ enum ModelSelection {
   struct Result {
     var rank: Int
     var ridge: Double
+    var ridgeForm = FQIParameters.RidgeForm.factors
     var headRidge: Double
     var singleTaskRidge: Double?
     var table: [SelectionCandidate]
@@ -149,9 +168,15 @@ enum ModelSelection {
   /// The warning for a choice that rests on estimates outside the rewards' value range: the
   /// chosen multitask candidate's `valueRangeExcess` above `unreliableExcess`; nil otherwise.
   static func unreliableWarning(_ table: [SelectionCandidate]) -> String? {
-    guard let chosen = table.first(where: { $0.chosen && $0.method == "multitask" }),
-      chosen.valueRangeExcess > unreliableExcess
-    else { return nil }
+    guard let chosen = table.first(where: { $0.chosen && $0.method == "multitask" }) else {
+      return nil
+    }
+    if chosen.fallback {
+      let least = table.filter { $0.method == "multitask" && !$0.fallback }.map(\.valueRangeExcess)
+        .filter(\.isFinite).min()
+      return "model selection: no candidate's value estimate is reliable on these data (each one's Q^pi leaves the rewards' value range by \(least.map { "at least " + NumberText.fourDigits($0) } ?? "more than \(NumberText.fourDigits(unreliableExcess))") times its width on the logged transitions: LSTD-Q extrapolates off the data), so the candidates were not ranked by them: the model falls back to rank \(chosen.rank) with the strongest candidate ridge \(NumberText.fourDigits(chosen.ridge)) on \(chosen.ridgeForm == "theta" ? "each task's theta (the single-task fits, shared as a representation)" : "the factors"); check the greedy policies in the environment, or compare fixed settings (--rank, --ridge, --ridge-form)"
+    }
+    guard chosen.valueRangeExcess > unreliableExcess else { return nil }
     return "model selection: the value estimates that chose rank \(chosen.rank) and ridge \(NumberText.fourDigits(chosen.ridge)) are unreliable on these data: their Q^pi leaves the rewards' value range by \(NumberText.fourDigits(chosen.valueRangeExcess)) times its width on the logged transitions (LSTD-Q extrapolates off the data), so the ranking of the candidates may be wrong; check the greedy policies in the environment, or compare fixed settings (--rank, --ridge)"
   }
 
@@ -326,6 +351,30 @@ enum ModelSelection {
     return rows.prefix(max(kept, 1)).sorted()
   }
 
+  /// One multitask candidate's settings.
+  struct Setting: Sendable, Equatable {
+    var rank: Int
+    var ridge: Double
+    var form: FQIParameters.RidgeForm
+  }
+
+  /// The multitask candidates: every rank times every ridge, in the given ridge form (auto:
+  /// on the factors; the ridge on theta is auto's `fallback`).
+  static func settings(config: TrainConfig, ranks: [Int], ridges: [Double]) -> [Setting] {
+    let form: FQIParameters.RidgeForm = config.ridgeFormAuto ? .factors : config.ridgeForm
+    return ranks.flatMap { rank in ridges.map { Setting(rank: rank, ridge: $0, form: form) } }
+  }
+
+  /// The multitask setting used when no candidate's estimate is reliable: what assumes the
+  /// least about the tasks sharing anything and extrapolates the least. The largest rank
+  /// (min(T, D)), the strongest candidate ridge, on theta: the single-task ridge fits of every
+  /// task, shared as a rank-min(T, D) representation. A setting the user fixed stays fixed.
+  static func fallback(config: TrainConfig, ranks: [Int], ridges: [Double]) -> Setting {
+    Setting(
+      rank: ranks.max() ?? config.rank, ridge: ridges.max() ?? config.ridge,
+      form: config.ridgeFormAuto ? .theta : config.ridgeForm)
+  }
+
   /// The candidate ranks (1, 2, 4, ... and min(T, D)) and ridges (strongest first).
   static func grid(config: TrainConfig, tasks: Int, dimension: Int, scale: Double) -> (
     ranks: [Int], ridges: [Double]
@@ -371,7 +420,8 @@ enum ModelSelection {
   /// Fits and scores one multitask candidate with `rounds` FQI iterations (a diverged fit
   /// scores -infinity and returns no thetas).
   static func multitaskCandidate(
-    rank: Int, ridge: Double, rounds: Int, screening: Bool = false, prepared: Prepared,
+    rank: Int, ridge: Double, form: FQIParameters.RidgeForm = .factors, rounds: Int,
+    screening: Bool = false, prepared: Prepared,
     config: TrainConfig, names: [String], progress: (@Sendable (String) -> Void)?
   ) throws(FQIError) -> (SelectionCandidate, [[Double]]) {
     var parameters = config.parameters
@@ -382,12 +432,14 @@ enum ModelSelection {
     parameters.rank = rank
     parameters.ridge = ridge
     parameters.headRidge = config.headRidgeAuto ? ridge : (config.headRidge ?? ridge)
+    parameters.ridgeForm = form
     parameters.objective = .discounted(gamma: parameters.gamma, iterations: rounds)
     let runner = FittedQIteration(parameters: parameters, taskNames: names)
     var candidate = SelectionCandidate(
       method: "multitask", rank: rank, ridge: ridge, relativeRidge: ridge / prepared.scale,
       headRidge: parameters.headRidge, iterations: rounds, score: -.infinity,
       heldOutBellmanError: .nan, chosen: false)
+    candidate.ridgeForm = form.rawValue
     var thetas: [[Double]] = []
     do throws(FQIError) {
       let fit = try runner.multitask(screening ? prepared.screeningProblems : prepared.problems)
@@ -406,7 +458,7 @@ enum ModelSelection {
       guard case .diverged = error else { throw error }
     }
     progress?(
-      "selection: multitask k = \(rank), ridge \(NumberText.fourDigits(ridge)), \(rounds) iterations: estimated value \(NumberText.fourDigits(candidate.score))"
+      "selection: multitask k = \(rank), ridge \(NumberText.fourDigits(ridge)) on \(form), \(rounds) iterations: estimated value \(NumberText.fourDigits(candidate.score))"
     )
     return (candidate, thetas)
   }
@@ -426,6 +478,7 @@ enum ModelSelection {
       method: "single-task", rank: 0, ridge: ridge, relativeRidge: ridge / prepared.scale,
       headRidge: ridge, iterations: rounds, score: -.infinity, heldOutBellmanError: .nan,
       chosen: false)
+    candidate.ridgeForm = FQIParameters.RidgeForm.theta.rawValue
     var thetas: [[Double]] = []
     do throws(FQIError) {
       let fit = try runner.singleTask(
@@ -457,9 +510,11 @@ enum ModelSelection {
   /// has an odd number of fits). In an arm with more than `keep` settings and at least 10
   /// iterations, every setting is first screened with a fifth of the iterations (at least 5)
   /// and only the best `keep` (stable: equal scores keep the grid order) are fitted with all of
-  /// them. Each arm's rows (its first rung, then its full fits) are appended to `table` and
+  /// them. Best means reliable first (`SelectionCandidate.isReliable`), then the highest
+  /// score. Each arm's rows (its first rung, then its full fits) are appended to `table` and
   /// their thetas to `thetas`, arm after arm; returns, per arm, the table index of its best full
-  /// fit (the highest finite score; ties: the earlier setting), nil when none scored.
+  /// fit (reliable first, then the highest finite score; ties: the earlier setting), nil when
+  /// none scored.
   static func halving(
     _ arms: [HalvingArm], iterations: Int, table: inout [SelectionCandidate],
     thetas: inout [[[Double]]]
@@ -488,8 +543,11 @@ enum ModelSelection {
         let scores: [(index: Int, score: Double)] = first[arm].enumerated().map {
           ($0.offset, $0.element.0.score)
         }
+        let reliable = first[arm].map { $0.0.isReliable }
         finalists = scores.sorted {
-          $0.score > $1.score || ($0.score == $1.score && $0.index < $1.index)
+          (reliable[$0.index] && !reliable[$1.index])
+            || (reliable[$0.index] == reliable[$1.index]
+              && ($0.score > $1.score || ($0.score == $1.score && $0.index < $1.index)))
         }.prefix(arms[arm].keep).map(\.index).sorted()
       }
       for index in finalists { fullJobs.append((arm, index)) }
@@ -501,12 +559,16 @@ enum ModelSelection {
         table.append(candidate)
         thetas.append(candidateThetas)
       }
-      var best: (index: Int, score: Double)?
+      var best: (index: Int, score: Double, reliable: Bool)?
       for (candidate, candidateThetas) in full[arm] {
-        if candidate.score.isFinite,
-          best.map({ candidate.score > $0.score + 1e-12 * abs($0.score) }) ?? true
-        {
-          best = (table.count, candidate.score)
+        let better =
+          best.map {
+            (candidate.isReliable && !$0.reliable)
+              || (candidate.isReliable == $0.reliable
+                && candidate.score > $0.score + 1e-12 * abs($0.score))
+          } ?? true
+        if candidate.score.isFinite, better {
+          best = (table.count, candidate.score, candidate.isReliable)
         }
         table.append(candidate)
         thetas.append(candidateThetas)
@@ -533,11 +595,12 @@ enum ModelSelection {
     let names = tasks.map(\.name)
     let iterations: Int
     if case .discounted(_, let k) = config.parameters.objective { iterations = k } else { iterations = 1 }
-    let settings = ranks.flatMap { rank in ridges.map { (rank: rank, ridge: $0) } }
+    let settings = settings(config: config, ranks: ranks, ridges: ridges)
     var arms = [
       HalvingArm(count: settings.count, keep: survivors) { index, rounds, screening throws(FQIError) in
         try multitaskCandidate(
-          rank: settings[index].rank, ridge: settings[index].ridge, rounds: rounds,
+          rank: settings[index].rank, ridge: settings[index].ridge, form: settings[index].form,
+          rounds: rounds,
           screening: screening, prepared: prepared, config: config, names: names,
           progress: progress)
       }
@@ -557,15 +620,42 @@ enum ModelSelection {
       throw .guardrail(
         "model selection: no candidate could be fitted and evaluated (ranks \(ranks), ridges \(ridges.map(NumberText.fourDigits))); give --rank and --ridge")
     }
-    table[chosen].chosen = true
+    // No reliable estimate: rank nothing by them (`fallback`), for either arm.
+    var chosenIndex = chosen
+    if !table[chosen].isReliable {
+      let setting = fallback(config: config, ranks: ranks, ridges: ridges)
+      var (candidate, thetas) = try multitaskCandidate(
+        rank: setting.rank, ridge: setting.ridge, form: setting.form, rounds: iterations,
+        prepared: prepared, config: config, names: names, progress: progress)
+      if candidate.score.isFinite {
+        candidate.fallback = true
+        table.append(candidate)
+        candidateThetas.append(thetas)
+        chosenIndex = table.count - 1
+      }
+    }
+    table[chosenIndex].chosen = true
     var singleTask: Double?
-    if bests.count > 1, let best = bests[1] {
+    if bests.count > 1, var best = bests[1] {
+      if !table[best].isReliable, let strongest = ridges.max(), table[best].ridge != strongest {
+        var (candidate, thetas) = try singleTaskCandidate(
+          ridge: strongest, rounds: iterations, screening: false, prepared: prepared,
+          config: config, names: names)
+        if candidate.score.isFinite {
+          candidate.fallback = true
+          table.append(candidate)
+          candidateThetas.append(thetas)
+          best = table.count - 1
+        }
+      }
       table[best].chosen = true
       singleTask = table[best].ridge
     }
-    let winner = table[chosen]
+    let winner = table[chosenIndex]
     return Result(
-      rank: winner.rank, ridge: winner.ridge, headRidge: winner.headRidge,
+      rank: winner.rank, ridge: winner.ridge,
+      ridgeForm: FQIParameters.RidgeForm(rawValue: winner.ridgeForm) ?? .factors,
+      headRidge: winner.headRidge,
       singleTaskRidge: singleTask, table: table,
       seconds: Date().timeIntervalSince(started), candidateThetas: candidateThetas)
   }

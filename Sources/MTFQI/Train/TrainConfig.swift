@@ -49,12 +49,19 @@ public struct TrainConfig: Sendable, Equatable, Codable {
   public var ridge = 1e-6
   /// The ridge on the heads; nil means `ridge`.
   public var headRidge: Double?
+  /// Where the multitask ridge sits: on B and the heads (`factors`) or on every task's theta_t
+  /// = B w_t (`theta`, the single-task ridge); see `FQIParameters.RidgeForm`. Used when
+  /// `ridgeFormAuto` is false.
+  public var ridgeForm = FQIParameters.RidgeForm.factors
   /// "auto" (the default; discounted mode): chosen by the estimated value of each candidate's
   /// greedy policy on held-out episodes (`ModelSelection`). Finite horizon: auto means rank
   /// min(4, T, D) and ridge 1e-4 times the mean Gram diagonal.
   public var rankAuto = true
   public var ridgeAuto = true
   public var headRidgeAuto = true
+  /// "auto" (the default; discounted mode): both forms are candidates of the model selection
+  /// (`ModelSelection.grid`). Finite horizon: auto means `factors`.
+  public var ridgeFormAuto = true
   /// ALS stops at a certified stationary point: the gradient of the objective relative to its
   /// data part at most this, and the objective's relative change over the last sweep at most
   /// this (both recorded per iteration in the training log).
@@ -83,6 +90,7 @@ public struct TrainConfig: Sendable, Equatable, Codable {
     case stepData = "step_data"
     case representation
     case headRidge = "head_ridge"
+    case ridgeForm = "ridge_form"
     case alsTolerance = "als_tolerance"
     case alsMaxSweeps = "als_max_sweeps"
     case outerTolerance = "outer_tolerance"
@@ -115,6 +123,10 @@ public struct TrainConfig: Sendable, Equatable, Codable {
     if let value = try Self.decodeAuto(Double.self, c, .headRidge) {
       config.headRidge = value
       config.headRidgeAuto = false
+    }
+    if let value = try Self.decodeAuto(FQIParameters.RidgeForm.self, c, .ridgeForm) {
+      config.ridgeForm = value
+      config.ridgeFormAuto = false
     }
     config.alsTolerance =
       try c.decodeIfPresent(Double.self, forKey: .alsTolerance) ?? config.alsTolerance
@@ -157,6 +169,11 @@ public struct TrainConfig: Sendable, Equatable, Codable {
       try c.encode("auto", forKey: .headRidge)
     } else {
       try c.encodeIfPresent(headRidge, forKey: .headRidge)
+    }
+    if ridgeFormAuto {
+      try c.encode("auto", forKey: .ridgeForm)
+    } else {
+      try c.encode(ridgeForm, forKey: .ridgeForm)
     }
     try c.encode(alsTolerance, forKey: .alsTolerance)
     try c.encode(alsMaxSweeps, forKey: .alsMaxSweeps)
@@ -287,11 +304,13 @@ public struct TrainConfig: Sendable, Equatable, Codable {
       mode == .discounted
       ? .discounted(gamma: resolvedGamma, iterations: iterations)
       : .finiteHorizon(horizon: horizon ?? 1, gamma: resolvedGamma)
-    return FQIParameters(
+    var parameters = FQIParameters(
       objective: objective, rank: rank, ridge: ridge, headRidge: headRidge,
       alsTolerance: alsTolerance, alsMaxSweeps: alsMaxSweeps, outerTolerance: outerTolerance,
       outerMaxRounds: iterations, sharedRepresentation: representation == .shared,
       divergenceFactor: divergenceFactor, clipValues: clipValues)
+    parameters.ridgeForm = ridgeForm
+    return parameters
   }
 
   /// The resolved config as JSON (sorted keys, defaults filled in): stored in model.h5.

@@ -23,6 +23,7 @@ public struct TrainOverrides: Sendable, Equatable {
   public var rank: AutoSetting<Int>?
   public var ridge: AutoSetting<Double>?
   public var headRidge: AutoSetting<Double>?
+  public var ridgeForm: AutoSetting<FQIParameters.RidgeForm>?
   public var alsTolerance: Double?
   public var alsMaxSweeps: Int?
   public var clipValues: Bool?
@@ -137,6 +138,7 @@ extension TrainConfig {
   private mutating func applyRidgesAndRank(_ overrides: TrainOverrides) {
     Self.merge(overrides.rank, into: &rank, auto: &rankAuto)
     Self.merge(overrides.ridge, into: &ridge, auto: &ridgeAuto)
+    Self.merge(overrides.ridgeForm, into: &ridgeForm, auto: &ridgeFormAuto)
     if let headRidgeSetting = overrides.headRidge {
       headRidge = headRidgeSetting.fixedValue
       headRidgeAuto = headRidgeSetting == .auto

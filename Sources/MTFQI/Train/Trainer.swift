@@ -94,17 +94,18 @@ public struct TrainSummary: Sendable, Codable {
         "  model selection (\(selection.count) candidates, \(String(format: "%.2f", selectionSeconds ?? 0)) s): estimated value of each greedy policy (LSTD-Q, dynamics pooled over the tasks)"
       )
       lines.append(
-        "    method       rank  ridge       rel. ridge  iter.  est. value   held-out BE  outside range  chosen")
+        "    method       rank  ridge on  ridge       rel. ridge  iter.  est. value   held-out BE  outside range  chosen")
       for c in selection {
         func cell(_ text: String, _ width: Int) -> String {
           text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0)
         }
         lines.append(
           "    " + cell(c.method, 12) + " " + cell(c.rank == 0 ? "-" : "\(c.rank)", 5) + " "
+            + cell(c.ridgeForm, 8) + " "
             + cell(NumberText.fourDigits(c.ridge), 11) + " " + cell(NumberText.fourDigits(c.relativeRidge), 11) + " "
             + cell("\(c.iterations)", 6) + " " + cell(NumberText.fourDigits(c.score), 12) + " " + cell(NumberText.fourDigits(c.heldOutBellmanError), 12) + " "
             + cell(c.valueRangeExcess.isFinite ? NumberText.fourDigits(c.valueRangeExcess) : "", 14) + " "
-            + (c.chosen ? "*" : ""))
+            + (c.chosen ? "*" : "") + (c.fallback ? " (fallback: no reliable estimate)" : ""))
       }
     }
     lines.append(
@@ -341,6 +342,7 @@ public enum Trainer {
           tasks, featureMap: featureMap, config: config, allRows: problems[0], progress: progress)
         config.rank = result.rank
         config.ridge = result.ridge
+        config.ridgeForm = result.ridgeForm
         if config.headRidgeAuto { config.headRidge = result.headRidge }
         selection = result
       } else {
@@ -353,6 +355,8 @@ public enum Trainer {
       config.rankAuto = false
       config.ridgeAuto = false
     }
+    // Without a selection (finite horizon, or rank and ridge fixed) auto means factors.
+    config.ridgeFormAuto = false
     config.headRidgeAuto = false
     return selection
   }

@@ -76,6 +76,80 @@ struct FQIScheduleTests {
     #expect(try solver.objective(moved, fit.w, problems).total >= before - 1e-9 * abs(before))
   }
 
+  @Test(
+    "With the ridge on theta, rank min(T, D) is the single-task ridge fit for a strong ridge (1e-6), from a random start, certified; the objective counts the ridge, the residuals do not",
+    arguments: [false, true])
+  func thetaRidgeSaturatedIsSingleTask(dense: Bool) throws {
+    let tasks = 4
+    let d = 9
+    let problems = try Self.randomProblems(dense: dense, d: d, count: tasks, seed: 33)
+    let ridge = 0.1 * problems[0].gram.meanDiagonal
+    var parameters = FQIParameters(
+      objective: .discounted(gamma: 0.9, iterations: 1), rank: tasks, ridge: ridge,
+      alsTolerance: 1e-10, alsMaxSweeps: 2000)
+    parameters.ridgeForm = .theta
+    let solver = parameters.solver
+    #expect(solver.weightRidge == ridge && solver.nominalRidge == ridge)
+    #expect(solver.ridge == FQIParameters.factorJitter * ridge && solver.headRidge == solver.ridge)
+    let fit = try solver.alternate(from: RankKSolverTests.gaussian(d, tasks, seed: 6), problems)
+    let product = try RankKSolver.thetas(fit.b, fit.w)
+    for (p, problem) in problems.enumerated() {
+      let single = try problem.gram.ridgeSolve(problem.cross, ridge: ridge)
+      let theta = product.column(p)
+      var error = 0.0
+      var norm = 0.0
+      for i in 0..<d {
+        error += (theta[i] - single[i]) * (theta[i] - single[i])
+        norm += single[i] * single[i]
+      }
+      #expect((error / norm).squareRoot() <= 1e-6, "task \(p): \((error / norm).squareRoot())")
+    }
+    #expect(fit.sweeps < 2000 && fit.relativeGradient <= 1e-10)
+    // The factor ridge at the same strength does not give the single-task fit (it is a
+    // different penalty): the forms really differ.
+    let factors = RankKSolver(
+      rank: tasks, ridge: ridge, headRidge: ridge, tolerance: 1e-10, maxSweeps: 2000)
+    let factorFit = try factors.alternate(from: RankKSolverTests.gaussian(d, tasks, seed: 6), problems)
+    let factorTheta = try RankKSolver.thetas(factorFit.b, factorFit.w).column(0)
+    let single = try problems[0].gram.ridgeSolve(problems[0].cross, ridge: ridge)
+    #expect(zip(factorTheta, single).contains { abs($0 - $1) > 1e-3 * max(abs($1), 1e-3) })
+    // J = data fit + ridge sum_p ||theta_p||^2 + the jitter terms; residuals = data fit alone.
+    let thetas = (0..<tasks).map { product.column($0) }
+    let objective = try solver.objective(fit.b, fit.w, problems)
+    var penalty = 0.0
+    for theta in thetas { for value in theta { penalty += ridge * value * value } }
+    let fitTerm = try Self.dataFit(thetas, problems)
+    #expect(objective.residuals.reduce(0, +).isApproximatelyEqual(to: fitTerm, relativeTolerance: 1e-9))
+    #expect(objective.total.isApproximatelyEqual(to: fitTerm + penalty, relativeTolerance: 1e-6))
+  }
+
+  @Test("With the ridge on theta below full rank, ALS ends at a certified stationary point of that objective")
+  func thetaRidgeCertificate() throws {
+    let problems = try Self.randomProblems(dense: true, d: 8, count: 5, seed: 9)
+    var parameters = FQIParameters(
+      objective: .discounted(gamma: 0.9, iterations: 1), rank: 2,
+      ridge: 1e-2 * problems[0].gram.meanDiagonal, alsTolerance: 1e-9, alsMaxSweeps: 3000)
+    parameters.ridgeForm = .theta
+    let solver = parameters.solver
+    let fit = try solver.alternate(from: RankKSolverTests.gaussian(8, 2, seed: 4), problems)
+    #expect(fit.sweeps < 3000 && fit.relativeGradient <= 1e-9, "\(fit.sweeps) sweeps")
+    #expect(try solver.relativeGradient(fit.b, fit.w, problems) == fit.relativeGradient)
+    // Random small moves of B or W do not lower J by more than second order.
+    let before = try solver.objective(fit.b, fit.w, problems).total
+    var generator = Xoshiro256StarStar(seed: 12)
+    for _ in 0..<5 {
+      var b = fit.b
+      var w = fit.w
+      for i in b.storage.indices { b.storage[i] += 1e-5 * generator.nextNormal() }
+      for i in w.storage.indices { w.storage[i] += 1e-5 * generator.nextNormal() }
+      #expect(try solver.objective(b, w, problems).total >= before - 1e-9 * abs(before))
+    }
+    // Strengthening multiplies the ridge on theta and the jitter alike.
+    var stronger = solver
+    stronger.strengthen(by: 10, floor: 1)
+    #expect(stronger.weightRidge == 10 * solver.weightRidge && stronger.ridge == 10 * solver.ridge)
+  }
+
   @Test("Balancing keeps B W and never raises the ridge terms; ALS stops far sooner with it")
   func balancing() throws {
     let problems = try Self.randomProblems(dense: true, d: 8, count: 5, seed: 3)

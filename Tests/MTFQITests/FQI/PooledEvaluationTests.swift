@@ -218,6 +218,75 @@ struct PooledEvaluationTests {
     #expect(measured.isApproximatelyEqual(to: worst / 2, relativeTolerance: 1e-12), "\(measured) vs \(worst / 2)")
   }
 
+  /// One state feature, one action: state 0 (psi = 1) moves to state 1 (psi = `scale`) with
+  /// the task's reward, 40 one-row episodes. With gamma `scale` > 1 LSTD-Q's fixed point of
+  /// every policy (there is only one) is Q = r / (1 - gamma scale) < 0, far below the range
+  /// [0, r / (1 - gamma)]: every candidate's estimate is unreliable.
+  static func extrapolating(_ name: String, reward: Double, scale: Double) -> (TaskTransitions, FeatureMap) {
+    let n = 40
+    let task = TaskTransitions(
+      name: name, observationSpace: .discrete(n: 2, start: 0),
+      actionSpace: .discrete(n: 1, start: 0), observations: Array(repeating: 0, count: n),
+      nextObservations: Array(repeating: 1, count: n), actions: Array(repeating: 0, count: n),
+      rewards: Array(repeating: reward, count: n), terminations: Array(repeating: 0, count: n),
+      steps: Array(repeating: 0, count: n), episodes: Array(0..<Int64(n)))
+    let map = FeatureMap(
+      spec: FeatureMapSpec(kind: .table, table: "(extrapolating)", normalize: false),
+      observationSpace: task.observationSpace, actionSpace: task.actionSpace, dimension: 1,
+      structure: .pairs(states: 2, actions: 1), table: [1, scale])
+    return (task, map)
+  }
+
+  @Test(
+    "When no candidate's estimate is reliable the selection falls back to rank min(T, D), the strongest ridge, on theta, marks the row and says so; a fixed form is kept"
+  )
+  func unreliableFallback() throws {
+    let (first, map) = Self.extrapolating("a", reward: 1, scale: 1.12)
+    let (second, _) = Self.extrapolating("b", reward: 0.5, scale: 1.12)
+    var config = TrainConfig()
+    config.gamma = 0.9
+    config.iterations = 20
+    let result = try ModelSelection.select([first, second], featureMap: map, config: config, progress: nil)
+    let multitask = result.table.filter { $0.method == "multitask" && !$0.fallback }
+    #expect(!multitask.isEmpty && multitask.allSatisfy { !$0.isReliable && $0.valueRangeExcess > 5 })
+    let chosen = try #require(result.table.first { $0.chosen && $0.method == "multitask" })
+    #expect(chosen.fallback && chosen.ridgeForm == "theta" && chosen.rank == 1)
+    let strongest = try #require(result.table.map(\.ridge).max())
+    #expect(chosen.ridge == strongest && result.ridge == strongest && result.ridgeForm == .theta)
+    #expect(result.table.filter(\.fallback).count == 1 + (result.singleTaskRidge == strongest ? 0 : 1))
+    // The single-task baseline falls back to the strongest ridge too.
+    #expect(result.singleTaskRidge == strongest)
+    let warning = try #require(ModelSelection.unreliableWarning(result.table))
+    #expect(warning.contains("not ranked by them") && warning.contains("rank 1"), "\(warning)")
+
+    // The user's form stays: --ridge-form factors falls back on the factors.
+    config.ridgeFormAuto = false
+    config.ridgeForm = .factors
+    let fixed = try ModelSelection.select([first, second], featureMap: map, config: config, progress: nil)
+    let fixedChosen = try #require(fixed.table.first { $0.chosen && $0.method == "multitask" })
+    #expect(fixedChosen.fallback && fixedChosen.ridgeForm == "factors" && fixedChosen.ridge == strongest)
+  }
+
+  @Test("Successive halving keeps reliable candidates before unreliable ones with higher scores")
+  func halvingPrefersReliable() throws {
+    // Four settings: the two highest scores are unreliable.
+    let scores = [5.0, 4.0, 3.0, 2.0]
+    let excess = [3.0, 0.1, 2.0, 0.0]
+    let arm = ModelSelection.HalvingArm(count: 4, keep: 2) { index, rounds, _ throws(FQIError) in
+      var candidate = SelectionCandidate(
+        method: "multitask", rank: index + 1, ridge: 1, relativeRidge: 1, headRidge: 1,
+        iterations: rounds, score: scores[index], heldOutBellmanError: 0, chosen: false)
+      candidate.valueRangeExcess = excess[index]
+      return (candidate, [[Double(index)]])
+    }
+    var table: [SelectionCandidate] = []
+    var thetas: [[[Double]]] = []
+    let bests = try ModelSelection.halving([arm], iterations: 20, table: &table, thetas: &thetas)
+    let full = table.filter { $0.iterations == 20 }
+    #expect(full.map(\.rank) == [2, 4])
+    #expect(bests == [table.firstIndex { $0.iterations == 20 && $0.rank == 2 }])
+  }
+
   @Test("Model selection warns when the chosen multitask candidate's estimate leaves the value range by more than half its width, and only then")
   func unreliableSelectionWarning() {
     func table(_ excess: Double) -> [SelectionCandidate] {

@@ -98,6 +98,34 @@ struct ReferenceAgreementTests {
   }
 
   @Test(
+    "The ridge on theta (--ridge-form theta): discounted one-hot, and finite horizon with one shared B",
+    arguments: [false, true])
+  func thetaRidge(_ finiteHorizon: Bool) throws {
+    let directory = try TrainCommandTests.scratch("reference-theta")
+    let store: String
+    var arguments = ["--ridge-form", "theta", "--rank", "2", "--ridge", "3e-2"]
+    if finiteHorizon {
+      let paths = try TrainFixtures.pipeline(
+        TrainFixtures.parameters(
+          tasks: 5, samples: 600, states: 12, actions: 3, rank: 2, dim: 8,
+          objective: .finiteHorizon(horizon: 3)),
+        in: directory)
+      store = paths.store
+      arguments += [
+        "--features", "one-hot", "--mode", "finite-horizon", "--horizon", "3", "--iterations", "20",
+      ]
+    } else {
+      store = try Self.discounted.get().store
+      arguments += ["--features", "one-hot", "--iterations", "15"]
+    }
+    let model = directory + "/model.h5"
+    let worst = try Self.worstDifference(store: store, arguments: arguments, directory: directory)
+    #expect(worst <= Self.tolerance, "largest relative difference in Q: \(worst)")
+    let file = try HDF5File.open(model)
+    #expect(try file.root().stringAttribute("ridge_form") == "theta")
+  }
+
+  @Test(
     "Finite horizon: one B per step on per-step rows, and one shared B on pooled rows",
     arguments: [
       ["--step-data", "per-step", "--representation", "per-step", "--features", "table"],
