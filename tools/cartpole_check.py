@@ -15,9 +15,10 @@ and every greedy policy (multitask, single-task, frozen, scratch) runs 30 episod
 steps in gymnasium's CartPole-v1 (seeds 123...), with the task's shaped reward.
 
 What it showed (tools/GYM_RESULTS.md, 2026-12-05): model selection's LSTD-Q estimates leave the
-rewards' value range by 2.6 to 1,600 times its width on these data, and the chosen multitask
-model (rank 1) balances for ~160 steps where the single-task fits hold 450-500; mtfqi-train now
-says so (the "outside range" column and a warning).
+rewards' value range by 1.75 to 1,600 times its width on these data, and the chosen multitask
+model (rank 1) balanced for ~120 steps where the single-task fits hold 487-500. mtfqi-train now
+ranks only reliable estimates and, with none, falls back to rank T with the strongest ridge on
+theta (the single-task fits shared): 487-500 steps, and the frozen head on the new task 500.
 
 Usage (needs gymnasium and minari: the venv of `make gym-check`):
   build/venv-gym/bin/python tools/cartpole_check.py --bin .build/release --out build/cartpole

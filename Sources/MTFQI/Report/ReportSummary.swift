@@ -63,7 +63,11 @@ enum ReportSummary {
       let rank = table.header.firstIndex(of: "rank"),
       let excess = table.header.firstIndex(of: "value_range_excess")
     else { return nil }
+    let fallback = table.header.firstIndex(of: "fallback")
     for row in table.rows where Double(row[chosen]) == 1 && (Double(row[rank]) ?? 0) > 0 {
+      if let fallback, Double(row[fallback]) == 1 {
+        return "no candidate's value estimate was reliable (each leaves the rewards' value range by more than \(NumberText.fourDigits(ModelSelection.unreliableExcess)) of its width), so mtfqi-train fell back to rank \(row[rank]) with its strongest ridge on each task's theta: the single-task fits, shared (check the greedy policies in the environment)"
+      }
       guard let value = Double(row[excess]), value > ModelSelection.unreliableExcess else { continue }
       return "the value estimates that chose rank \(row[rank]) leave the rewards' value range by \(row[excess]) times its width on the logged transitions: the choice may be wrong (check the greedy policies in the environment)"
     }

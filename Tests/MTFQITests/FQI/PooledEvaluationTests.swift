@@ -267,6 +267,19 @@ struct PooledEvaluationTests {
     #expect(fixedChosen.fallback && fixedChosen.ridgeForm == "factors" && fixedChosen.ridge == strongest)
   }
 
+  @Test("The report's summary says when the chosen model is the fallback, and what the excess was otherwise")
+  func reportCard() {
+    let header = ["rank", "value_range_excess", "fallback", "chosen"]
+    let fallback = OptionalFields.Table(
+      title: "selection", header: header, rows: [["1", "3.2", "0", "0"], ["4", "4.6", "1", "1"], ["0", "4.6", "0", "1"]])
+    #expect(ReportSummary.unreliableSelection(fallback)?.contains("fell back to rank 4") == true)
+    let chosenUnreliable = OptionalFields.Table(
+      title: "selection", header: header, rows: [["2", "3.2", "0", "1"]])
+    #expect(ReportSummary.unreliableSelection(chosenUnreliable)?.contains("chose rank 2") == true)
+    let reliable = OptionalFields.Table(title: "selection", header: header, rows: [["2", "0.1", "0", "1"]])
+    #expect(ReportSummary.unreliableSelection(reliable) == nil)
+  }
+
   @Test("Successive halving keeps reliable candidates before unreliable ones with higher scores")
   func halvingPrefersReliable() throws {
     // Four settings: the two highest scores are unreliable.
