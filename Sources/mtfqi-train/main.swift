@@ -105,7 +105,7 @@ struct Train: StageCommand {
 
   @Option(
     help:
-      "Where the multitask ridge sits: factors (on B and the heads), theta (on each task's theta_t = B w_t, the single-task ridge: rank T is then the single-task fit), or auto (default): both are candidates of the model selection."
+      "Where the multitask ridge sits: factors (on B and the heads), theta (on each task's theta_t = B w_t, the single-task ridge: rank T is then the single-task fit), or auto (default): factors, and when no candidate's value estimate is reliable the selection falls back to rank min(T, D) with its strongest ridge on theta."
   )
   var ridgeForm: AutoSetting<FQIParameters.RidgeForm>?
 

@@ -59,8 +59,8 @@ public struct TrainConfig: Sendable, Equatable, Codable {
   public var rankAuto = true
   public var ridgeAuto = true
   public var headRidgeAuto = true
-  /// "auto" (the default; discounted mode): both forms are candidates of the model selection
-  /// (`ModelSelection.grid`). Finite horizon: auto means `factors`.
+  /// "auto" (the default): `factors`, and the model selection's fallback when no estimate is
+  /// reliable is `theta` (`ModelSelection.fallback`).
   public var ridgeFormAuto = true
   /// ALS stops at a certified stationary point: the gradient of the objective relative to its
   /// data part at most this, and the objective's relative change over the last sweep at most
@@ -124,7 +124,12 @@ public struct TrainConfig: Sendable, Equatable, Codable {
       config.headRidge = value
       config.headRidgeAuto = false
     }
-    if let value = try Self.decodeAuto(FQIParameters.RidgeForm.self, c, .ridgeForm) {
+    if let text = try c.decodeIfPresent(String.self, forKey: .ridgeForm), text != "auto" {
+      guard let value = FQIParameters.RidgeForm(rawValue: text) else {
+        throw DecodingError.dataCorruptedError(
+          forKey: .ridgeForm, in: c,
+          debugDescription: "expected \"factors\", \"theta\" or \"auto\", found \"\(text)\"")
+      }
       config.ridgeForm = value
       config.ridgeFormAuto = false
     }

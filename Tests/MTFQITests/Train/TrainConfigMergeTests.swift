@@ -13,7 +13,7 @@ struct TrainConfigMergeTests {
       "features": {"kind": "raw", "normalize": false, "fourier_features": 16, "bandwidth": 2},
       "mode": "discounted", "gamma": 0.8, "iterations": 30,
       "step_data": "per_step", "representation": "per_step",
-      "rank": 3, "ridge": 0.01, "head_ridge": 0.02,
+      "rank": 3, "ridge": 0.01, "head_ridge": 0.02, "ridge_form": "theta",
       "als_tolerance": 1e-5, "als_max_sweeps": 50, "outer_tolerance": 1e-4, "divergence_factor": 20,
       "clip_values": false, "single_task": false, "truth": "config-truth.h5",
       "tasks": ["a", "b"], "seed": 7, "allow_unidentifiable": false
@@ -84,6 +84,13 @@ struct TrainConfigMergeTests {
         $0.headRidge = nil
         $0.headRidgeAuto = true
       }),
+    FlagCase(
+      flag: "--ridge-form factors", set: { $0.ridgeForm = .fixed(.factors) },
+      expect: {
+        $0.ridgeForm = .factors
+        $0.ridgeFormAuto = false
+      }),
+    FlagCase(flag: "--ridge-form auto", set: { $0.ridgeForm = .auto }, expect: { $0.ridgeFormAuto = true }),
     FlagCase(flag: "--als-tolerance", set: { $0.alsTolerance = 1e-7 }, expect: { $0.alsTolerance = 1e-7 }),
     FlagCase(flag: "--als-max-sweeps", set: { $0.alsMaxSweeps = 9 }, expect: { $0.alsMaxSweeps = 9 }),
     FlagCase(flag: "--clip-values", set: { $0.clipValues = true }, expect: { $0.clipValues = true }),
