@@ -191,4 +191,94 @@ struct RewardBasisTests {
       _ = try RewardBasis.read(reopened, map: map, tasks: 3, context: path)
     }
   }
+
+  // MARK: Action-block maps: x = [psi(s, a), phi(s')]
+
+  /// A Box task (d = 2, A = 2): s' = s + 0.1 (2a - 1) e_1 + N(0, 0.3^2) noise in both
+  /// coordinates, so s' is not a function of (s, a); the reward is `reward(s')`, every fifth row
+  /// terminal (its reward still paid for the state reached).
+  static func boxTask(_ name: String, rows: Int, seed: UInt64, reward: ([Double]) -> Double)
+    -> TaskTransitions
+  {
+    var generator = Xoshiro256StarStar(seed: seed, stream: "tests/reward-basis-box")
+    var observations: [Double] = []
+    var next: [Double] = []
+    var actions: [Int64] = []
+    var rewards: [Double] = []
+    for row in 0..<rows {
+      let s = [generator.nextNormal(), generator.nextNormal()]
+      let a = generator.nextIndex(below: 2)
+      let s2 = [
+        s[0] + 0.1 * Double(2 * a - 1) + 0.3 * generator.nextNormal(),
+        s[1] + 0.3 * generator.nextNormal(),
+      ]
+      observations += s
+      next += s2
+      actions.append(Int64(a))
+      rewards.append(reward(s2))
+      _ = row
+    }
+    return TaskTransitions(
+      name: name, observationSpace: .box(shape: [2], dtype: .float64, low: nil, high: nil),
+      actionSpace: .discrete(n: 2, start: 0), observations: observations, nextObservations: next,
+      actions: actions, rewards: rewards,
+      terminations: (0..<rows).map { $0 % 5 == 4 ? 1 : 0 }, steps: Array(repeating: 0, count: rows))
+  }
+
+  @Test(
+    "Action-block maps: a reward paid for the observation reached is in the design (terminal rows too): a combination of the training rewards is inside the span (residual below 1e-4), a product of them outside; with psi(s, a) alone it was not"
+  )
+  func blockNextStateDesign() throws {
+    let training = [
+      Self.boxTask("t0", rows: 800, seed: 1) { $0[0] },
+      Self.boxTask("t1", rows: 800, seed: 2) { $0[1] + 1 },
+    ]
+    let space = Space.box(shape: [2], dtype: .float64, low: nil, high: nil)
+    let map = try FeatureMap.build(
+      spec: FeatureMapSpec(kind: .raw, normalize: false), observationSpace: space,
+      actionSpace: .discrete(n: 2, start: 0),
+      trainingObservations: training.map(\.observations), seed: 0)
+    let problems = try RegressionData.build(training.map { ($0, nil) }, featureMap: map, discount: 0.9)
+    let basis = try #require(try RewardBasis.fit(training, problems: problems, featureMap: map))
+    // D = 2 x (2 + 1) raw features, m = 3 next-state features.
+    #expect(basis.design == .stateActionNextState && basis.dimension == 9)
+    #expect(basis.noiseVariance < 1e-9, "\(basis.noiseVariance)")
+    let inside = Self.boxTask("in", rows: 300, seed: 3) { 0.3 * $0[0] - 0.5 * $0[1] + 2 }
+    let outside = Self.boxTask("out", rows: 300, seed: 4) { $0[0] * $0[1] }
+    func test(_ task: TaskTransitions, _ basis: RewardBasis) throws -> RewardBasis.SpanTest {
+      let problem = try RegressionData.build([(task, nil)], featureMap: map, discount: 0.9)[0]
+      return try #require(try basis.test(task, problem: problem, map: map))
+    }
+    let inTest = try test(inside, basis)
+    #expect(!inTest.outsideSpan && inTest.largestResidual < 1e-4, "\(inTest)")
+    let outTest = try test(outside, basis)
+    #expect(outTest.outsideSpan, "\(outTest)")
+    // The older design x = psi(s, a) (files written before it) cannot hold a reward of the
+    // state reached: the noise of s' is left over, and the same in-span task looks outside.
+    let fits = try problems.map { try RewardBasis.blockFit($0) }
+    let old = RewardBasis(
+      design: .stateAction, thetas: fits.map(\.theta),
+      noiseVariance: fits.reduce(0) { $0 + $1.residualSum } / fits.reduce(0) { $0 + $1.degreesOfFreedom },
+      noiseDegreesOfFreedom: fits.reduce(0) { $0 + $1.degreesOfFreedom })
+    #expect(try test(inside, old).largestResidual > 0.1)
+
+    // Both designs round-trip through HDF5 and are accepted for this map; a wrong width is not.
+    let path = FileManager.default.temporaryDirectory.path + "/reward-basis-box-\(getpid()).h5"
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    for stored in [basis, old] {
+      let file = try HDF5File.create(path)
+      try stored.write(try file.root())
+      try file.close()
+      let reopened = try HDF5File.open(path)
+      #expect(try RewardBasis.read(reopened, map: map, tasks: 2, context: path) == stored)
+    }
+    var wrong = basis
+    wrong.thetas = basis.thetas.map { Array($0.prefix(8)) }
+    let file = try HDF5File.create(path)
+    try wrong.write(try file.root())
+    try file.close()
+    #expect(throws: (any Error).self) {
+      _ = try RewardBasis.read(try HDF5File.open(path), map: map, tasks: 2, context: path)
+    }
+  }
 }
