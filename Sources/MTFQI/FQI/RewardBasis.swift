@@ -13,11 +13,8 @@ import Foundation
 ///   when s' is not a state of the space. A reward paid for the state reached (a goal cell
 ///   entered through a slip) is then exactly in the design. Only when D + E <= `maxDimension`
 ///   (E = S for one-hot, D for a table); larger maps keep no basis.
-/// - Action-block maps (raw, fourier): x(s, a, s') = [psi(s, a), phi(s')], phi(s') the
-///   map's per-action features of the observation reached (terminal rows included: a reward
-///   paid for the state reached, such as a shaped CartPole reward of the new pole angle, is then
-///   in the design), when D + m <= `maxDimension`; otherwise, and in files written before
-///   2026-12-05, x(s, a) = psi(s, a) (`Design.stateAction`).
+/// - Action-block maps (raw, fourier): x(s, a) = psi(s, a), with the Gram matrices training
+///   computed already.
 ///
 /// **Noise.** sigma^2 = sum_t RSS_t / sum_t (n_t - df_t), df_t = tr((G_t + lambda I)^{-1} G_t)
 /// (the ridge fit's degrees of freedom): the reward variation the design does not explain,
@@ -70,20 +67,9 @@ public struct RewardBasis: Sendable, Equatable {
       let pairs = states * actions
       return states <= maxDimension && pairs * states <= maxOneHotTable
         ? (.stateActionNextState, pairs + states) : nil
-    case .actionBlocks(_, let m):
-      return map.dimension + m <= maxDimension
-        ? (.stateActionNextState, map.dimension + m) : (.stateAction, map.dimension)
+    case .actionBlocks:
+      return (.stateAction, map.dimension)
     }
-  }
-
-  /// Whether a stored basis of `design` and `dimension` fits `map`: its design, or for an
-  /// action-block map the older x(s, a) = psi(s, a).
-  static func fits(_ design: Design, dimension: Int, map: FeatureMap) -> Bool {
-    if let (expected, size) = designDimension(map), expected == design, size == dimension {
-      return true
-    }
-    if case .actionBlocks = map.structure { return design == .stateAction && dimension == map.dimension }
-    return false
   }
 
   // MARK: Fitting (training tasks)
@@ -98,22 +84,15 @@ public struct RewardBasis: Sendable, Equatable {
     guard let (design, _) = designDimension(featureMap) else { return nil }
     var fits: [TaskFit] = []
     do {
-      switch (design, featureMap.structure) {
-      case (.stateActionNextState, .actionBlocks):
-        guard problems.count == tasks.count,
-          zip(tasks, problems).allSatisfy({ $0.count == $1.count })
-        else { return nil }
-        fits = try Parallel.map(problems.count) { (t) throws(LinearAlgebraError) in
-          try blockNextFit(tasks[t], problems[t], map: featureMap)
-        }
-      case (.stateActionNextState, .pairs):
+      switch design {
+      case .stateActionNextState:
         guard let pairDesign = PairDesign(featureMap) else { return nil }
         // The problems' (pair, next state) groups, when they cover the task's rows.
         let groups = problems.count == tasks.count ? problems.map(\.pairGroups) : []
         fits = try Parallel.map(tasks.count) { (t) throws(LinearAlgebraError) in
           try pairDesign.fit(tasks[t], groups: groups.isEmpty ? nil : groups[t])
         }
-      case (.stateAction, _):
+      case .stateAction:
         guard problems.count == tasks.count else { return nil }
         fits = try Parallel.map(problems.count) { (t) throws(LinearAlgebraError) in
           try blockFit(problems[t])
@@ -173,72 +152,6 @@ public struct RewardBasis: Sendable, Equatable {
         for block in gram.blocks { sum += try trace(block, ridge: ridge) }
         return sum
       })
-  }
-
-  /// phi(s') of every row of `task` in the order of its action-block problem (rows grouped by
-  /// action, stable): an n x m matrix, terminal rows included (zero rows only where the next
-  /// observation is not finite).
-  static func nextFeatures(_ task: TaskTransitions, map: FeatureMap) -> Matrix {
-    let d = map.observationDimension
-    var order: [Int] = Array(0..<task.count)
-    order.sort { (task.actions[$0], $0) < (task.actions[$1], $1) }
-    var observations = [Double](repeating: .nan, count: task.count * d)
-    for (i, row) in order.enumerated() {
-      for j in 0..<d { observations[i * d + j] = task.nextObservations[row * d + j] }
-    }
-    return map.stateFeatures(observations, rows: task.count)
-  }
-
-  /// An action-block problem with the next state: x = [psi(s, a), phi(s')], the dense
-  /// (D + m) x (D + m) moments (the psi block is the problem's own Gram).
-  static func blockNextFit(_ task: TaskTransitions, _ problem: RegressionData, map: FeatureMap)
-    throws(LinearAlgebraError) -> TaskFit
-  {
-    guard case .blocks(let phi, let ranges, _, let m) = problem.layout else {
-      return try blockFit(problem)
-    }
-    let n = problem.count
-    let scale = 1 / Double(max(n, 1))
-    let next = nextFeatures(task, map: map)
-    let d = phi.count * m
-    let dx = d + m
-    var gram = Matrix(rows: dx, columns: dx)
-    func place(_ block: Matrix, row: Int, column: Int) {
-      for j in 0..<block.columns {
-        for i in 0..<block.rows {
-          gram.storage[(row + i) + (column + j) * dx] = block.storage[i + j * block.rows]
-          gram.storage[(column + j) + (row + i) * dx] = block.storage[i + j * block.rows]
-        }
-      }
-    }
-    for (a, block) in problem.gram.blocks.enumerated() { place(block, row: a * m, column: a * m) }
-    for (a, block) in phi.enumerated() {
-      let mixed = try LinearAlgebra.gemm(
-        block, .transpose, next.rows(ranges[a]), .none, alpha: scale)
-      place(mixed, row: a * m, column: d)
-    }
-    var nextGram = Matrix(rows: m, columns: m)
-    try LinearAlgebra.syrk(next, alpha: scale, into: &nextGram, beta: 0)
-    place(nextGram, row: d, column: d)
-    var cross = try problem.rewardCross()
-    cross += try LinearAlgebra.gemv(next, .transpose, problem.rewards.map { $0 * scale })
-    let meanSquare = problem.rewards.reduce(0) { $0 + $1 * $1 } * scale
-    var diagonal = 0.0
-    for i in 0..<dx { diagonal += gram.storage[i + i * dx] }
-    let g = gram
-    return try ridgeFit(
-      n: n, meanDiagonal: diagonal / Double(dx), cross: cross, meanSquare: meanSquare,
-      solve: { (c, ridge) throws(LinearAlgebraError) in
-        try LinearAlgebra.ridgeSolve(g, Matrix(rows: dx, columns: 1, columnMajor: c), ridge: ridge)
-          .storage
-      },
-      quadratic: { (v) throws(LinearAlgebraError) in
-        let gv = try LinearAlgebra.gemv(g, v)
-        var sum = 0.0
-        for i in 0..<v.count { sum += v[i] * gv[i] }
-        return sum
-      },
-      trace: { (ridge) throws(LinearAlgebraError) in try trace(g, ridge: ridge) })
   }
 
   /// tr((G + lambda I)^{-1} G) of a dense symmetric G.
@@ -497,29 +410,15 @@ public struct RewardBasis: Sendable, Equatable {
   func columns(_ task: TaskTransitions, problem: RegressionData, map: FeatureMap)
     throws(LinearAlgebraError) -> (rewards: [Double], columns: [[Double]])
   {
-    switch (design, map.structure) {
-    case (.stateActionNextState, .actionBlocks):
-      guard case .blocks(_, _, _, let m) = problem.layout, problem.count == task.count else {
-        return (problem.rewards, [])
-      }
-      let next = Self.nextFeatures(task, map: map)
-      var columns: [[Double]] = []
-      for theta in thetas {
-        let d = theta.count - m
-        var values = try problem.fittedValues(Array(theta[0..<d]))
-        let reached = try LinearAlgebra.gemv(next, Array(theta[d...]))
-        for i in values.indices { values[i] += reached[i] }
-        columns.append(values)
-      }
-      return (problem.rewards, columns)
-    case (.stateActionNextState, .pairs):
+    switch design {
+    case .stateActionNextState:
       guard let pairDesign = PairDesign(map) else { return (task.rewards, []) }
       let rows = (0..<task.count).map { pairDesign.indices(task, row: $0) }
       let columns = thetas.map { theta in
         rows.map { pairDesign.value(theta, pair: $0.pair, next: $0.next) }
       }
       return (task.rewards, columns)
-    case (.stateAction, _):
+    case .stateAction:
       var columns: [[Double]] = []
       for theta in thetas { columns.append(try problem.fittedValues(theta)) }
       return (problem.rewards, columns)
@@ -531,8 +430,8 @@ public struct RewardBasis: Sendable, Equatable {
   func test(_ task: TaskTransitions, problem: RegressionData, map: FeatureMap) throws(FQIError)
     -> SpanTest?
   {
-    guard Self.fits(design, dimension: dimension, map: map), noiseVariance.isFinite,
-      noiseDegreesOfFreedom >= 1
+    guard let (design, dimension) = Self.designDimension(map), design == self.design,
+      dimension == self.dimension, noiseVariance.isFinite, noiseDegreesOfFreedom >= 1
     else { return nil }
     do {
       let (rewards, columns) = try self.columns(task, problem: problem, map: map)
@@ -601,12 +500,11 @@ public struct RewardBasis: Sendable, Equatable {
     guard let design = Design(rawValue: designText) else {
       throw FQIError.input("\(context): /reward_basis: unknown design '\(designText)'")
     }
-    let dataset = try group.dataset("theta")
-    let dimension = dataset.shape.count == 2 ? dataset.shape[1] : -1
-    guard fits(design, dimension: dimension, map: map) else {
+    guard let (expected, dimension) = designDimension(map), expected == design else {
       throw FQIError.input(
-        "\(context): /reward_basis: design '\(designText)' with \(dimension) columns does not fit the feature map (expected \(designDimension(map).map { "'\($0.0.rawValue)' with \($0.1)" } ?? "none"))")
+        "\(context): /reward_basis: design '\(designText)' does not fit the feature map")
     }
+    let dataset = try group.dataset("theta")
     let count = dataset.shape.first ?? 0
     if let tasks {
       try dataset.requireShape([tasks, dimension], "tasks x reward design dimension")
