@@ -206,9 +206,13 @@ gym-check: gym-venv
 
 # make cartpole-check: a CartPole family from Minari datasets (tools/cartpole_check.py) through the
 # chain at defaults, greedy policies rolled out in CartPole-v1; outputs in build/cartpole.
-.PHONY: cartpole-check gym-venv
-cartpole-check: gym-venv
+.PHONY: cartpole-check acrobot-check gym-venv
+cartpole-check: gym-venv build
 	$(GYM_VENV)/bin/python tools/cartpole_check.py --bin $(BIN) --out build/cartpole
+
+# make acrobot-check: the same kind of trial on Acrobot-v1 (tools/acrobot_check.py); build/acrobot.
+acrobot-check: gym-venv build
+	$(GYM_VENV)/bin/python tools/acrobot_check.py --bin $(BIN) --out build/acrobot
 
 # The venv of the gymnasium checks (tools/requirements-gym.txt), made or refreshed when needed.
 gym-venv: deps

@@ -60,6 +60,42 @@ struct LSTDQEvaluation: Sendable {
 
   /// The estimated value J(pi) of the greedy policy of `theta`, and theta_pi.
   func value(of theta: [Double]) throws(LinearAlgebraError) -> (value: Double, theta: [Double]) {
+    let result = try estimate(of: theta)
+    return (result.value, result.theta)
+  }
+
+  /// How far outside `range` (relative to its width) a start value must be for the clip to count
+  /// as having decided it (`Estimate.saturated`).
+  static let saturationMargin = 0.01
+
+  /// The estimate, theta_pi, and the share of the start states whose Q^pi(s, pi(s)) lay outside
+  /// `range` by more than `saturationMargin` of its width before clipping (NaN without starts):
+  /// near 1, the estimate sits on the range's edge, and what it says is the clip's, not the
+  /// data's (a saturated estimate cannot rank candidates).
+  struct Estimate {
+    var value: Double
+    var theta: [Double]
+    var saturated: Double
+  }
+
+  func estimate(of theta: [Double]) throws(LinearAlgebraError) -> Estimate {
+    let (solution, starts) = try startValues(of: theta)
+    guard !starts.isEmpty else { return Estimate(value: .nan, theta: solution, saturated: .nan) }
+    let margin = Self.saturationMargin * (range.upperBound - range.lowerBound)
+    var total = 0.0
+    var outside = 0
+    for value in starts {
+      total += clip(value)
+      if value > range.upperBound + margin || value < range.lowerBound - margin { outside += 1 }
+    }
+    let count = Double(starts.count)
+    return Estimate(value: total / count, theta: solution, saturated: Double(outside) / count)
+  }
+
+  /// theta_pi and the unclipped Q^pi(s, pi(s)) at every start state.
+  func startValues(of theta: [Double]) throws(LinearAlgebraError) -> (
+    theta: [Double], starts: [Double]
+  ) {
     let d = data.dimension
     var system = Matrix(rows: d, columns: d)
     var rhs = [Double](repeating: 0, count: d)
@@ -106,15 +142,14 @@ struct LSTDQEvaluation: Sendable {
       let solution = try LinearAlgebra.solve(system, Matrix(rows: d, columns: 1, columnMajor: rhs))
         .storage
       let qPi = try features.values(solution)
-      guard case .pairs(let startPairs, _, _, _, _) = starts.layout, !startPairs.isEmpty else {
-        return (.nan, solution)
-      }
-      var total = 0.0
-      for pair in startPairs {
-        let s = Int(pair) / actions
-        total += clip(qPi[s * actions + policy[s]])
-      }
-      return (total / Double(startPairs.count), solution)
+      guard case .pairs(let startPairs, _, _, _, _) = starts.layout else { return (solution, []) }
+      return (
+        solution,
+        startPairs.map { pair in
+          let s = Int(pair) / actions
+          return qPi[s * actions + policy[s]]
+        }
+      )
 
     case .blocks(let phi, let ranges, let phiNext, let m):
       let actions = phi.count
@@ -134,9 +169,8 @@ struct LSTDQEvaluation: Sendable {
       for i in 0..<d { system.storage[i + i * d] += ridge }
       let solution = try LinearAlgebra.solve(system, Matrix(rows: d, columns: 1, columnMajor: rhs))
         .storage
-      guard case .blocks(let startPhi, _, _, _) = starts.layout else { return (.nan, solution) }
-      var total = 0.0
-      var count = 0
+      guard case .blocks(let startPhi, _, _, _) = starts.layout else { return (solution, []) }
+      var values: [Double] = []
       let candidate = Matrix(rows: m, columns: actions, columnMajor: theta)
       let evaluated = Matrix(rows: m, columns: actions, columnMajor: solution)
       for block in startPhi where block.rows > 0 {
@@ -144,11 +178,10 @@ struct LSTDQEvaluation: Sendable {
         let v = try LinearAlgebra.gemm(block, evaluated)
         for i in 0..<block.rows {
           let a = Self.argmax(q, row: i, actions: actions)
-          total += clip(v.storage[i + a * block.rows])
-          count += 1
+          values.append(v.storage[i + a * block.rows])
         }
       }
-      return (count > 0 ? total / Double(count) : .nan, solution)
+      return (solution, values)
     }
   }
 

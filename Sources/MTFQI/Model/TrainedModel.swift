@@ -198,6 +198,8 @@ public struct TrainedModel: Sendable {
       try group.writeDataset(
         "value_range_excess", selection.map(\.valueRangeExcess), shape: [rows])
       try group.writeDataset(
+        "saturated_start_share", selection.map(\.saturatedStarts), shape: [rows])
+      try group.writeDataset(
         "fallback", selection.map { Int64($0.fallback ? 1 : 0) }, shape: [rows])
       try group.writeDataset("chosen", selection.map { Int64($0.chosen ? 1 : 0) }, shape: [rows])
     }

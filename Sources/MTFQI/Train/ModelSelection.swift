@@ -25,15 +25,21 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
   /// the evaluation rows, relative to the range's width (`LSTDQEvaluation.rangeExcess`):
   /// above `ModelSelection.unreliableExcess` the estimate is not trusted (a warning).
   public var valueRangeExcess: Double = .nan
+  /// Mean over tasks of the share of the task's start states whose estimated Q^pi lay outside
+  /// the value range (by more than `LSTDQEvaluation.saturationMargin` of its width) before
+  /// clipping (`LSTDQEvaluation.Estimate.saturated`): above `ModelSelection.unreliableExcess`
+  /// the score is mostly the clip's, and the estimate is not trusted.
+  public var saturatedStarts: Double = .nan
   /// True for the row `ModelSelection.fallback` added because no estimate was reliable.
   public var fallback = false
   public var chosen: Bool
 
-  /// Its estimate may be used to rank it: it was scored and its `valueRangeExcess` is at most
-  /// `ModelSelection.unreliableExcess`.
+  /// Its estimate may be used to rank it: it was scored, its `valueRangeExcess` is at most
+  /// `ModelSelection.unreliableExcess`, and at most that share of its start values was clipped.
   public var isReliable: Bool {
     score.isFinite && valueRangeExcess.isFinite
       && valueRangeExcess <= ModelSelection.unreliableExcess
+      && !(saturatedStarts > ModelSelection.unreliableExcess)
   }
 
   enum CodingKeys: String, CodingKey {
@@ -43,6 +49,7 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
     case heldOutBellmanError = "held_out_bellman_error"
     case valueRangeExcess = "value_range_excess"
     case ridgeForm = "ridge_form"
+    case saturatedStarts = "saturated_start_share"
     case fallback
   }
 
@@ -61,6 +68,7 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
       heldOutBellmanError.isFinite ? heldOutBellmanError : nil, forKey: .heldOutBellmanError)
     try c.encodeIfPresent(
       valueRangeExcess.isFinite ? valueRangeExcess : nil, forKey: .valueRangeExcess)
+    try c.encodeIfPresent(saturatedStarts.isFinite ? saturatedStarts : nil, forKey: .saturatedStarts)
     try c.encode(fallback, forKey: .fallback)
     try c.encode(chosen, forKey: .chosen)
   }
@@ -88,6 +96,7 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
     relativeRidge = try c.decode(Double.self, forKey: .relativeRidge)
     headRidge = try c.decode(Double.self, forKey: .headRidge)
     ridgeForm = try c.decodeIfPresent(String.self, forKey: .ridgeForm) ?? "factors"
+    saturatedStarts = try c.decodeIfPresent(Double.self, forKey: .saturatedStarts) ?? .nan
     fallback = try c.decodeIfPresent(Bool.self, forKey: .fallback) ?? false
     iterations = try c.decode(Int.self, forKey: .iterations)
     score = try c.decodeIfPresent(Double.self, forKey: .score) ?? -.infinity
@@ -172,9 +181,10 @@ enum ModelSelection {
       return nil
     }
     if chosen.fallback {
-      let least = table.filter { $0.method == "multitask" && !$0.fallback }.map(\.valueRangeExcess)
-        .filter(\.isFinite).min()
-      return "model selection: no candidate's value estimate is reliable on these data (each one's Q^pi leaves the rewards' value range by \(least.map { "at least " + NumberText.fourDigits($0) } ?? "more than \(NumberText.fourDigits(unreliableExcess))") times its width on the logged transitions: LSTD-Q extrapolates off the data), so the candidates were not ranked by them: the model falls back to rank \(chosen.rank) with the strongest candidate ridge \(NumberText.fourDigits(chosen.ridge)) on \(chosen.ridgeForm == "theta" ? "each task's theta (the single-task fits, shared as a representation)" : "the factors"); check the greedy policies in the environment, or compare fixed settings (--rank, --ridge, --ridge-form)"
+      let others = table.filter { $0.method == "multitask" && !$0.fallback }
+      let excess = others.map(\.valueRangeExcess).filter(\.isFinite).min()
+      let saturated = others.map(\.saturatedStarts).filter(\.isFinite).min()
+      return "model selection: no candidate's value estimate is reliable on these data (each one's Q^pi leaves the rewards' value range by more than \(NumberText.fourDigits(unreliableExcess)) of its width on the logged transitions, or lies outside it at more than half of the start states, so that the clip decides the estimate; least excess \(excess.map(NumberText.fourDigits) ?? "-"), least share of clipped starts \(saturated.map(NumberText.fourDigits) ?? "-"): LSTD-Q extrapolates off the data), so the candidates were not ranked by them: the model falls back to rank \(chosen.rank) with the strongest candidate ridge \(NumberText.fourDigits(chosen.ridge)) on \(chosen.ridgeForm == "theta" ? "each task's theta (the single-task fits, shared as a representation)" : "the factors"); check the greedy policies in the environment, or compare fixed settings (--rank, --ridge, --ridge-form)"
     }
     guard chosen.valueRangeExcess > unreliableExcess else { return nil }
     return "model selection: the value estimates that chose rank \(chosen.rank) and ridge \(NumberText.fourDigits(chosen.ridge)) are unreliable on these data: their Q^pi leaves the rewards' value range by \(NumberText.fourDigits(chosen.valueRangeExcess)) times its width on the logged transitions (LSTD-Q extrapolates off the data), so the ranking of the candidates may be wrong; check the greedy policies in the environment, or compare fixed settings (--rank, --ridge)"
@@ -395,18 +405,21 @@ enum ModelSelection {
     return (ranks, ridges)
   }
 
-  /// Mean over tasks of the estimated value and of the held-out Bellman error, and the largest
-  /// over tasks of the estimate's value-range excess (`LSTDQEvaluation.rangeExcess`).
+  /// Mean over tasks of the estimated value and of the held-out Bellman error, the largest over
+  /// tasks of the estimate's value-range excess (`LSTDQEvaluation.rangeExcess`), and the mean
+  /// over tasks of the share of start values the clip decided (`LSTDQEvaluation.Estimate`).
   static func score(_ thetas: [[Double]], _ prepared: Prepared) throws(FQIError) -> (
-    value: Double, bellman: Double, excess: Double
+    value: Double, bellman: Double, excess: Double, saturated: Double
   ) {
     var value = 0.0
     var bellman = 0.0
     var excess = 0.0
+    var saturated = 0.0
     do {
       for (t, evaluator) in prepared.evaluators.enumerated() {
-        let estimate = try evaluator.value(of: thetas[t])
+        let estimate = try evaluator.estimate(of: thetas[t])
         value += estimate.value
+        saturated += estimate.saturated
         excess = max(excess, try evaluator.rangeExcess(estimate.theta))
         bellman += try heldOutBellmanError(prepared.heldOut[t], thetas[t])
       }
@@ -414,7 +427,7 @@ enum ModelSelection {
       throw .linearAlgebra(context: "model selection: policy evaluation", error: error)
     }
     let count = Double(max(prepared.evaluators.count, 1))
-    return (value / count, bellman / count, excess)
+    return (value / count, bellman / count, excess, saturated / count)
   }
 
   /// Fits and scores one multitask candidate with `rounds` FQI iterations (a diverged fit
@@ -454,6 +467,7 @@ enum ModelSelection {
       candidate.score = result.value
       candidate.heldOutBellmanError = result.bellman
       candidate.valueRangeExcess = result.excess
+      candidate.saturatedStarts = result.saturated
     } catch {
       guard case .diverged = error else { throw error }
     }
@@ -488,6 +502,7 @@ enum ModelSelection {
       candidate.score = result.value
       candidate.heldOutBellmanError = result.bellman
       candidate.valueRangeExcess = result.excess
+      candidate.saturatedStarts = result.saturated
     } catch {
       guard case .diverged = error else { throw error }
     }

@@ -94,7 +94,7 @@ public struct TrainSummary: Sendable, Codable {
         "  model selection (\(selection.count) candidates, \(String(format: "%.2f", selectionSeconds ?? 0)) s): estimated value of each greedy policy (LSTD-Q, dynamics pooled over the tasks)"
       )
       lines.append(
-        "    method       rank  ridge on  ridge       rel. ridge  iter.  est. value   held-out BE  outside range  chosen")
+        "    method       rank  ridge on  ridge       rel. ridge  iter.  est. value   held-out BE  outside range  clipped starts  chosen")
       for c in selection {
         func cell(_ text: String, _ width: Int) -> String {
           text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0)
@@ -105,6 +105,7 @@ public struct TrainSummary: Sendable, Codable {
             + cell(NumberText.fourDigits(c.ridge), 11) + " " + cell(NumberText.fourDigits(c.relativeRidge), 11) + " "
             + cell("\(c.iterations)", 6) + " " + cell(NumberText.fourDigits(c.score), 12) + " " + cell(NumberText.fourDigits(c.heldOutBellmanError), 12) + " "
             + cell(c.valueRangeExcess.isFinite ? NumberText.fourDigits(c.valueRangeExcess) : "", 14) + " "
+            + cell(c.saturatedStarts.isFinite ? NumberText.fourDigits(c.saturatedStarts) : "", 15) + " "
             + (c.chosen ? "*" : "") + (c.fallback ? " (fallback: no reliable estimate)" : ""))
       }
     }

@@ -169,6 +169,12 @@ struct PooledEvaluationTests {
     let narrow = LSTDQEvaluation(data: built[0], starts: built[1], ridge: 1e-9, range: 0...1)
     let excess = try narrow.rangeExcess(try narrow.value(of: right).theta)
     #expect(excess.isApproximatelyEqual(to: 9, relativeTolerance: 1e-6), "\(excess)")
+    // The start (0, right) is worth gamma^4 / (1 - gamma) = 6.56: inside [0, 10], far above
+    // [0, 1], where the clip decides the estimate (1): every start is saturated.
+    let wide = try inRange.estimate(of: right)
+    #expect(wide.saturated == 0 && wide.value.isApproximatelyEqual(to: pow(gamma, 4) / (1 - gamma), relativeTolerance: 1e-6))
+    let clipped = try narrow.estimate(of: right)
+    #expect(clipped.saturated == 1 && clipped.value == 1)
     // mtfqi-fit's per-row values report the same excess (their evaluator's data).
     let perRow = try PolicyComparison.stateValues(narrow, theta: right, points: built[1])
     #expect(perRow.excess.isApproximatelyEqual(to: 9, relativeTolerance: 1e-6) && perRow.values == [1])
@@ -278,6 +284,26 @@ struct PooledEvaluationTests {
     #expect(ReportSummary.unreliableSelection(chosenUnreliable)?.contains("chose rank 2") == true)
     let reliable = OptionalFields.Table(title: "selection", header: header, rows: [["2", "0.1", "0", "1"]])
     #expect(ReportSummary.unreliableSelection(reliable) == nil)
+  }
+
+  @Test("A candidate is reliable when its excess and its share of clipped starts are both at most 0.5")
+  func reliability() {
+    var candidate = SelectionCandidate(
+      method: "multitask", rank: 1, ridge: 1, relativeRidge: 1, headRidge: 1, iterations: 10,
+      score: 2, heldOutBellmanError: 0, chosen: false)
+    #expect(!candidate.isReliable)  // never evaluated: no excess
+    candidate.valueRangeExcess = 0.1
+    #expect(candidate.isReliable)  // starts not known (old models): the excess decides
+    candidate.saturatedStarts = 0.5
+    #expect(candidate.isReliable)
+    candidate.saturatedStarts = 0.6
+    #expect(!candidate.isReliable)
+    candidate.saturatedStarts = 0
+    candidate.valueRangeExcess = 0.6
+    #expect(!candidate.isReliable)
+    candidate.valueRangeExcess = 0
+    candidate.score = -.infinity
+    #expect(!candidate.isReliable)
   }
 
   @Test("Successive halving keeps reliable candidates before unreliable ones with higher scores")

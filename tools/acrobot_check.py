@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""A second new user's trial on logs mtfqi did not design: Acrobot-v1 with height-threshold
+rewards, one Minari dataset per task (minari.DataCollector), the chain at defaults, greedy
+policies judged in the real environment.
+
+Tasks share Acrobot's dynamics; each pays a weighted sum of three signals of the state reached,
+each in [0, 1]: height (h + 2) / 4 with h = -cos(theta1) - cos(theta1 + theta2) the tip height in
+link lengths, swing |d theta1| / 4 pi (the first joint's speed) and raised = 1 when h >= -1. Training
+tasks: 'height', 'swing', 'raised' and 'both' (half height, half swing); held-out tasks: 'mix' (0.3
+height + 0.7 swing: inside the span of the training rewards) and 'elbow' (|d theta2| / 9 pi, the
+second joint's speed: outside it). The behaviour policy pumps energy (torque +1 when theta1's
+velocity is positive, -1 otherwise) and is replaced by a uniform action 40% of the time; 40
+episodes of 200 steps per training task, 15 per held-out task.
+Then, with gamma 0.99 and Fourier features (everything else at defaults):
+
+  mtfqi-ingest DATASETS -o store.h5, mtfqi-train, mtfqi-export, mtfqi-fit (each held-out task)
+
+and every greedy policy (multitask, single-task, frozen, scratch) runs 30 episodes of 200 steps in
+gymnasium's Acrobot-v1 (seeds 321...), scored by the task's discounted return (mean and standard
+error over the episodes).
+
+Usage (needs gymnasium and minari: the venv of `make gym-check`):
+  build/venv-gym/bin/python tools/acrobot_check.py --bin .build/release --out build/acrobot
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import judge_policies  # noqa: E402
+from cartpole_check import run  # noqa: E402
+
+TASKS = {"height": (1, 0, 0), "swing": (0, 1, 0), "raised": (0, 0, 1), "both": (0.5, 0.5, 0)}
+NEW = {"mix": (0.3, 0.7, 0), "elbow": None}
+GAMMA = 0.99
+STEPS = 200
+
+
+def reward(observation, task):
+    c1, s1, c2, s2, v1, v2 = observation[:6]
+    h = -c1 - (c1 * c2 - s1 * s2)
+    weights = {**TASKS, **NEW}[task]
+    if weights is None:
+        return abs(v2) / (9 * np.pi)
+    signals = ((h + 2) / 4, abs(v1) / (4 * np.pi), float(h >= -1))
+    return float(sum(w * x for w, x in zip(weights, signals)))
+
+
+def make_datasets(out):
+    import gymnasium as gym
+    import minari
+
+    class Thresholds(gym.Wrapper):
+        def __init__(self, env, task):
+            super().__init__(env)
+            self.task = task
+
+        def step(self, action):
+            observation, _, terminated, truncated, info = self.env.step(action)
+            return observation, reward(observation, self.task), terminated, truncated, info
+
+    work = Path(tempfile.mkdtemp(prefix="mtfqi-acrobot-"))
+    os.environ["MINARI_DATASETS_PATH"] = str(work)
+    paths = {}
+    try:
+        for index, name in enumerate([*TASKS, *NEW]):
+            env = Thresholds(gym.make("Acrobot-v1", max_episode_steps=STEPS), name)
+            collector = minari.DataCollector(env, record_infos=False)
+            rng = np.random.default_rng(2000 + index)
+            for _ in range(15 if name in NEW else 40):
+                observation, _ = collector.reset(seed=int(rng.integers(1 << 30)))
+                while True:
+                    pump = 2 if observation[4] > 0 else 0
+                    action = int(rng.integers(3)) if rng.random() < 0.4 else pump
+                    observation, _, terminated, truncated, _ = collector.step(action)
+                    if terminated or truncated:
+                        break
+            collector.create_dataset(dataset_id=f"acrobot/{name}-v0", algorithm_name="eps-pump (0.4)",
+                                     author="mtfqi", author_email="mtfqi@example.invalid",
+                                     code_permalink="tools/acrobot_check.py")
+            target = out / "data" / name
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(work / "acrobot" / f"{name}-v0", target)
+            paths[name] = target
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return paths
+
+
+def rollouts(policy, task, episodes=30, seed=321):
+    import gymnasium as gym
+
+    env = gym.make("Acrobot-v1", max_episode_steps=STEPS)
+    returns = []
+    for episode in range(episodes):
+        observation, _ = env.reset(seed=seed + episode)
+        total, factor = 0.0, 1.0
+        while True:
+            action = int(policy.act(np.asarray(observation, dtype=np.float64)[None])[0])
+            observation, _, terminated, truncated, _ = env.step(action)
+            total += factor * reward(observation, task)
+            factor *= GAMMA
+            if terminated or truncated:
+                break
+        returns.append(total)
+    returns = np.asarray(returns)
+    return float(returns.mean()), float(returns.std(ddof=1) / np.sqrt(len(returns))), returns
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bin", default=".build/release")
+    parser.add_argument("--out", default="build/acrobot")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    binary = Path(args.bin)
+    data = make_datasets(out)
+    store = out / "store.h5"
+    run([binary / "mtfqi-ingest", *[data[n] for n in TASKS], "-o", store], out / "ingest.log")
+    train = run([binary / "mtfqi-train", store, "-o", out / "model.h5", "--gamma", str(GAMMA), "--features", "fourier"],
+                out / "train.log")
+    print(train)
+    run([binary / "mtfqi-export", out / "model.h5", "-o", out / "representation.h5"], out / "export.log")
+    rows = []
+    policies, _, info = judge_policies.policies_from_model(out / "model.h5")
+    for name, by_method in policies.items():
+        task = name.removeprefix("acrobot_").removesuffix("-v0")
+        for method, policy in by_method.items():
+            mean, se, _ = rollouts(policy, task)
+            rows.append(dict(task=task, method=method, mean_discounted_return=mean, se=se))
+            print(f"{task:10} {method:12} discounted return {mean:7.2f} +- {se:5.2f}")
+    calls = []
+    for task in NEW:
+        new = out / f"new-{task}.h5"
+        run([binary / "mtfqi-ingest", data[task], "-o", new], out / f"ingest-{task}.log")
+        head = out / f"head-{task}.h5"
+        fit = run([binary / "mtfqi-fit", out / "representation.h5", new, "-o", head], out / f"fit-{task}.log")
+        name, methods, extra = judge_policies.policies_from_head(head)
+        results = {}
+        for method, policy in methods.items():
+            mean, se, returns = rollouts(policy, task)
+            results[method] = returns
+            rows.append(dict(task=task, method=method, mean_discounted_return=mean, se=se))
+            print(f"{task:10} {method:12} discounted return {mean:7.2f} +- {se:5.2f}")
+        difference = results["frozen"] - results["scratch"]
+        z = difference.mean() / max(difference.std(ddof=1) / np.sqrt(len(difference)), 1e-12)
+        better = "tie" if abs(z) < 2 else ("frozen" if z > 0 else "scratch")
+        agree = extra.get("recommended") == better or better == "tie"
+        calls.append(dict(task=task, recommended=extra.get("recommended"), basis=extra.get("recommendation_basis"),
+                          better_in_env=better, z=float(z), agrees=agree))
+        print(f"{task}: mtfqi-fit recommended {extra.get('recommended')} ({extra.get('recommendation_basis')}); "
+              f"in the environment: {better} (paired z = {z:.2f}); {'agrees' if agree else 'DISAGREES'}")
+    (out / "results.json").write_text(json.dumps(dict(model=info, rows=rows, calls=calls), indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
