@@ -122,7 +122,8 @@ public struct FeatureCandidate: Sendable, Codable, Equatable {
 ///   map (m = 64, bandwidth 1; a given number stays) on all training rows with all iterations
 ///   to the certified tolerance. The candidates of a rung are fitted concurrently, results
 ///   taken in table order.
-/// - Decision: the default map is kept unless a rung-1 candidate beats it by more than
+/// - Decision: the default map is kept unless a rung-1 candidate whose estimate is reliable
+///   (`valueRangeExcess` at most `ModelSelection.unreliableExcess`) beats it by more than
 ///   `margin` standard errors of the paired per-task differences of the scores (with one task,
 ///   any improvement); among those that do, the highest score wins (ties: the earlier
 ///   candidate). The held-out estimate is noisy (a few held-out episodes per task) and the
@@ -398,7 +399,10 @@ enum FeatureSelection {
       }
       table[entry.row].improvement = mean
       table[entry.row].improvementStandardError = error
-      guard mean > margin * error, mean > 0 else { continue }
+      // A challenger whose estimate left the value range is not trusted to beat the default.
+      guard mean > margin * error, mean > 0,
+        !(table[entry.row].valueRangeExcess > ModelSelection.unreliableExcess)
+      else { continue }
       if best.index == incumbent || table[entry.row].score > table[best.row].score {
         best = (entry.row, entry.index)
       }

@@ -206,6 +206,12 @@ struct FeatureSelectionTests {
     var noisy = [row(-10), row(-9)]
     let kept = FeatureSelection.decide(Array(entries.prefix(2)), incumbent: 5, table: &noisy)
     #expect(kept?.index == 5)
+    // The steady challenger with an estimate far outside the value range does not replace it.
+    var unreliable = [row(-10), row(-9), row(-9.5)]
+    unreliable[2].valueRangeExcess = 3
+    #expect(FeatureSelection.decide(entries, incumbent: 5, table: &unreliable)?.index == 5)
+    unreliable[2].valueRangeExcess = 0.2
+    #expect(FeatureSelection.decide(entries, incumbent: 5, table: &unreliable)?.index == 7)
   }
 
   @Test(
