@@ -117,9 +117,12 @@ public struct SelectionCandidate: Sendable, Codable, Equatable {
 /// reward model, a closed-form solve per task; see `prepare` for why every row, and
 /// `dynamicsRows` for the cap on large stores), from the first states of the task's
 /// episodes. The held-out episodes give the held-out Bellman error (reported, not used to
-/// choose). The candidate with the highest mean estimated value wins
-/// (ties: the earlier candidate, i.e. the smaller rank and the stronger ridge); the final
-/// model is then fitted on all the data.
+/// choose). The reliable candidate (`SelectionCandidate.isReliable`: its Q^pi stays near the
+/// value range on the logged rows and the clip did not decide its start values) with the
+/// highest mean estimated value wins (ties: the earlier candidate, i.e. the smaller rank and
+/// the stronger ridge). When no full fit is reliable the estimates rank nothing: `fallback`
+/// (the single-task fits with the strongest ridge, shared at rank min(T, D)) is fitted, added
+/// to the table and chosen. The final model is then fitted on all the data.
 ///
 /// Candidates: ranks 1, 2, 4, ... up to min(T, D) (and min(T, D) itself) when the rank is
 /// auto; relative ridges `relativeRidges` times the mean Gram diagonal (the features' mean
