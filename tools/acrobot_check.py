@@ -53,7 +53,7 @@ def reward(observation, task):
     return float(sum(w * x for w, x in zip(weights, signals)))
 
 
-def make_datasets(out):
+def make_datasets(out, seed=0):
     import gymnasium as gym
     import minari
 
@@ -73,7 +73,7 @@ def make_datasets(out):
         for index, name in enumerate([*TASKS, *NEW]):
             env = Thresholds(gym.make("Acrobot-v1", max_episode_steps=STEPS), name)
             collector = minari.DataCollector(env, record_infos=False)
-            rng = np.random.default_rng(2000 + index)
+            rng = np.random.default_rng(2000 + 100 * seed + index)
             for _ in range(15 if name in NEW else 40):
                 observation, _ = collector.reset(seed=int(rng.integers(1 << 30)))
                 while True:
@@ -117,12 +117,14 @@ def rollouts(policy, task, episodes=30, seed=321):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bin", default=".build/release")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the logged data (0: the data of tools/GYM_RESULTS.md's first runs)")
     parser.add_argument("--out", default="build/acrobot")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     binary = Path(args.bin)
-    data = make_datasets(out)
+    data = make_datasets(out, args.seed)
     store = out / "store.h5"
     run([binary / "mtfqi-ingest", *[data[n] for n in TASKS], "-o", store], out / "ingest.log")
     train = run([binary / "mtfqi-train", store, "-o", out / "model.h5", "--gamma", str(GAMMA), "--features", "fourier"],

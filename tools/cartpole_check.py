@@ -49,7 +49,7 @@ def shaped_reward(observation, weights):
     return 1.0 - wx * abs(observation[0]) / 2.4 - wth * abs(observation[2]) / 0.2095
 
 
-def make_datasets(out):
+def make_datasets(out, seed=0):
     import gymnasium as gym
     import minari
 
@@ -69,7 +69,7 @@ def make_datasets(out):
         for index, (name, weights) in enumerate({**TASKS, **NEW}.items()):
             collector = minari.DataCollector(Shaped(gym.make("CartPole-v1", max_episode_steps=200), weights),
                                              record_infos=False)
-            rng = np.random.default_rng(1000 + index)
+            rng = np.random.default_rng(1000 + 100 * seed + index)
             for _ in range(15 if name in NEW else 60):
                 observation, _ = collector.reset(seed=int(rng.integers(1 << 30)))
                 while True:
@@ -122,12 +122,14 @@ def rollouts(policy, weights, episodes=30, seed=123):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bin", default=".build/release")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the logged data (0: the data of tools/GYM_RESULTS.md's first runs)")
     parser.add_argument("--out", default="build/cartpole")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     binary = Path(args.bin)
-    data = make_datasets(out)
+    data = make_datasets(out, args.seed)
     store, new = out / "store.h5", out / "new.h5"
     run([binary / "mtfqi-ingest", *[data[n] for n in TASKS], "-o", store], out / "ingest.log")
     run([binary / "mtfqi-ingest", data["new"], "-o", new], out / "ingest-new.log")

@@ -13,8 +13,17 @@ import Foundation
 ///   when s' is not a state of the space. A reward paid for the state reached (a goal cell
 ///   entered through a slip) is then exactly in the design. Only when D + E <= `maxDimension`
 ///   (E = S for one-hot, D for a table); larger maps keep no basis.
-/// - Action-block maps (raw, fourier): x(s, a) = psi(s, a), with the Gram matrices training
-///   computed already.
+/// - Action-block maps (raw, fourier) keep no basis. Their features approximate a reward
+///   (CartPole's shaped |x| and |theta| of the state reached, Acrobot's tip height): the fits'
+///   residuals are then approximation error, not noise, with tails the noise bound below does
+///   not cover. On the CartPole family of tools/cartpole_check.py, x(s, a) = psi(s, a) put a new
+///   reward that is exactly 0.25 center + 0.75 upright outside the span on three data seeds out
+///   of three (largest residual 1.2-1.4 times the threshold; frozen was the better policy on all
+///   three, by 300 steps on one), and x = [psi(s, a), phi(s')] did no better (tools/GYM_RESULTS.md);
+///   on Acrobot it put a reward of the second joint's speed, which no training task pays, inside
+///   (the fits explained little of their own rewards, so the bound was wide). There `mtfqi-fit`
+///   uses the chance test (`PolicyComparison.RewardSpan`). Bases of the older design
+///   "state_action" in files written before 2026-12-05 are not used (`read` returns nil).
 ///
 /// **Noise.** sigma^2 = sum_t RSS_t / sum_t (n_t - df_t), df_t = tr((G_t + lambda I)^{-1} G_t)
 /// (the ridge fit's degrees of freedom): the reward variation the design does not explain,
@@ -31,8 +40,10 @@ import Foundation
 public struct RewardBasis: Sendable, Equatable {
   public enum Design: String, Sendable {
     case stateActionNextState = "state_action_next_state"
-    case stateAction = "state_action"
   }
+
+  /// The design older files used on action-block maps (no longer used: see above).
+  static let retiredBlockDesign = "state_action"
 
   /// The largest reward design of a Discrete map that gets a basis (dense Gram and solve).
   public static let maxDimension = 1024
@@ -68,7 +79,7 @@ public struct RewardBasis: Sendable, Equatable {
       return states <= maxDimension && pairs * states <= maxOneHotTable
         ? (.stateActionNextState, pairs + states) : nil
     case .actionBlocks:
-      return (.stateAction, map.dimension)
+      return nil
     }
   }
 
@@ -76,8 +87,8 @@ public struct RewardBasis: Sendable, Equatable {
 
   /// The basis of the training `tasks`; `problems` are their regression problems on all their
   /// rows (one per task, `RegressionData`, or none: per-step problems hold a step's rows only),
-  /// needed for action-block maps. nil when the map's design is too large, or an action-block
-  /// map comes without whole-task problems.
+  /// whose (pair, next state) groups save a pass over the rows. nil when the map keeps no
+  /// basis (`designDimension`).
   static func fit(_ tasks: [TaskTransitions], problems: [RegressionData], featureMap: FeatureMap)
     throws(FQIError) -> RewardBasis?
   {
@@ -91,11 +102,6 @@ public struct RewardBasis: Sendable, Equatable {
         let groups = problems.count == tasks.count ? problems.map(\.pairGroups) : []
         fits = try Parallel.map(tasks.count) { (t) throws(LinearAlgebraError) in
           try pairDesign.fit(tasks[t], groups: groups.isEmpty ? nil : groups[t])
-        }
-      case .stateAction:
-        guard problems.count == tasks.count else { return nil }
-        fits = try Parallel.map(problems.count) { (t) throws(LinearAlgebraError) in
-          try blockFit(problems[t])
         }
       }
     } catch {
@@ -134,24 +140,6 @@ public struct RewardBasis: Sendable, Equatable {
     return TaskFit(
       theta: theta, residualSum: meanResidual * Double(n),
       degreesOfFreedom: max(0, Double(n) - df))
-  }
-
-  /// An action-block problem: x = psi(s, a), the problem's own Gram (block-diagonal).
-  static func blockFit(_ problem: RegressionData) throws(LinearAlgebraError) -> TaskFit {
-    let n = problem.count
-    let cross = try problem.rewardCross()
-    let meanSquare = problem.rewards.reduce(0) { $0 + $1 * $1 } / Double(max(n, 1))
-    let gram = problem.gram
-    return try ridgeFit(
-      n: n, meanDiagonal: gram.meanDiagonal, cross: cross, meanSquare: meanSquare,
-      solve: { (c, ridge) throws(LinearAlgebraError) in try gram.ridgeSolve(c, ridge: ridge) },
-      quadratic: { (x) throws(LinearAlgebraError) in try gram.quadratic(x) },
-      trace: { (ridge) throws(LinearAlgebraError) in
-        if gram.structure.isDiagonal { return gram.diagonal.reduce(0) { $0 + $1 / ($1 + ridge) } }
-        var sum = 0.0
-        for block in gram.blocks { sum += try trace(block, ridge: ridge) }
-        return sum
-      })
   }
 
   /// tr((G + lambda I)^{-1} G) of a dense symmetric G.
@@ -404,11 +392,9 @@ public struct RewardBasis: Sendable, Equatable {
     public var outsideSpan: Bool { largestResidual > threshold }
   }
 
-  /// The rewards of the new task's rows and the T training reward models at those rows:
-  /// `task` is the task's fitted rows, `problem` their regression problem (`RegressionData`,
-  /// used for action-block maps, whose rows it lays out by action).
-  func columns(_ task: TaskTransitions, problem: RegressionData, map: FeatureMap)
-    throws(LinearAlgebraError) -> (rewards: [Double], columns: [[Double]])
+  /// The rewards of the new task's rows (`task`: its fitted rows) and the T training reward
+  /// models at those rows.
+  func columns(_ task: TaskTransitions, map: FeatureMap) -> (rewards: [Double], columns: [[Double]])
   {
     switch design {
     case .stateActionNextState:
@@ -418,23 +404,19 @@ public struct RewardBasis: Sendable, Equatable {
         rows.map { pairDesign.value(theta, pair: $0.pair, next: $0.next) }
       }
       return (task.rewards, columns)
-    case .stateAction:
-      var columns: [[Double]] = []
-      for theta in thetas { columns.append(try problem.fittedValues(theta)) }
-      return (problem.rewards, columns)
     }
   }
 
   /// The test on the new task's fitted rows. nil when it cannot say anything: the rewards are
   /// all equal, the noise is unknown, or the basis does not fit the map.
-  func test(_ task: TaskTransitions, problem: RegressionData, map: FeatureMap) throws(FQIError)
+  func test(_ task: TaskTransitions, map: FeatureMap) throws(FQIError)
     -> SpanTest?
   {
     guard let (design, dimension) = Self.designDimension(map), design == self.design,
       dimension == self.dimension, noiseVariance.isFinite, noiseDegreesOfFreedom >= 1
     else { return nil }
     do {
-      let (rewards, columns) = try self.columns(task, problem: problem, map: map)
+      let (rewards, columns) = self.columns(task, map: map)
       return try Self.test(
         rewards: rewards, columns: columns, noiseVariance: noiseVariance,
         degreesOfFreedom: noiseDegreesOfFreedom)
@@ -497,6 +479,7 @@ public struct RewardBasis: Sendable, Equatable {
     guard try file.exists("/reward_basis") else { return nil }
     let group = try file.group("/reward_basis")
     let designText = try group.stringAttribute("design")
+    if designText == retiredBlockDesign { return nil }
     guard let design = Design(rawValue: designText) else {
       throw FQIError.input("\(context): /reward_basis: unknown design '\(designText)'")
     }

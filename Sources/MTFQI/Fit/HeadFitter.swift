@@ -723,7 +723,7 @@ public enum HeadFitter {
     // training data gave B nothing): a frozen head can only say Q = 0.
     let frozenFeaturesVanish = !(trace > 1e-12 * Double(max(b.columns, 1)) * scratchScale)
     let rewardSpan = frozenFeaturesVanish ? nil : try PolicyComparison.rewardSpan(whole, b: b)
-    let trainingSpan = try representation.rewardBasis?.test(subset, problem: whole, map: map)
+    let trainingSpan = try representation.rewardBasis?.test(subset, map: map)
 
     let frozenRidges = headRidge.map { [$0] } ?? relativeRidges.reversed().map { $0 * headScale }
     let scratchRidges =

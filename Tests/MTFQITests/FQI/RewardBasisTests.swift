@@ -57,8 +57,7 @@ struct RewardBasisTests {
   static func test(_ task: TaskTransitions, _ basis: RewardBasis, _ map: FeatureMap) throws
     -> RewardBasis.SpanTest?
   {
-    let problem = try RegressionData.build([(task, nil)], featureMap: map, discount: 0.9)[0]
-    return try basis.test(task, problem: problem, map: map)
+    return try basis.test(task, map: map)
   }
 
   @Test("Known answers: theta_t is the reward paid per next state; no noise is left")
@@ -190,5 +189,35 @@ struct RewardBasisTests {
     #expect(throws: (any Error).self) {
       _ = try RewardBasis.read(reopened, map: map, tasks: 3, context: path)
     }
+  }
+
+  @Test(
+    "Action-block maps keep no reward basis (their fits approximate, the noise bound does not hold), and an older file's state_action basis is read as none"
+  )
+  func actionBlockMapsKeepNone() throws {
+    let space = Space.box(shape: [1], dtype: .float64, low: nil, high: nil)
+    let n = 50
+    let task = TaskTransitions(
+      name: "box", observationSpace: space, actionSpace: .discrete(n: 2, start: 0),
+      observations: (0..<n).map { Double($0) / 10 }, nextObservations: (0..<n).map { Double($0 + 1) / 10 },
+      actions: (0..<n).map { Int64($0 % 2) }, rewards: (0..<n).map { Double($0 % 3) },
+      terminations: Array(repeating: 0, count: n), steps: Array(repeating: 0, count: n))
+    let map = try FeatureMap.build(
+      spec: FeatureMapSpec(kind: .raw, normalize: false), observationSpace: space,
+      actionSpace: .discrete(n: 2, start: 0), trainingObservations: [task.observations], seed: 0)
+    let problems = try RegressionData.build([(task, nil)], featureMap: map, discount: 0.9)
+    #expect(try RewardBasis.fit([task], problems: problems, featureMap: map) == nil)
+    // A representation written before: /reward_basis with design "state_action", (T, D).
+    let path = FileManager.default.temporaryDirectory.path + "/reward-basis-old-\(getpid()).h5"
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let file = try HDF5File.create(path)
+    let group = try file.root().createGroup("reward_basis")
+    try group.writeDataset("theta", [Double](repeating: 0.5, count: map.dimension), shape: [1, map.dimension])
+    try group.setAttribute("design", "state_action")
+    try group.setAttribute("relative_ridge", 1e-6)
+    try group.setAttribute("noise_variance", 0.1)
+    try group.setAttribute("noise_degrees_of_freedom", 40.0)
+    try file.close()
+    #expect(try RewardBasis.read(try HDF5File.open(path), map: map, tasks: 1, context: path) == nil)
   }
 }
