@@ -24,10 +24,7 @@ Usage (needs gymnasium and minari: the venv of `make gym-check`):
 """
 import argparse
 import json
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +32,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import judge_policies  # noqa: E402
+import minari_family  # noqa: E402
 from cartpole_check import run  # noqa: E402
 
 TASKS = {"height": (1, 0, 0), "swing": (0, 1, 0), "raised": (0, 0, 1), "both": (0.5, 0.5, 0)}
@@ -54,44 +52,11 @@ def reward(observation, task):
 
 
 def make_datasets(out, seed=0):
-    import gymnasium as gym
-    import minari
-
-    class Thresholds(gym.Wrapper):
-        def __init__(self, env, task):
-            super().__init__(env)
-            self.task = task
-
-        def step(self, action):
-            observation, _, terminated, truncated, info = self.env.step(action)
-            return observation, reward(observation, self.task), terminated, truncated, info
-
-    work = Path(tempfile.mkdtemp(prefix="mtfqi-acrobot-"))
-    os.environ["MINARI_DATASETS_PATH"] = str(work)
-    paths = {}
-    try:
-        for index, name in enumerate([*TASKS, *NEW]):
-            env = Thresholds(gym.make("Acrobot-v1", max_episode_steps=STEPS), name)
-            collector = minari.DataCollector(env, record_infos=False)
-            rng = np.random.default_rng(2000 + 100 * seed + index)
-            for _ in range(15 if name in NEW else 40):
-                observation, _ = collector.reset(seed=int(rng.integers(1 << 30)))
-                while True:
-                    pump = 2 if observation[4] > 0 else 0
-                    action = int(rng.integers(3)) if rng.random() < 0.4 else pump
-                    observation, _, terminated, truncated, _ = collector.step(action)
-                    if terminated or truncated:
-                        break
-            collector.create_dataset(dataset_id=f"acrobot/{name}-v0", algorithm_name="eps-pump (0.4)",
-                                     author="mtfqi", author_email="mtfqi@example.invalid",
-                                     code_permalink="tools/acrobot_check.py")
-            target = out / "data" / name
-            shutil.rmtree(target, ignore_errors=True)
-            shutil.copytree(work / "acrobot" / f"{name}-v0", target)
-            paths[name] = target
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return paths
+    return minari_family.collect(
+        out, "Acrobot-v1", "acrobot", [*TASKS, *NEW], reward=reward,
+        heuristic=lambda observation: 2 if observation[4] > 0 else 0, epsilon=0.4, actions=3,
+        episodes=lambda name: 15 if name in NEW else 40, seed=2000 + 100 * seed, script="tools/acrobot_check.py",
+        max_steps=STEPS)
 
 
 def rollouts(policy, task, episodes=30, seed=321):

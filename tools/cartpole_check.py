@@ -25,19 +25,16 @@ Usage (needs gymnasium and minari: the venv of `make gym-check`):
 """
 import argparse
 import json
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import judge_policies  # noqa: E402
+import minari_family  # noqa: E402
 
 TASKS = {"center": (1.0, 0.0), "upright": (0.0, 1.0), "both": (0.5, 0.5), "plain": (0.0, 0.0)}
 NEW = {"new": (0.25, 0.75)}
@@ -50,44 +47,12 @@ def shaped_reward(observation, weights):
 
 
 def make_datasets(out, seed=0):
-    import gymnasium as gym
-    import minari
-
-    class Shaped(gym.Wrapper):
-        def __init__(self, env, weights):
-            super().__init__(env)
-            self.weights = weights
-
-        def step(self, action):
-            observation, _, terminated, truncated, info = self.env.step(action)
-            return observation, float(shaped_reward(observation, self.weights)), terminated, truncated, info
-
-    work = Path(tempfile.mkdtemp(prefix="mtfqi-cartpole-"))
-    os.environ["MINARI_DATASETS_PATH"] = str(work)
-    paths = {}
-    try:
-        for index, (name, weights) in enumerate({**TASKS, **NEW}.items()):
-            collector = minari.DataCollector(Shaped(gym.make("CartPole-v1", max_episode_steps=200), weights),
-                                             record_infos=False)
-            rng = np.random.default_rng(1000 + 100 * seed + index)
-            for _ in range(15 if name in NEW else 60):
-                observation, _ = collector.reset(seed=int(rng.integers(1 << 30)))
-                while True:
-                    heuristic = int(observation[2] + 0.5 * observation[3] > 0)
-                    action = int(rng.integers(2)) if rng.random() < 0.5 else heuristic
-                    observation, _, terminated, truncated, _ = collector.step(action)
-                    if terminated or truncated:
-                        break
-            collector.create_dataset(dataset_id=f"cartpole/{name}-v0", algorithm_name="eps-greedy heuristic (0.5)",
-                                     author="mtfqi", author_email="mtfqi@example.invalid",
-                                     code_permalink="tools/cartpole_check.py")
-            target = out / "data" / name
-            shutil.rmtree(target, ignore_errors=True)
-            shutil.copytree(work / "cartpole" / f"{name}-v0", target)
-            paths[name] = target
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return paths
+    weights = {**TASKS, **NEW}
+    return minari_family.collect(
+        out, "CartPole-v1", "cartpole", list(weights),
+        reward=lambda observation, name: shaped_reward(observation, weights[name]),
+        heuristic=lambda observation: int(observation[2] + 0.5 * observation[3] > 0), epsilon=0.5, actions=2,
+        episodes=lambda name: 15 if name in NEW else 60, seed=1000 + 100 * seed, script="tools/cartpole_check.py")
 
 
 def run(command, log):

@@ -638,33 +638,34 @@ enum ModelSelection {
       throw .guardrail(
         "model selection: no candidate could be fitted and evaluated (ranks \(ranks), ridges \(ridges.map(NumberText.fourDigits))); give --rank and --ridge")
     }
-    // No reliable estimate: rank nothing by them (`fallback`), for either arm.
+    // No reliable estimate: rank nothing by them (`fallback`), for either arm. A fallback fit
+    // that fails keeps the arm's best.
+    func appendFallback(_ fitted: (SelectionCandidate, [[Double]]), else current: Int) -> Int {
+      guard fitted.0.score.isFinite else { return current }
+      var candidate = fitted.0
+      candidate.fallback = true
+      table.append(candidate)
+      candidateThetas.append(fitted.1)
+      return table.count - 1
+    }
     var chosenIndex = chosen
     if !table[chosen].isReliable {
       let setting = fallback(config: config, ranks: ranks, ridges: ridges)
-      var (candidate, thetas) = try multitaskCandidate(
-        rank: setting.rank, ridge: setting.ridge, form: setting.form, rounds: iterations,
-        prepared: prepared, config: config, names: names, progress: progress)
-      if candidate.score.isFinite {
-        candidate.fallback = true
-        table.append(candidate)
-        candidateThetas.append(thetas)
-        chosenIndex = table.count - 1
-      }
+      chosenIndex = appendFallback(
+        try multitaskCandidate(
+          rank: setting.rank, ridge: setting.ridge, form: setting.form, rounds: iterations,
+          prepared: prepared, config: config, names: names, progress: progress),
+        else: chosen)
     }
     table[chosenIndex].chosen = true
     var singleTask: Double?
     if bests.count > 1, var best = bests[1] {
       if !table[best].isReliable, let strongest = ridges.max(), table[best].ridge != strongest {
-        var (candidate, thetas) = try singleTaskCandidate(
-          ridge: strongest, rounds: iterations, screening: false, prepared: prepared,
-          config: config, names: names)
-        if candidate.score.isFinite {
-          candidate.fallback = true
-          table.append(candidate)
-          candidateThetas.append(thetas)
-          best = table.count - 1
-        }
+        best = appendFallback(
+          try singleTaskCandidate(
+            ridge: strongest, rounds: iterations, screening: false, prepared: prepared,
+            config: config, names: names),
+          else: best)
       }
       table[best].chosen = true
       singleTask = table[best].ridge
