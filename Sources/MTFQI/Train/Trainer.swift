@@ -32,6 +32,8 @@ public struct TrainSummary: Sendable, Codable {
   public var horizon: Int?
   public var ridge: Double
   public var headRidge: Double
+  /// Where the multitask ridge sat: "factors" or "theta" (`FQIParameters.RidgeForm`).
+  public var ridgeForm = FQIParameters.RidgeForm.factors.rawValue
   /// The multitask log's last row: per-task RMS Bellman residuals.
   public var bellmanResiduals: [Double]
   public var alsSweeps: Int
@@ -58,6 +60,7 @@ public struct TrainSummary: Sendable, Codable {
     case storeSHA256 = "store_sha256"
     case featureDimension = "feature_dim"
     case headRidge = "head_ridge"
+    case ridgeForm = "ridge_form"
     case bellmanResiduals = "bellman_residuals"
     case alsSweeps = "als_sweeps"
     case singleTaskBellmanResiduals = "single_task_bellman_residuals"
@@ -78,7 +81,10 @@ public struct TrainSummary: Sendable, Codable {
     let total = transitions.reduce(0, +)
     var lines = [
       "mtfqi-train: \(tasks.count) task(s), \(total) transitions from \(store) -> \(output)",
-      "  features: \(features), D = \(featureDimension); rank k = \(rank); ridge \(NumberText.fourDigits(ridge)) on B, \(NumberText.fourDigits(headRidge)) on heads (mean convention)",
+      "  features: \(features), D = \(featureDimension); rank k = \(rank); "
+        + (ridgeForm == FQIParameters.RidgeForm.theta.rawValue
+          ? "ridge \(NumberText.fourDigits(ridge)) on each task's theta = B w (mean convention)"
+          : "ridge \(NumberText.fourDigits(ridge)) on B, \(NumberText.fourDigits(headRidge)) on heads (mean convention)"),
     ]
     if let horizon {
       lines.append(
@@ -315,7 +321,7 @@ public enum Trainer {
       featureDimension: featureMap.dimension, rank: config.rank, mode: config.mode.rawValue,
       gamma: config.resolvedGamma, iterations: config.iterations, horizon: config.horizon,
       ridge: parameters.ridge, headRidge: parameters.headRidge,
-      bellmanResiduals: last?.bellmanResiduals ?? [],
+      ridgeForm: parameters.ridgeForm.rawValue, bellmanResiduals: last?.bellmanResiduals ?? [],
       alsSweeps: fit.log.reduce(0) { $0 + $1.sweeps },
       singleTaskBellmanResiduals: singleTask?.log.last?.bellmanResiduals,
       singleTaskRidge: singleTask?.ridge ?? (singleTask == nil ? nil : parameters.ridge),

@@ -123,6 +123,14 @@ struct ReferenceAgreementTests {
     #expect(worst <= Self.tolerance, "largest relative difference in Q: \(worst)")
     let file = try HDF5File.open(model)
     #expect(try file.root().stringAttribute("ridge_form") == "theta")
+    // The summary says where the ridge sat, on stdout and in --json.
+    let again = try TrainFixtures.train(
+      [store, "-o", directory + "/again.h5", "--no-single-task", "--json"] + arguments)
+    let json = try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any]
+    #expect(again.status == 0 && json?["ridge_form"] as? String == "theta", "\(again)")
+    let text = try TrainFixtures.train(
+      [store, "-o", directory + "/text.h5", "--no-single-task"] + arguments)
+    #expect(text.stdout.contains("on each task's theta = B w"), "\(text)")
   }
 
   @Test(
