@@ -194,12 +194,9 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
   public var evidence: String {
     PolicyComparison.Basis(rawValue: basis).map { PolicyComparison.Evidence($0).rawValue } ?? ""
   }
-  /// The warning an inconclusive call gets (nil otherwise; unreliable estimates get
-  /// `valueRangeWarning` instead).
+  /// The warning an inconclusive call gets (nil otherwise).
   public var evidenceWarning: String? {
-    guard evidence == PolicyComparison.Evidence.inconclusive.rawValue,
-      basis != PolicyComparison.Basis.unreliableEstimates.rawValue
-    else { return nil }
+    guard evidence == PolicyComparison.Evidence.inconclusive.rawValue else { return nil }
     let rule: String
     switch PolicyComparison.Basis(rawValue: basis) {
     case .rewardSpan where rewardSpanTest == "training_rewards":
@@ -220,14 +217,8 @@ public struct FrozenScratchComparison: Sendable, Codable, Equatable {
   /// The warning for value estimates outside the rewards' value range (nil otherwise).
   public var valueRangeWarning: String? {
     guard valueRangeExcess > ModelSelection.unreliableExcess else { return nil }
-    let decidedBy: String
-    switch PolicyComparison.Basis(rawValue: basis) {
-    case .rewardSpan: decidedBy = "the reward span test"
-    case .featuresVanish, .frozenFailed, .scratchFailed: decidedBy = "the only method that could be used"
-    default: decidedBy = "the default, the simpler frozen model"
-    }
     return
-      "the value estimates of the frozen and scratch policies are unreliable on these data: their Q^pi leaves the rewards' value range by \(NumberText.fourDigits(valueRangeExcess)) times its width on the task's transitions (LSTD-Q extrapolates off the data), so they did not decide the call (\(recommended), by \(decidedBy)); check both heads' greedy policies in the environment"
+      "the value estimates of the frozen and scratch policies are unreliable on these data: their Q^pi leaves the rewards' value range by \(NumberText.fourDigits(valueRangeExcess)) times its width on the task's transitions (LSTD-Q extrapolates off the data), so a call that rests on them (evidence \(evidence)) may be wrong; check both heads' greedy policies in the environment"
   }
 
   enum CodingKeys: String, CodingKey {
@@ -775,14 +766,9 @@ public enum HeadFitter {
       fullPaired = PolicyComparison.Paired(
         zip(frozenFull, scratchFull).map { $0 - $1 }, units: crossFit.units)
     }
-    var valueRangeExcess = Double.nan
-    if let frozenBest, let scratchBest {
-      valueRangeExcess = max(crossFit.frozenExcess[frozenBest], crossFit.scratchExcess[scratchBest])
-    }
-    // Point 6 of `PolicyComparison`: only where the two estimates disagree (and can be used).
+    // Point 6 of `PolicyComparison`: only where the two estimates disagree.
     var excessPaired: PolicyComparison.Paired?
-    if !(valueRangeExcess > ModelSelection.unreliableExcess), let fullPaired, let heldPaired,
-      let frozenBest, let scratchBest,
+    if let fullPaired, let heldPaired, let frozenBest, let scratchBest,
       fullPaired.frozenSignificantlyWorse, !heldPaired.frozenWorseConfirmed,
       let frozenFull = crossFit.frozenFull[frozenBest],
       let scratchFull = crossFit.scratchFull[scratchBest]
@@ -795,8 +781,8 @@ public enum HeadFitter {
     }
     let (recommended, basis, reason) = decide(
       vanish: frozenFeaturesVanish, trainingSpan: trainingSpan, rewardSpan: rewardSpan,
-      full: fullPaired, held: heldPaired, excess: excessPaired, valueRangeExcess: valueRangeExcess,
-      frozenFitted: frozenValues != nil, scratchFitted: scratchValues != nil)
+      full: fullPaired, held: heldPaired,
+      excess: excessPaired, frozenFitted: frozenValues != nil, scratchFitted: scratchValues != nil)
     var comparison = FrozenScratchComparison(
       recommended: recommended, frozenValue: mean(frozenValues), scratchValue: mean(scratchValues),
       spanCaptured: .nan,
@@ -804,7 +790,10 @@ public enum HeadFitter {
       scratchRidge: scratchBest.map { scratchRidges[$0] } ?? scratchRidge ?? parameters.ridge,
       heldOutRows: crossFit.units.count, candidates: candidates, frozenFailure: nil)
     comparison.folds = folds.count
-    comparison.valueRangeExcess = valueRangeExcess
+    if let frozenBest, let scratchBest {
+      comparison.valueRangeExcess = max(
+        crossFit.frozenExcess[frozenBest], crossFit.scratchExcess[scratchBest])
+    }
     comparison.valueDifference = fullPaired?.mean ?? .nan
     comparison.differenceStandardError = fullPaired?.standardError ?? .nan
     comparison.heldOutValueDifference = heldPaired?.mean ?? .nan
@@ -855,15 +844,15 @@ public enum HeadFitter {
   static func decide(
     vanish: Bool, trainingSpan: RewardBasis.SpanTest? = nil,
     rewardSpan: PolicyComparison.RewardSpan?, full: PolicyComparison.Paired?,
-    held: PolicyComparison.Paired?, excess: PolicyComparison.Paired? = nil,
-    valueRangeExcess: Double = .nan, frozenFitted: Bool, scratchFitted: Bool
+    held: PolicyComparison.Paired?, excess: PolicyComparison.Paired? = nil, frozenFitted: Bool,
+    scratchFitted: Bool
   ) -> (String, PolicyComparison.Basis, String) {
     if vanish {
       return ("scratch", .featuresVanish, "the frozen features are zero on every row of the task")
     }
     let byValues = decideByValues(
-      full: full, held: held, excess: excess, valueRangeExcess: valueRangeExcess,
-      frozenFitted: frozenFitted, scratchFitted: scratchFitted)
+      full: full, held: held, excess: excess, frozenFitted: frozenFitted,
+      scratchFitted: scratchFitted)
     // Outside the span: scratch. When the value estimates (or a failed frozen fit) already say
     // scratch, the call keeps their basis: it did not need the span test.
     var outside: String?
@@ -881,12 +870,10 @@ public enum HeadFitter {
     return ("scratch", .rewardSpan, outside)
   }
 
-  /// The call the value estimates make (points 3 and 6 of `PolicyComparison`); none when they
-  /// are unreliable (`valueRangeExcess` above `ModelSelection.unreliableExcess`).
+  /// The call the value estimates make (points 3 and 6 of `PolicyComparison`).
   static func decideByValues(
     full: PolicyComparison.Paired?, held: PolicyComparison.Paired?,
-    excess: PolicyComparison.Paired?, valueRangeExcess: Double = .nan, frozenFitted: Bool,
-    scratchFitted: Bool
+    excess: PolicyComparison.Paired?, frozenFitted: Bool, scratchFitted: Bool
   ) -> (String, PolicyComparison.Basis, String) {
     guard frozenFitted else { return ("scratch", .frozenFailed, "no frozen head could be fitted") }
     guard scratchFitted, let full, let held else {
@@ -894,12 +881,6 @@ public enum HeadFitter {
     }
     let difference =
       "frozen - scratch = \(NumberText.fourDigits(full.mean)) +- \(NumberText.fourDigits(full.standardError)) on the task's data, \(NumberText.fourDigits(held.mean)) +- \(NumberText.fourDigits(held.standardError)) held out (SE over \(full.units) episodes)"
-    if valueRangeExcess > ModelSelection.unreliableExcess {
-      return (
-        "frozen", .unreliableEstimates,
-        "the value estimates leave the rewards' value range by \(NumberText.fourDigits(valueRangeExcess)) of its width, so they decide nothing; the simpler frozen model (\(difference))"
-      )
-    }
     if full.frozenSignificantlyWorse && held.frozenWorseConfirmed {
       return ("scratch", .valueEstimates, "frozen is significantly worse: \(difference)")
     }

@@ -111,11 +111,6 @@ enum PolicyComparison {
     case placebo
     /// No estimate showed frozen worse: the simpler model.
     case noSignificantDifference = "no_significant_difference"
-    /// The estimates' LSTD-Q solutions leave the value range by more than
-    /// `ModelSelection.unreliableExcess` of its width: they decide nothing (as in training's
-    /// model selection), and the call is the simpler frozen model unless the span test says
-    /// scratch.
-    case unreliableEstimates = "unreliable_estimates"
   }
 
   /// Episodes that say something about values (point 7).
@@ -137,7 +132,7 @@ enum PolicyComparison {
       switch basis {
       case .featuresVanish, .frozenFailed, .scratchFailed: self = .forced
       case .valueEstimates, .placebo: self = .significant
-      case .rewardSpan, .noSignificantDifference, .unreliableEstimates: self = .inconclusive
+      case .rewardSpan, .noSignificantDifference: self = .inconclusive
       }
     }
   }

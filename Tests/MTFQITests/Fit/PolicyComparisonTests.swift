@@ -122,32 +122,6 @@ struct PolicyComparisonTests {
     #expect(call((0.5, 1), (14.29, 5.67)).1 == .valueEstimates)
     #expect(call((0.6153, 0.06341), (-0.1719, 0.07697)).0 == "frozen")
     #expect(call((0.6153, 0.06341), (-0.1719, 0.07697)).1 == .noSignificantDifference)
-    // Estimates whose LSTD-Q solutions leave the value range by more than half its width
-    // decide nothing, whichever way they point: the simpler frozen model, unless the reward is
-    // outside the span (CartPole, Acrobot: tools/GYM_RESULTS.md).
-    func unreliable(_ full: (Double, Double), _ held: (Double, Double), outside: Bool = false)
-      -> (String, PolicyComparison.Basis, String)
-    {
-      HeadFitter.decide(
-        vanish: false,
-        rewardSpan: PolicyComparison.RewardSpan(
-          captured: outside ? 0.033 : 0.9, chance: 0.059, pValue: outside ? 0.82 : 0),
-        full: Self.paired(mean: full.0, standardError: full.1),
-        held: Self.paired(mean: held.0, standardError: held.1), valueRangeExcess: 7.9,
-        frozenFitted: true, scratchFitted: true)
-    }
-    #expect(unreliable((-20.6, 2.178), (-0.5356, 0.5057)).0 == "frozen")
-    #expect(unreliable((-20.6, 2.178), (-0.5356, 0.5057)).1 == .unreliableEstimates)
-    #expect(unreliable((3.614, 1.684), (4.435, 1.800)).1 == .unreliableEstimates)
-    #expect(PolicyComparison.Evidence(.unreliableEstimates) == .inconclusive)
-    #expect(unreliable((3.614, 1.684), (4.435, 1.800), outside: true).0 == "scratch")
-    #expect(unreliable((3.614, 1.684), (4.435, 1.800), outside: true).1 == .rewardSpan)
-    // At or below half the width the estimates decide as before.
-    let reliable = HeadFitter.decide(
-      vanish: false, rewardSpan: nil, full: Self.paired(mean: -20.6, standardError: 2.178),
-      held: Self.paired(mean: -0.5356, standardError: 0.5057), valueRangeExcess: 0.5,
-      frozenFitted: true, scratchFitted: true)
-    #expect(reliable.0 == "scratch" && reliable.1 == .valueEstimates)
     // The rule that decided is named.
     #expect(basis((-20.6, 2.178), (-0.5356, 0.5057)) == .valueEstimates)
     #expect(basis((-0.1, 0.1), (-5, 1)) == .noSignificantDifference)
