@@ -272,6 +272,9 @@ public enum Trainer {
     runner.noticeHandler = notice
     let fit = try runner.multitask(problems, singleTask: singleTask)
     warnings += runner.notices.messages
+    if let warning = Self.certificateWarning(fit.log, parameters: parameters) {
+      warnings.append(warning)
+    }
 
     var oracle: PerTaskFit?
     var oracleFeatures: Matrix?
@@ -332,6 +335,15 @@ public enum Trainer {
       maxRelativeGradient: fit.log.map(\.relativeGradient).max() ?? 0,
       evaluation: model.evaluation, qTables: qTables, warnings: warnings,
       seconds: Date().timeIntervalSince(started))
+  }
+
+  /// The warning for multitask iterations whose ALS stopped at the sweep cap before the
+  /// optimality certificate (relative gradient above `alsTolerance`; nil when every iteration
+  /// reached it). Their rank-k fits are approximate stationary points; the log records each one.
+  static func certificateWarning(_ log: [IterationRecord], parameters: FQIParameters) -> String? {
+    let missed = log.filter { $0.sweeps > 0 && $0.relativeGradient > parameters.alsTolerance }
+    guard let worst = missed.map(\.relativeGradient).max() else { return nil }
+    return "ALS stopped at the sweep cap (\(parameters.alsMaxSweeps), --als-max-sweeps) before the optimality certificate in \(missed.count) of \(log.count) multitask iteration(s): relative gradient up to \(NumberText.fourDigits(worst)) against the tolerance \(NumberText.fourDigits(parameters.alsTolerance)) (--als-tolerance); those fits are approximate stationary points (the training log's relative_gradient says which), and more sweeps make them exact"
   }
 
   /// Resolves the settings `config` leaves on auto: by model selection (discounted), or rank

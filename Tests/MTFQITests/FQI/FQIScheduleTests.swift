@@ -150,6 +150,26 @@ struct FQIScheduleTests {
     #expect(stronger.weightRidge == 10 * solver.weightRidge && stronger.ridge == 10 * solver.ridge)
   }
 
+  @Test("mtfqi-train warns when an iteration's ALS stopped at the sweep cap before the certificate, and only then")
+  func certificateWarning() {
+    func record(_ iteration: Int, sweeps: Int, gradient: Double) -> IterationRecord {
+      IterationRecord(
+        iteration: iteration, step: -1, sweeps: sweeps, objective: 1, bellmanResiduals: [0],
+        qChanges: [0], maxAbsNextQ: [0], seconds: 0, ridge: 1e-3, relativeGradient: gradient)
+    }
+    let parameters = FQIParameters(
+      objective: .discounted(gamma: 0.9, iterations: 3), rank: 2, ridge: 1e-3,
+      alsTolerance: 1e-6, alsMaxSweeps: 100)
+    let certified = [record(1, sweeps: 12, gradient: 3e-7), record(2, sweeps: 4, gradient: 1e-6)]
+    #expect(Trainer.certificateWarning(certified, parameters: parameters) == nil)
+    let capped = certified + [record(3, sweeps: 100, gradient: 2.9e-5)]
+    let warning = Trainer.certificateWarning(capped, parameters: parameters)
+    #expect(warning?.contains("in 1 of 3 multitask iteration(s)") == true, "\(warning ?? "nil")")
+    #expect(warning?.contains("2.900e-05") == true && warning?.contains("--als-max-sweeps") == true)
+    // Closed-form iterations (0 sweeps) are exact, whatever their record says.
+    #expect(Trainer.certificateWarning([record(1, sweeps: 0, gradient: 1)], parameters: parameters) == nil)
+  }
+
   @Test("Balancing keeps B W and never raises the ridge terms; ALS stops far sooner with it")
   func balancing() throws {
     let problems = try Self.randomProblems(dense: true, d: 8, count: 5, seed: 3)
