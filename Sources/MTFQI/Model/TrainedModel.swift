@@ -62,6 +62,8 @@ public struct TrainedModel: Sendable {
   /// The model-selection table when settings were chosen automatically (empty otherwise).
   public var selection: [SelectionCandidate] = []
   public var selectionSeconds: Double = 0
+  /// `ModelSelection.loggedReturn` (NaN: none), stored as `/selection` attribute logged_return.
+  public var loggedReturn = Double.nan
   /// The Fourier feature-map selection table when m or the bandwidth was auto (empty
   /// otherwise; `FeatureSelection`).
   public var featureSelection: [FeatureCandidate] = []
@@ -186,6 +188,7 @@ public struct TrainedModel: Sendable {
       try group.setAttribute("methods", jsonArray(selection.map(\.method)))
       try group.setAttribute("ridge_forms", jsonArray(selection.map(\.ridgeForm)))
       try group.setAttribute("seconds", selectionSeconds)
+      try group.setAttribute("logged_return", loggedReturn)
       try group.writeDataset("rank", selection.map { Int64($0.rank) }, shape: [rows])
       try group.writeDataset(
         "iterations", selection.map { Int64($0.iterations) }, shape: [rows])

@@ -173,6 +173,9 @@ enum ModelSelection {
     var singleTaskRidge: Double?
     var table: [SelectionCandidate]
     var seconds: Double
+    /// `loggedReturn` of the tasks: what the logging policy earned, to read the estimates
+    /// against (NaN without episode ids).
+    var loggedReturn = Double.nan
     /// theta_t of every candidate (index as in `table`; empty when it failed): for tests.
     var candidateThetas: [[[Double]]] = []
   }
@@ -676,7 +679,33 @@ enum ModelSelection {
       ridgeForm: FQIParameters.RidgeForm(rawValue: winner.ridgeForm) ?? .factors,
       headRidge: winner.headRidge,
       singleTaskRidge: singleTask, table: table,
-      seconds: Date().timeIntervalSince(started), candidateThetas: candidateThetas)
+      seconds: Date().timeIntervalSince(started),
+      loggedReturn: loggedReturn(tasks, gamma: config.resolvedGamma),
+      candidateThetas: candidateThetas)
+  }
+
+  /// The mean over tasks and their logged episodes of sum_j gamma^j r_j from each episode's
+  /// first logged step (steps relative to it): the discounted return the logging policy earned
+  /// from the same starts the estimates are taken at. A Monte Carlo value, biased low where
+  /// episodes were truncated (their unlogged tail counts 0). NaN when no task has episode ids.
+  static func loggedReturn(_ tasks: [TaskTransitions], gamma: Double) -> Double {
+    var total = 0.0
+    var count = 0
+    for task in tasks where !task.episodes.isEmpty {
+      var first: [Int64: Int64] = [:]
+      for row in 0..<task.count {
+        first[task.episodes[row]] = min(first[task.episodes[row]] ?? .max, task.steps[row])
+      }
+      var returns: [Int64: Double] = [:]
+      for row in 0..<task.count {
+        let id = task.episodes[row]
+        let age = Double(task.steps[row] - (first[id] ?? 0))
+        returns[id, default: 0] += pow(gamma, age) * task.rewards[row]
+      }
+      total += returns.values.reduce(0, +) / Double(max(returns.count, 1))
+      count += 1
+    }
+    return count > 0 ? total / Double(count) : .nan
   }
 
   /// RMS over the rows of `data` of r + c max_a' Q(s', a') - Q(s, a) for Q = psi^T theta.

@@ -42,6 +42,9 @@ public struct TrainSummary: Sendable, Codable {
   /// The model-selection table when rank or ridge was auto.
   public var selection: [SelectionCandidate]?
   public var selectionSeconds: Double?
+  /// `ModelSelection.loggedReturn`: the logging policy's mean discounted return from its
+  /// episodes' first steps, beside the estimates (nil without a selection or episode ids).
+  public var loggedReturn: Double?
   /// The Fourier feature-map selection table when m or the bandwidth was auto.
   public var featureSelection: [FeatureCandidate]?
   public var featureSelectionSeconds: Double?
@@ -67,6 +70,7 @@ public struct TrainSummary: Sendable, Codable {
     case singleTaskRidge = "single_task_ridge"
     case selection
     case selectionSeconds = "selection_seconds"
+    case loggedReturn = "logged_return"
     case featureSelection = "feature_selection"
     case featureSelectionSeconds = "feature_selection_seconds"
     case restarts
@@ -99,6 +103,11 @@ public struct TrainSummary: Sendable, Codable {
       lines.append(
         "  model selection (\(selection.count) candidates, \(String(format: "%.2f", selectionSeconds ?? 0)) s): estimated value of each greedy policy (LSTD-Q, dynamics pooled over the tasks)"
       )
+      if let loggedReturn, loggedReturn.isFinite {
+        lines.append(
+          "    for scale: the logged episodes earned a mean discounted return of \(NumberText.fourDigits(loggedReturn)) from their first steps (the logging policy; truncated episodes count their logged steps only)"
+        )
+      }
       lines.append(
         "    method       rank  ridge on  ridge       rel. ridge  iter.  est. value   held-out BE  outside range  clipped starts  chosen")
       for c in selection {
@@ -309,6 +318,7 @@ public enum Trainer {
     model.featureSelectionSeconds = featureSelection?.seconds ?? 0
     model.selection = selection?.table ?? []
     model.selectionSeconds = selection?.seconds ?? 0
+    model.loggedReturn = selection?.loggedReturn ?? .nan
     model.seconds = Date().timeIntervalSince(started)
     try model.write(to: request.output)
     var qTables: [String] = []
@@ -329,6 +339,7 @@ public enum Trainer {
       singleTaskBellmanResiduals: singleTask?.log.last?.bellmanResiduals,
       singleTaskRidge: singleTask?.ridge ?? (singleTask == nil ? nil : parameters.ridge),
       selection: selection?.table, selectionSeconds: selection?.seconds,
+      loggedReturn: selection.map(\.loggedReturn).flatMap { $0.isFinite ? $0 : nil },
       featureSelection: featureSelection?.table,
       featureSelectionSeconds: featureSelection?.seconds,
       restarts: fit.log.last?.restarts ?? 0,

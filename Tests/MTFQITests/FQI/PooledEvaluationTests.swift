@@ -286,6 +286,26 @@ struct PooledEvaluationTests {
     #expect(ReportSummary.unreliableSelection(reliable) == nil)
   }
 
+  @Test("The logged return: sum_j gamma^j r_j from each episode's first logged step, averaged over episodes then tasks (rows in any order; tasks without episode ids skipped)")
+  func loggedReturn() {
+    func task(_ name: String, steps: [Int64], rewards: [Double], episodes: [Int64]) -> TaskTransitions {
+      let n = steps.count
+      return TaskTransitions(
+        name: name, observationSpace: .discrete(n: 2, start: 0),
+        actionSpace: .discrete(n: 1, start: 0), observations: Array(repeating: 0, count: n),
+        nextObservations: Array(repeating: 1, count: n), actions: Array(repeating: 0, count: n),
+        rewards: rewards, terminations: Array(repeating: 0, count: n), steps: steps,
+        episodes: episodes)
+    }
+    // Episode 0: 1 + 0.5 + 0.25 = 1.75; episode 1 starts at step 5: 0 + 0.5 x 2 = 1.
+    let a = task("a", steps: [1, 5, 0, 6, 2], rewards: [1, 0, 1, 2, 1], episodes: [0, 1, 0, 1, 0])
+    let noIDs = task("b", steps: [0, 1], rewards: [9, 9], episodes: [])
+    let c = task("c", steps: [3], rewards: [4], episodes: [7])
+    let value = ModelSelection.loggedReturn([a, noIDs, c], gamma: 0.5)
+    #expect(value.isApproximatelyEqual(to: (1.375 + 4) / 2, relativeTolerance: 1e-12), "\(value)")
+    #expect(ModelSelection.loggedReturn([noIDs], gamma: 0.5).isNaN)
+  }
+
   @Test("A candidate is reliable when its excess and its share of clipped starts are both at most 0.5")
   func reliability() {
     var candidate = SelectionCandidate(
