@@ -702,7 +702,8 @@ enum ModelSelection {
         let age = Double(task.steps[row] - (first[id] ?? 0))
         returns[id, default: 0] += pow(gamma, age) * task.rewards[row]
       }
-      total += returns.values.reduce(0, +) / Double(max(returns.count, 1))
+      // In episode order: a Dictionary's order changes from run to run, and so would the sum.
+      total += returns.keys.sorted().reduce(0) { $0 + (returns[$1] ?? 0) } / Double(max(returns.count, 1))
       count += 1
     }
     return count > 0 ? total / Double(count) : .nan
