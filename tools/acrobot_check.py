@@ -22,7 +22,6 @@ error over the episodes).
 Usage (needs gymnasium and minari: the venv of `make gym-check`):
   build/venv-gym/bin/python tools/acrobot_check.py --bin .build/release --out build/acrobot
 """
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -33,7 +32,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import judge_policies  # noqa: E402
 import minari_family  # noqa: E402
-from cartpole_check import run  # noqa: E402
 
 TASKS = {"height": (1, 0, 0), "swing": (0, 1, 0), "raised": (0, 0, 1), "both": (0.5, 0.5, 0)}
 NEW = {"mix": (0.3, 0.7, 0), "elbow": None}
@@ -60,42 +58,24 @@ def make_datasets(out, seed=0):
 
 
 def rollouts(policy, task, episodes=30, seed=321):
-    import gymnasium as gym
-
-    env = gym.make("Acrobot-v1", max_episode_steps=STEPS)
-    returns = []
-    for episode in range(episodes):
-        observation, _ = env.reset(seed=seed + episode)
-        total, factor = 0.0, 1.0
-        while True:
-            action = int(policy.act(np.asarray(observation, dtype=np.float64)[None])[0])
-            observation, _, terminated, truncated, _ = env.step(action)
-            total += factor * reward(observation, task)
-            factor *= GAMMA
-            if terminated or truncated:
-                break
-        returns.append(total)
-    returns = np.asarray(returns)
+    """Mean and standard error of the discounted return of `policy` in Acrobot-v1 with the
+    reward of `task`, and the per-episode returns."""
+    _, returns = minari_family.rollouts(
+        "Acrobot-v1", policy, lambda observation: reward(observation, task), GAMMA, episodes, seed, STEPS)
     return float(returns.mean()), float(returns.std(ddof=1) / np.sqrt(len(returns))), returns
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bin", default=".build/release")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the logged data (0: the data of tools/GYM_RESULTS.md's first runs)")
-    parser.add_argument("--out", default="build/acrobot")
-    args = parser.parse_args()
+    args = minari_family.arguments(__doc__, "build/acrobot")
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     binary = Path(args.bin)
     data = make_datasets(out, args.seed)
     store = out / "store.h5"
-    run([binary / "mtfqi-ingest", *[data[n] for n in TASKS], "-o", store], out / "ingest.log")
-    train = run([binary / "mtfqi-train", store, "-o", out / "model.h5", "--gamma", str(GAMMA), "--features", "fourier"],
+    minari_family.run([binary / "mtfqi-ingest", *[data[n] for n in TASKS], "-o", store], out / "ingest.log")
+    train = minari_family.run([binary / "mtfqi-train", store, "-o", out / "model.h5", "--gamma", str(GAMMA), "--features", "fourier"],
                 out / "train.log")
     print(train)
-    run([binary / "mtfqi-export", out / "model.h5", "-o", out / "representation.h5"], out / "export.log")
+    minari_family.run([binary / "mtfqi-export", out / "model.h5", "-o", out / "representation.h5"], out / "export.log")
     rows = []
     policies, _, info = judge_policies.policies_from_model(out / "model.h5")
     for name, by_method in policies.items():
@@ -107,9 +87,9 @@ def main():
     calls = []
     for task in NEW:
         new = out / f"new-{task}.h5"
-        run([binary / "mtfqi-ingest", data[task], "-o", new], out / f"ingest-{task}.log")
+        minari_family.run([binary / "mtfqi-ingest", data[task], "-o", new], out / f"ingest-{task}.log")
         head = out / f"head-{task}.h5"
-        fit = run([binary / "mtfqi-fit", out / "representation.h5", new, "-o", head], out / f"fit-{task}.log")
+        fit = minari_family.run([binary / "mtfqi-fit", out / "representation.h5", new, "-o", head], out / f"fit-{task}.log")
         name, methods, extra = judge_policies.policies_from_head(head)
         results = {}
         for method, policy in methods.items():

@@ -23,9 +23,7 @@ theta (the single-task fits shared): 487-500 steps, and the frozen head on the n
 Usage (needs gymnasium and minari: the venv of `make gym-check`):
   build/venv-gym/bin/python tools/cartpole_check.py --bin .build/release --out build/cartpole
 """
-import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -55,53 +53,26 @@ def make_datasets(out, seed=0):
         episodes=lambda name: 15 if name in NEW else 60, seed=1000 + 100 * seed, script="tools/cartpole_check.py")
 
 
-def run(command, log):
-    process = subprocess.run(command, capture_output=True, text=True)
-    log.write_text(f"$ {' '.join(map(str, command))}\n--- exit {process.returncode}\n{process.stdout}\n{process.stderr}")
-    if process.returncode != 0:
-        sys.exit(f"failed: {' '.join(map(str, command))}\n{process.stderr}")
-    return process.stdout + process.stderr
-
-
 def rollouts(policy, weights, episodes=30, seed=123):
-    import gymnasium as gym
-
-    env = gym.make("CartPole-v1", max_episode_steps=500)
-    lengths, discounted = [], []
-    for episode in range(episodes):
-        observation, _ = env.reset(seed=seed + episode)
-        total, factor, steps = 0.0, 1.0, 0
-        while True:
-            action = int(policy.act(np.asarray(observation, dtype=np.float64)[None])[0])
-            observation, _, terminated, truncated, _ = env.step(action)
-            total += factor * shaped_reward(observation, weights)
-            factor *= GAMMA
-            steps += 1
-            if terminated or truncated:
-                break
-        lengths.append(steps)
-        discounted.append(total)
+    """Mean steps and mean discounted return of `policy` in CartPole-v1 (500 steps at most) with
+    the shaped reward of `weights`."""
+    lengths, discounted = minari_family.rollouts(
+        "CartPole-v1", policy, lambda observation: shaped_reward(observation, weights), GAMMA, episodes, seed, 500)
     return float(np.mean(lengths)), float(np.mean(discounted))
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bin", default=".build/release")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the logged data (0: the data of tools/GYM_RESULTS.md's first runs)")
-    parser.add_argument("--out", default="build/cartpole")
-    args = parser.parse_args()
+    args = minari_family.arguments(__doc__, "build/cartpole")
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     binary = Path(args.bin)
     data = make_datasets(out, args.seed)
     store, new = out / "store.h5", out / "new.h5"
-    run([binary / "mtfqi-ingest", *[data[n] for n in TASKS], "-o", store], out / "ingest.log")
-    run([binary / "mtfqi-ingest", data["new"], "-o", new], out / "ingest-new.log")
-    train = run([binary / "mtfqi-train", store, "-o", out / "model.h5", "--gamma", str(GAMMA), "--features", "fourier"],
+    minari_family.run([binary / "mtfqi-ingest", *[data[n] for n in TASKS], "-o", store], out / "ingest.log")
+    minari_family.run([binary / "mtfqi-ingest", data["new"], "-o", new], out / "ingest-new.log")
+    train = minari_family.run([binary / "mtfqi-train", store, "-o", out / "model.h5", "--gamma", str(GAMMA), "--features", "fourier"],
                 out / "train.log")
-    run([binary / "mtfqi-export", out / "model.h5", "-o", out / "representation.h5"], out / "export.log")
-    run([binary / "mtfqi-fit", out / "representation.h5", new, "-o", out / "head.h5"], out / "fit.log")
+    minari_family.run([binary / "mtfqi-export", out / "model.h5", "-o", out / "representation.h5"], out / "export.log")
+    minari_family.run([binary / "mtfqi-fit", out / "representation.h5", new, "-o", out / "head.h5"], out / "fit.log")
     print(train)
     weights = {f"cartpole_{n}-v0": w for n, w in {**TASKS, **NEW}.items()}
     rows = []

@@ -1,13 +1,62 @@
-"""Logs of a multitask family written by the real tools: one Minari dataset per task
-(minari.DataCollector around a gymnasium environment whose reward is the task's), for the new-user
-trials tools/cartpole_check.py and tools/acrobot_check.py.
+"""What the new-user trials tools/cartpole_check.py and tools/acrobot_check.py share: logs of a
+multitask family written by the real tools (one Minari dataset per task, minari.DataCollector
+around a gymnasium environment whose reward is the task's), their command line, running the
+stages, and rolling greedy policies out in the environment.
 """
+import argparse
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+
+def arguments(doc, out):
+    """The trials' command line: --bin, --seed (of the logged data), --out (default `out`)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--bin", default=".build/release")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the logged data (0: the data of tools/GYM_RESULTS.md's first runs)")
+    parser.add_argument("--out", default=out)
+    args = parser.parse_args()
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    return args
+
+
+def run(command, log):
+    """Runs a stage, its command line, exit status and output kept in `log`; exits on failure."""
+    process = subprocess.run(command, capture_output=True, text=True)
+    log.write_text(f"$ {' '.join(map(str, command))}\n--- exit {process.returncode}\n{process.stdout}\n{process.stderr}")
+    if process.returncode != 0:
+        sys.exit(f"failed: {' '.join(map(str, command))}\n{process.stderr}")
+    return process.stdout + process.stderr
+
+
+def rollouts(env_id, policy, reward, gamma, episodes, seed, max_steps):
+    """`episodes` episodes of the greedy `policy` in `env_id` (reset seeds seed, seed + 1, ...;
+    at most `max_steps` steps), scored by reward(observation reached): per episode, the steps
+    and the discounted return, as two arrays."""
+    import gymnasium as gym
+
+    env = gym.make(env_id, max_episode_steps=max_steps)
+    lengths, discounted = [], []
+    for episode in range(episodes):
+        observation, _ = env.reset(seed=seed + episode)
+        total, factor, steps = 0.0, 1.0, 0
+        while True:
+            action = int(policy.act(np.asarray(observation, dtype=np.float64)[None])[0])
+            observation, _, terminated, truncated, _ = env.step(action)
+            total += factor * reward(observation)
+            factor *= gamma
+            steps += 1
+            if terminated or truncated:
+                break
+        lengths.append(steps)
+        discounted.append(total)
+    return np.asarray(lengths), np.asarray(discounted)
 
 
 def collect(out, env_id, namespace, tasks, reward, heuristic, epsilon, actions, episodes, seed, script,

@@ -243,8 +243,8 @@ public enum Trainer {
       warnings.append(warning)
     }
     try checkSampleSizes(problems, config: config)
-    // The training tasks' reward models (`RewardBasis`), for mtfqi-fit's reward span test:
-    // action-block designs reuse the Gram matrices of problems over all of a task's rows.
+    // The training tasks' reward models (`RewardBasis`, Discrete maps only), for mtfqi-fit's
+    // reward span test: problems over all of a task's rows lend their (pair, next state) groups.
     let rewardBasis = try RewardBasis.fit(
       tasks, problems: config.mode == .discounted || config.stepData == .pooled ? problems[0] : [],
       featureMap: featureMap)
