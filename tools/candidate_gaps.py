@@ -5,10 +5,10 @@ mtfqi-train's automatic selection ranks its rank/ridge candidates by an off-poli
 their greedy policies' values. On a tabular gym family the truth is known: this tool refits every
 candidate of the default grid with fixed settings (the product's own executable, `--rank K
 --ridge X --ridge-form F`, on the whole store) and prints the mean exact optimality gap over the
-training tasks of each, next to the candidate the product chose at defaults (read from the
-gym_check run's train.log) and the single-task baseline it chose. It answers two questions the
-estimates cannot: was a better candidate on the grid, and would any fixed rule have done better
-than the selection?
+training tasks of each, next to the candidate the product chose at defaults and the single-task
+baseline it chose (both read from the gym_check run's model.h5 /selection, schemas/model.md).
+It answers two questions the estimates cannot: was a better candidate on the grid, and would any
+fixed rule have done better than the selection?
 
     PY=build/venv-gym/bin/python
     $PY tools/gym_check.py --seed 12 --out build/gym-seed12 --only fourrooms-poor
@@ -21,12 +21,12 @@ Results: tools/GYM_RESULTS.md ("Every candidate's exact gap on the data-poor gri
 import argparse
 import itertools
 import json
-import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+import h5py
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -35,18 +35,23 @@ import judge_policies as jp  # noqa: E402
 RANKS = (1, 2, 4, 8)
 RELATIVE_RIDGES = (0.1, 1e-3, 1e-5)  # ModelSelection.relativeRidges
 FORMS = ("factors", "theta")
-ROW = re.compile(r"\s+(multitask|single-task)\s+(\S+)\s+\S+\s+(\S+)\s+\d+\s+.*\*\s*$")
 
 
-def chosen(train_log):
-    """(rank, relative ridge) of the chosen multitask and single-task rows of a train.log."""
-    out = {}
-    for line in Path(train_log).read_text().splitlines():
-        m = ROW.match(line)
-        if m:
-            rank = None if m.group(2) == "-" else int(m.group(2))
-            out[m.group(1)] = (rank, float(m.group(3)))
-    return out
+def selection(model):
+    """From a model.h5 /selection table: the ridge scale (absolute / relative ridge) and the
+    keys of the chosen multitask and single-task rows ("rank/relative/form", "single/relative")."""
+    with h5py.File(model) as f:
+        s = f["selection"]
+        methods = json.loads(jp.attr_str(s.attrs["methods"]))
+        forms = json.loads(jp.attr_str(s.attrs["ridge_forms"])) if "ridge_forms" in s.attrs else ["factors"] * len(methods)
+        ranks, relative, ridge, chosen = s["rank"][:], s["relative_ridge"][:], s["ridge"][:], s["chosen"][:]
+    keys = {}
+    for i in np.flatnonzero(chosen):
+        if methods[i] == "multitask":
+            keys["multitask"] = f"{int(ranks[i])}/{relative[i]:g}/{forms[i]}"
+        else:
+            keys["single-task"] = f"single/{relative[i]:g}"
+    return float(ridge[0] / relative[0]), keys
 
 
 def mean_gap(model, family_dir, family, method):
@@ -59,23 +64,16 @@ def mean_gap(model, family_dir, family, method):
 def run_seed(run_root, family_name, binary, work):
     family_dir = run_root / family_name
     family = json.loads((family_dir / "family.json").read_text())
-    store = run_root / "runs" / family_name / "store.h5"
-    picked = chosen(run_root / "runs" / family_name / "train.log")
-    features = family["features"]
-    # The relative ridge is relative to the mean Gram diagonal, 1 / D for one-hot features.
+    run = run_root / "runs" / family_name
+    scale, picked = selection(run / "model.h5")
+    gaps, failures = {}, {}
     with tempfile.TemporaryDirectory(dir=work) as tmp:
-        first = Path(tmp) / "probe.h5"
-        subprocess.run([binary, str(store), "-o", str(first), "--gamma", str(family["gamma"]), "--features", features,
-                        "--rank", "1", "--ridge", "1e-3", "--no-single-task", "-q"], check=True, capture_output=True)
-        import h5py
-        with h5py.File(first) as f:
-            dimension = int(f["features"].attrs["dimension"])
-        gaps, failures = {}, {}
         for rank, rel, form in itertools.product(RANKS, RELATIVE_RIDGES, FORMS):
             model = Path(tmp) / f"m-{rank}-{rel}-{form}.h5"
-            single = rank == 1 and form == "factors"
-            args = [binary, str(store), "-o", str(model), "--gamma", str(family["gamma"]), "--features", features,
-                    "--rank", str(rank), "--ridge", repr(rel / dimension), "--ridge-form", form, "-q"]
+            single = rank == 1 and form == "factors"  # the single-task baseline rides along once per ridge
+            args = [binary, str(run / "store.h5"), "-o", str(model), "--gamma", str(family["gamma"]),
+                    "--features", family["features"], "--rank", str(rank), "--ridge", repr(rel * scale),
+                    "--ridge-form", form, "-q"]
             done = subprocess.run(args + ([] if single else ["--no-single-task"]), capture_output=True, text=True)
             key = f"{rank}/{rel:g}/{form}"
             if done.returncode != 0:
@@ -84,11 +82,8 @@ def run_seed(run_root, family_name, binary, work):
             gaps[key] = mean_gap(model, family_dir, family, "multitask")
             if single:
                 gaps[f"single/{rel:g}"] = mean_gap(model, family_dir, family, "single_task")
-    mt = picked.get("multitask")
-    st = picked.get("single-task")
     return dict(run=str(run_root), gaps=gaps, failures=failures,
-                chosen_multitask=f"{mt[0]}/{mt[1]:g}/factors" if mt else None,
-                chosen_single_task=f"single/{st[1]:g}" if st else None)
+                chosen_multitask=picked.get("multitask"), chosen_single_task=picked.get("single-task"))
 
 
 def main():
@@ -112,12 +107,12 @@ def main():
               f"best candidate {best[1]} {best[0]:.4f}" + (f"; failed: {res['failures']}" if res["failures"] else ""),
               flush=True)
     keys = sorted({k for r in results for k in r["gaps"] if not k.startswith("single")})
+    # A failed candidate (missing gap) never counts as at least as good.
+    wins = {k: sum(r["gaps"].get(k, np.inf) <= r["gaps"].get(r["chosen_single_task"], -np.inf) for r in results)
+            for k in keys}
     print(f"\ncandidates at least as good as the chosen single-task baseline, of {len(results)} run(s); mean gap:")
-    for k in sorted(keys, key=lambda k: -sum(r["gaps"].get(k, 9) <= r["gaps"].get(r["chosen_single_task"], -1)
-                                             for r in results)):
-        wins = sum(r["gaps"].get(k, 9) <= r["gaps"].get(r["chosen_single_task"], -1) for r in results)
-        mean = np.mean([r["gaps"].get(k, np.nan) for r in results])
-        print(f"  {k:<18} {wins:>3}  {mean:.4f}")
+    for k in sorted(keys, key=lambda k: -wins[k]):
+        print(f"  {k:<18} {wins[k]:>3}  {np.mean([r['gaps'].get(k, np.nan) for r in results]):.4f}")
     chosen_gaps = [r["gaps"].get(r["chosen_multitask"], np.nan) for r in results]
     single_gaps = [r["gaps"].get(r["chosen_single_task"], np.nan) for r in results]
     print(f"  {'(the selection)':<18} {sum(a <= b for a, b in zip(chosen_gaps, single_gaps)):>3}  {np.mean(chosen_gaps):.4f}"
